@@ -1,0 +1,8 @@
+/**
+ * The fetch entry (browsers, Workers, Deno, and `poolfetch/fetch` anywhere):
+ * a per-origin queue over `globalThis.fetch`, looked up at call time.
+ */
+export * from '../../src/index.js';
+export { PoolManager } from './pool-manager.js';
+export { ProxyManager, proxyFromEnvironment } from './proxy-manager.js';
+export type { ProxyManagerOptions } from './proxy-manager.js';

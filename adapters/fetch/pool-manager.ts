@@ -1,0 +1,29 @@
+/** The fetch `PoolManager`: the core bound to a per-origin queue over `fetch`. */
+import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
+import { NotSupportedError } from '../../src/errors.js';
+import type { ResolvedOptions } from '../../src/options.js';
+import type { PoolKey } from '../../src/pool-key.js';
+import { PoolManager as BasePoolManager } from '../../src/pool-manager.js';
+import type { PoolManagerOptions } from '../../src/types.js';
+import { FetchTransport } from './fetch-transport.js';
+
+/** Browsers open at most 6 connections per origin over HTTP/1.1; queueing beyond that only hides the wait. */
+export const fetchDefaults = { maxSize: 6 } as const;
+
+/**
+ * Keeps one queue per origin (at most `maxSize` requests in flight, the rest
+ * wait in order) and at most `numPools` of them. In a Cloudflare Worker pass
+ * `maxTotal: 6`: a Worker may hold only six connections open at once.
+ */
+export class PoolManager extends BasePoolManager {
+  constructor(numPools?: number | PoolManagerOptions) {
+    super(numPools, fetchDefaults);
+    if (this.options.tls !== undefined) {
+      throw new NotSupportedError('The tls option needs the Node entry (poolfetch/node): browsers and Workers own TLS');
+    }
+  }
+
+  protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+    return new ConnectionPool(key, options, new FetchTransport(options), shared);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The Node transport: one undici `Pool` per origin, its sockets capped at
+ * `maxSize` and kept alive between requests. `request()` uses undici's
+ * `Pool.request` (the fast path, no WHATWG streams unless asked for);
+ * `fetch()` uses undici's own `fetch` with the pool as dispatcher.
+ */
+import { Readable, type Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { fetch as undiciFetch, Pool, type Dispatcher } from 'undici';
+import type { ResolvedOptions } from '../../src/options.js';
+import type { PoolKey } from '../../src/pool-key.js';
+import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
+import { translateError } from './errors.js';
+
+/** undici's own default, stated so error messages can name it. */
+const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
+export class UndiciTransport implements Transport {
+  readonly followsRedirects = false;
+  numConnections = 0;
+  readonly #pool: Pool;
+  readonly #connectTimeout: number;
+
+  constructor(key: PoolKey, options: ResolvedOptions, poolOptions: Pool.Options = {}) {
+    this.#connectTimeout = options.timeout.connect ?? DEFAULT_CONNECT_TIMEOUT;
+    const tls = options.tls;
+    const isHttps = key.scheme === 'https';
+    this.#pool = new Pool(key.origin, {
+      connections: options.maxSize,
+      pipelining: 1,
+      keepAliveTimeout: options.keepAliveTimeout,
+      ...(options.timeout.read === undefined ? {} : { headersTimeout: options.timeout.read, bodyTimeout: options.timeout.read }),
+      connect: {
+        timeout: this.#connectTimeout,
+        ...(isHttps && tls !== undefined
+          ? {
+              ...(tls.ca === undefined ? {} : { ca: tls.ca as string | Buffer | Array<string | Buffer> }),
+              ...(tls.cert === undefined ? {} : { cert: tls.cert as string | Buffer }),
+              ...(tls.key === undefined ? {} : { key: tls.key as string | Buffer }),
+              ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+              ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+            }
+          : {}),
+      },
+      ...poolOptions,
+    });
+    this.#pool.on('connect', () => {
+      this.numConnections += 1;
+    });
+  }
+
+  async send(request: WireRequest): Promise<WireResponse> {
+    const { url, method, signal, timeout } = request;
+    let data: Dispatcher.ResponseData;
+    try {
+      data = await this.#pool.request({
+        path: url.pathname + url.search,
+        method: method as Dispatcher.HttpMethod,
+        headers: toUndiciHeaders(request.headers),
+        body: request.body as string | Uint8Array | Readable | null,
+        signal,
+        ...(timeout.read === undefined ? {} : { headersTimeout: timeout.read, bodyTimeout: timeout.read }),
+      });
+    } catch (error) {
+      if (signal?.aborted === true) throw signal.reason;
+      throw translateError(error, method, url.href, { connect: this.#connectTimeout, read: timeout.read });
+    }
+    return new UndiciResponse(data, method, url.href, timeout.read, signal);
+  }
+
+  async fetch(call: WireFetch): Promise<Response> {
+    try {
+      // undici's own fetch with its own dispatcher: Node's global fetch bundles another undici copy.
+      return (await undiciFetch(call.url, { ...(call.init as object), dispatcher: this.#pool })) as unknown as Response;
+    } catch (error) {
+      const signal = call.init.signal;
+      if (signal?.aborted === true) throw signal.reason;
+      throw translateError(error, call.init.method, call.url.href, { connect: this.#connectTimeout, read: call.timeout.read });
+    }
+  }
+
+  connectionStats(): { connected: number; free: number } {
+    const { connected, free } = this.#pool.stats;
+    return { connected, free };
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+/** undici takes a flat [name, value, …] array without copying it into an object. */
+function toUndiciHeaders(headers: Headers): string[] {
+  const flat: string[] = [];
+  headers.forEach((value, name) => flat.push(name, value));
+  return flat;
+}
+
+const DECODERS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+class UndiciResponse implements WireResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  readonly #data: Dispatcher.ResponseData;
+  readonly #where: [method: string, url: string, read: number | undefined];
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(data: Dispatcher.ResponseData, method: string, url: string, read: number | undefined, signal: AbortSignal | undefined) {
+    this.#data = data;
+    this.#where = [method, url, read];
+    this.#signal = signal;
+    this.status = data.statusCode;
+    this.statusText = data.statusText ?? '';
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(data.headers)) {
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else if (value !== undefined) headers.append(name, value);
+    }
+    this.headers = headers;
+  }
+
+  /** The body with any content-encoding undone. */
+  #decoded(): Readable {
+    const encoding = this.headers.get('content-encoding')?.trim().toLowerCase();
+    const decoder = encoding === undefined ? undefined : DECODERS[encoding];
+    if (decoder === undefined || this.#where[0] === 'HEAD' || this.status === 204 || this.status === 304) return this.#data.body;
+    const out = decoder();
+    this.#data.body.on('error', (error) => out.destroy(error));
+    return this.#data.body.pipe(out);
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    try {
+      if (this.headers.has('content-encoding')) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of this.#decoded()) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks);
+      }
+      return await this.#data.body.bytes();
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  stream(): ReadableStream<Uint8Array> {
+    const body = this.#decoded();
+    return Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>;
+  }
+
+  async discard(): Promise<void> {
+    try {
+      await this.#data.body.dump();
+    } catch {
+      // The connection is closed instead of reused; nothing the caller can act on.
+    }
+  }
+
+  #translate(error: unknown): unknown {
+    if (this.#signal?.aborted === true) return this.#signal.reason;
+    const [method, url, read] = this.#where;
+    return translateError(error, method, url, { read });
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * `ConnectionPool`: one origin's slots and transport. A request holds a slot
+ * from the moment it is sent until its body has been read to the end,
+ * cancelled or has failed, because that is when the connection under it is
+ * free again; the rest wait in order (p-queue), up to `poolTimeout`.
+ */
+import PQueue from 'p-queue';
+import { ClosedPoolError, EmptyPoolError, HostChangedError } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import { parseUrl, type PoolKey } from './pool-key.js';
+import { runFetch } from './fetch-loop.js';
+import { runRequest, type RequestContext } from './request-loop.js';
+import type { PoolResponse } from './response.js';
+import type { Transport, WireFetch, WireRequest, WireResponse } from './transport.js';
+import type { PoolStats, RequestOptions, Requester } from './types.js';
+
+type Release = () => void;
+
+/** Shared between the pools of one manager: the `maxTotal` cap. */
+export interface SharedLimits {
+  readonly total: PQueue | undefined;
+}
+
+/**
+ * Bodies that are never read keep their slot until the response object is
+ * garbage-collected; this returns the slot then, so a forgotten body cannot
+ * starve the pool forever.
+ */
+const forgotten = new FinalizationRegistry<Release>((release) => release());
+
+export class ConnectionPool implements Requester, RequestContext {
+  /** `scheme://host:port`. */
+  readonly origin: string;
+  /** The pool key: the origin plus the TLS options' identity, if any. */
+  readonly key: string;
+  readonly poolKey: PoolKey;
+  readonly options: ResolvedOptions;
+  /** Requests sent through this pool, each retry and redirect hop counted. */
+  numRequests = 0;
+  readonly #transport: Transport;
+  readonly #queue: PQueue;
+  readonly #shared: SharedLimits;
+  /** Aborts every request still waiting for a slot when the pool is destroyed. */
+  readonly #shutdown = new AbortController();
+  #closing: Promise<void> | undefined;
+  #peakRunning = 0;
+
+  constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
+    this.poolKey = poolKey;
+    this.origin = poolKey.origin;
+    this.key = poolKey.id;
+    this.options = options;
+    this.#transport = transport;
+    this.#shared = shared;
+    this.#queue = new PQueue({ concurrency: options.maxSize });
+  }
+
+  /** Node: sockets opened so far; fetch: the peak number of requests in flight. */
+  get numConnections(): number {
+    return this.#transport.numConnections ?? this.#peakRunning;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** True while a request holds or waits for a slot here. */
+  get busy(): boolean {
+    return this.#queue.pending > 0 || this.#queue.size > 0;
+  }
+
+  stats(): PoolStats {
+    return { running: this.#queue.pending, queued: this.#queue.size, ...this.#transport.connectionStats() };
+  }
+
+  /** Same-origin requests only: a redirect elsewhere is returned, not followed. */
+  route(url: URL): ConnectionPool | undefined {
+    return this.serves(url) ? this : undefined;
+  }
+
+  /** Whether a manager may retry or sleep: see `PoolManager.sleep`. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return defaultSleep(ms, signal);
+  }
+
+  request(method: string, url: string | URL, options?: RequestOptions): Promise<PoolResponse> {
+    try {
+      this.#assertServes(url, method);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return runRequest(this, method, url, options);
+  }
+
+  /** A standard fetch to this pool's origin; also bound, so it can be passed around. */
+  readonly fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    return runFetch(this, input, init, (url) => this.#assertServes(url, init?.method ?? 'GET'));
+  };
+
+  /** Whether the transport follows redirects itself (browsers). */
+  get followsRedirects(): boolean {
+    return this.#transport.followsRedirects;
+  }
+
+  /** Sends one request once it has a slot; the slot is freed when its body is done. */
+  async exchange(request: WireRequest): Promise<WireResponse> {
+    const release = await this.#acquire(request.signal);
+    this.#started();
+    let response: WireResponse;
+    try {
+      response = await this.#transport.send(request);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return holdUntilRead(response, release);
+  }
+
+  /** Fetches once it has a slot; the slot is freed when the response body is done. */
+  async fetchOnce(call: WireFetch): Promise<Response> {
+    const release = await this.#acquire(call.init.signal ?? undefined);
+    this.#started();
+    let response: Response;
+    try {
+      response = await this.#transport.fetch(call);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (response.body === null) {
+      release();
+      // Rebuild where possible so callers always get this runtime's own Response class.
+      return response.status < 200 ? response : withUrl(new Response(null, response), response.url);
+    }
+    const body = releaseWhenDone(response.body, release);
+    // The stream, not the Response: a reader may outlive the Response object.
+    forgotten.register(body, release);
+    return withUrl(new Response(body, response), response.url);
+  }
+
+  /** Stops new requests, lets queued and running ones finish, then closes the connections. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#queue.onIdle();
+      await this.#transport.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Fails waiting requests with `ClosedPoolError`, aborts running ones, and closes. */
+  async destroy(): Promise<void> {
+    this.#shutdown.abort(new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
+    this.#closing ??= Promise.resolve();
+    this.#queue.clear();
+    await this.#transport.destroy();
+  }
+
+  #started(): void {
+    this.numRequests += 1;
+    if (this.#queue.pending > this.#peakRunning) this.#peakRunning = this.#queue.pending;
+  }
+
+  serves(url: URL): boolean {
+    const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    return url.protocol === `${this.poolKey.scheme}:` && url.hostname === this.poolKey.host && port === this.poolKey.port;
+  }
+
+  #assertServes(url: string | URL | Request, method: string): void {
+    const parsed = parseUrl(typeof url === 'object' && !(url instanceof URL) ? url.url : url, method);
+    if (!this.serves(parsed)) throw new HostChangedError(this.origin, { method, url: parsed.href });
+  }
+
+  /** Waits for a slot here, then one under `maxTotal`; resolves with the function that frees both. */
+  async #acquire(signal: AbortSignal | undefined): Promise<Release> {
+    if (this.#closing !== undefined) {
+      throw new ClosedPoolError(`The pool for ${this.origin} is closed`);
+    }
+    signal?.throwIfAborted();
+    const total = this.#shared.total;
+    const mustWait = isFull(this.#queue) || (total !== undefined && isFull(total));
+    // The fast path (a free slot) allocates no timer, controller or listener.
+    if (!mustWait) {
+      const local = take(this.#queue, undefined);
+      if (total === undefined) return local;
+      const releaseLocal = await local;
+      const releaseTotal = await take(total, undefined);
+      return once(() => {
+        releaseTotal();
+        releaseLocal();
+      });
+    }
+    const wait = new AbortController();
+    const onAbort = (): void => wait.abort(signal?.reason);
+    const onShutdown = (): void => wait.abort(this.#shutdown.signal.reason);
+    signal?.addEventListener('abort', onAbort);
+    this.#shutdown.signal.addEventListener('abort', onShutdown);
+    const poolTimeout = this.options.poolTimeout;
+    const timer = poolTimeout === undefined ? undefined : setTimeout(() => {
+      const where = isFull(this.#queue) ? `to ${this.origin}` : `under maxTotal ${String(this.options.maxTotal)}`;
+      wait.abort(new EmptyPoolError(`No free connection ${where} within poolTimeout ${poolTimeout} ms`));
+    }, poolTimeout);
+    let releaseLocal: Release | undefined;
+    try {
+      releaseLocal = await take(this.#queue, wait.signal);
+      const releaseTotal = total === undefined ? undefined : await take(total, wait.signal);
+      const local = releaseLocal;
+      return once(() => {
+        releaseTotal?.();
+        local();
+      });
+    } catch (error) {
+      releaseLocal?.();
+      throw error;
+    } finally {
+      // Once the slots are held, nothing may abort them: p-queue would free them under a running request.
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      this.#shutdown.signal.removeEventListener('abort', onShutdown);
+    }
+  }
+}
+
+/** A built Response has an empty `url`; give it the one it was fetched from. */
+function withUrl(response: Response, url: string): Response {
+  Object.defineProperty(response, 'url', { value: url, configurable: true });
+  return response;
+}
+
+function isFull(queue: PQueue): boolean {
+  return queue.pending >= queue.concurrency || queue.size > 0;
+}
+
+/** Takes one slot of `queue`: a task that runs until the returned function is called. */
+function take(queue: PQueue, signal: AbortSignal | undefined): Promise<Release> {
+  return new Promise((resolve, reject) => {
+    queue
+      .add(() => new Promise<void>((release) => resolve(once(release))), signal === undefined ? {} : { signal })
+      .catch(reject);
+  });
+}
+
+function once(fn: Release): Release {
+  let called = false;
+  return () => {
+    if (!called) {
+      called = true;
+      fn();
+    }
+  };
+}
+
+/** A response whose reading frees the slot at the end, on error or on cancel. */
+function holdUntilRead(response: WireResponse, release: Release): WireResponse {
+  return {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+    bytes: () => response.bytes().finally(release),
+    discard: () => response.discard().finally(release),
+    stream: () => releaseWhenDone(response.stream(), release),
+  };
+}
+
+/** Passes a stream through, calling `release` once it ends, fails or is cancelled. */
+export function releaseWhenDone(body: ReadableStream<Uint8Array>, release: Release): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            controller.close();
+            release();
+          } else {
+            controller.enqueue(value);
+          }
+        } catch (error) {
+          controller.error(error);
+          release();
+        }
+      },
+      async cancel(reason) {
+        try {
+          await reader.cancel(reason);
+        } finally {
+          release();
+        }
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** `setTimeout` as a promise that an abort cuts short. */
+export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * The one normaliser from (scheme, host, port, pool options) to a pool key,
+ * and the URL checks that come before it. urllib3 keys pools on a tuple of
+ * normalised fields; here the tuple is flattened into a string so that a
+ * `Map` compares keys by value.
+ */
+import { LocationValueError, URLSchemeUnknown } from './errors.js';
+
+export type Scheme = 'http' | 'https';
+
+const DEFAULT_PORTS: Readonly<Record<Scheme, number>> = { http: 80, https: 443 };
+
+/** A normalised pool identity. */
+export interface PoolKey {
+  readonly scheme: Scheme;
+  /** Lower-cased; IPv6 addresses in brackets. */
+  readonly host: string;
+  readonly port: number;
+  /** `scheme://host:port`, always with the port. */
+  readonly origin: string;
+  /** `origin`, plus a suffix naming the TLS options when an https pool has any. */
+  readonly id: string;
+}
+
+/** Parses a request URL, refusing what no pool can serve. */
+export function parseUrl(url: string | URL, method?: string): URL {
+  let parsed: URL;
+  if (url instanceof URL) {
+    parsed = url;
+  } else if (typeof url === 'string') {
+    try {
+      parsed = new URL(url);
+    } catch (cause) {
+      throw new LocationValueError(`No host specified in URL ${JSON.stringify(url)}: use an absolute http(s) URL`, {
+        cause,
+        method,
+        url,
+      });
+    }
+  } else {
+    throw new TypeError(`url must be a string or URL, got ${describe(url)}`);
+  }
+  const scheme = parsed.protocol.slice(0, -1);
+  if (scheme !== 'http' && scheme !== 'https') {
+    throw new URLSchemeUnknown(scheme, { method, url: parsed.href });
+  }
+  if (parsed.hostname === '') {
+    throw new LocationValueError(`No host specified in URL ${JSON.stringify(parsed.href)}`, { method, url: parsed.href });
+  }
+  return parsed;
+}
+
+/** The key of the pool that serves `url`; `tlsId` is '' unless the pool has TLS options. */
+export function poolKeyForUrl(url: URL, tlsId = ''): PoolKey {
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  const port = url.port === '' ? DEFAULT_PORTS[scheme] : Number(url.port);
+  return makeKey(scheme, url.hostname, port, tlsId);
+}
+
+/** The key for urllib3-style `connectionFromHost(host, port, scheme)` arguments. */
+export function poolKeyForHost(host: string, port: number | undefined, scheme: string, tlsId = ''): PoolKey {
+  if (typeof host !== 'string' || host.trim() === '') {
+    throw new LocationValueError(`No host specified: ${describe(host)}`);
+  }
+  const lowerScheme = typeof scheme === 'string' ? scheme.toLowerCase() : scheme;
+  if (lowerScheme !== 'http' && lowerScheme !== 'https') {
+    throw new URLSchemeUnknown(String(scheme));
+  }
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+    throw new TypeError(`port must be an integer from 1 to 65535, got ${describe(port)}`);
+  }
+  // An unbracketed IPv6 address would otherwise read as host:port.
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  // Let the URL parser do the lower-casing, IDNA and IPv4/IPv6 canonical forms.
+  let url: URL;
+  try {
+    url = new URL(`${lowerScheme}://${bracketed}`);
+  } catch (cause) {
+    throw new LocationValueError(`Invalid host ${JSON.stringify(host)}`, { cause });
+  }
+  if (url.pathname !== '/' || url.username !== '' || url.port !== '' || url.search !== '') {
+    throw new LocationValueError(`Invalid host ${JSON.stringify(host)}: pass the port as its own argument`);
+  }
+  return makeKey(lowerScheme, url.hostname, port ?? DEFAULT_PORTS[lowerScheme], tlsId);
+}
+
+function makeKey(scheme: Scheme, host: string, port: number, tlsId: string): PoolKey {
+  const origin = `${scheme}://${host}:${port}`;
+  return { scheme, host, port, origin, id: scheme === 'https' && tlsId !== '' ? `${origin} ${tlsId}` : origin };
+}
+
+/** Shows a bad value in an error message without dumping large objects. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  return Array.isArray(value) ? 'an array' : `an object (${Object.prototype.toString.call(value)})`;
+}

@@ -1,0 +1,187 @@
+/**
+ * `PoolManager`: urllib3's lookup ladder (url → host → key → pool) over an
+ * LRU of per-origin pools, with redirects and retries in the shared request
+ * loop. A runtime entry subclasses it and overrides `newPool`, the one
+ * factory, to say what a pool is made of there.
+ */
+import PQueue from 'p-queue';
+import { ConnectionPool, defaultSleep, type SharedLimits } from './connection-pool.js';
+import { runFetch } from './fetch-loop.js';
+import { normalizeOptions, tlsFingerprint, type ResolvedOptions } from './options.js';
+import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-key.js';
+import { RecentlyUsed } from './recently-used.js';
+import { runRequest, type RequestContext } from './request-loop.js';
+import type { PoolResponse } from './response.js';
+import type { PoolManagerOptions, PoolStatsRow, RequestOptions, Requester, TlsOptions } from './types.js';
+
+/** Per-pool settings that may differ from the manager's (urllib3's `pool_kwargs`). */
+export interface PoolOverrides {
+  tls?: TlsOptions;
+}
+
+/** The event of `poolcreate`, `poolevict` and `poolclose`. */
+export class PoolEvent extends Event {
+  readonly key: string;
+  readonly origin: string;
+  constructor(type: 'poolcreate' | 'poolevict' | 'poolclose', pool: ConnectionPool) {
+    super(type);
+    this.key = pool.key;
+    this.origin = pool.origin;
+  }
+}
+
+/** The read-only view of the live pools that `manager.pools` returns. */
+export interface PoolsView {
+  readonly size: number;
+  /** Pool keys, least recently used first. */
+  keys(): string[];
+  has(key: string): boolean;
+}
+
+export abstract class PoolManager extends EventTarget implements Requester, RequestContext {
+  readonly options: ResolvedOptions;
+  readonly #pools: RecentlyUsed<string, ConnectionPool>;
+  readonly #shared: SharedLimits;
+  /** TLS settings → a short id for pool keys, so keys stay readable and compare by value. */
+  readonly #tlsIds = new Map<string, string>();
+  /** Pools that left the LRU but are still finishing requests. */
+  readonly #closing = new Set<Promise<void>>();
+  #managerTlsId: string | undefined;
+
+  constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }, extraKeys?: ReadonlySet<string>) {
+    super();
+    this.options = normalizeOptions(numPools, adapterDefaults, extraKeys);
+    this.#shared = { total: this.options.maxTotal === undefined ? undefined : new PQueue({ concurrency: this.options.maxTotal }) };
+    this.#pools = new RecentlyUsed(this.options.numPools, (_key, pool) => {
+      this.dispatchEvent(new PoolEvent('poolevict', pool));
+      this.#retire(pool);
+    });
+  }
+
+  /** The factory a runtime entry (or `ProxyManager`) overrides: a pool for one key. */
+  protected abstract newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool;
+
+  /**
+   * Which pool key serves `url`. `ProxyManager` overrides it to send every
+   * http target through the one pool to its proxy.
+   */
+  protected keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
+    return poolKeyForUrl(url, this.#tlsId(url.protocol === 'https:', overrides));
+  }
+
+  /** The options a pool is made with: the manager's, overlaid with `overrides`. */
+  protected optionsFor(overrides: PoolOverrides | undefined): ResolvedOptions {
+    return overrides?.tls === undefined ? this.options : { ...this.options, tls: overrides.tls };
+  }
+
+  get pools(): PoolsView {
+    const pools = this.#pools;
+    return {
+      get size() {
+        return pools.size;
+      },
+      keys: () => pools.keys(),
+      has: (key: string) => pools.has(key),
+    };
+  }
+
+  /** The pool for `host`, created if needed (urllib3's `connection_from_host`). */
+  connectionFromHost(host: string, port?: number, scheme = 'http', overrides?: PoolOverrides): ConnectionPool {
+    const key = poolKeyForHost(host, port, scheme);
+    return this.connectionFromUrl(new URL(`${key.origin}/`), overrides);
+  }
+
+  /** The pool that serves `url`, created if needed. */
+  connectionFromUrl(url: string | URL, overrides?: PoolOverrides): ConnectionPool {
+    const parsed = parseUrl(url);
+    const key = this.keyForUrl(parsed, overrides);
+    return this.#poolFor(key, overrides);
+  }
+
+  /** The request loop's router: every URL has a pool here. */
+  route(url: URL): ConnectionPool {
+    return this.#poolFor(this.keyForUrl(url), undefined);
+  }
+
+  /** Waits between retries; override it (or pass a subclass) to test without waiting. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return defaultSleep(ms, signal);
+  }
+
+  /** Sends a request, following redirects across origins and retrying as `retries` says. */
+  request(method: string, url: string | URL, options?: RequestOptions): Promise<PoolResponse> {
+    return runRequest(this, method, url, options);
+  }
+
+  /** A standard fetch through the pools; bound, so `ky.create({ fetch: manager.fetch })` works. */
+  readonly fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => runFetch(this, input, init);
+
+  /** One row per live pool, least recently used first. */
+  stats(): PoolStatsRow[] {
+    return this.#pools.values().map((pool) => {
+      const { running, queued } = pool.stats();
+      return { key: pool.key, origin: pool.origin, numRequests: pool.numRequests, numConnections: pool.numConnections, running, queued };
+    });
+  }
+
+  /**
+   * Empties `pools` at once and resolves when every pool (including evicted
+   * ones still finishing a request) has closed.
+   */
+  async clear(): Promise<void> {
+    for (const pool of this.#pools.drain()) this.#retire(pool);
+    await Promise.all(this.#closing);
+  }
+
+  /** Same as `clear()`: the manager stays usable and makes new pools on demand. */
+  close(): Promise<void> {
+    return this.clear();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.clear();
+  }
+
+  #poolFor(key: PoolKey, overrides: PoolOverrides | undefined): ConnectionPool {
+    const existing = this.#pools.get(key.id);
+    if (existing !== undefined) return existing;
+    const pool = this.newPool(key, this.optionsFor(overrides), this.#shared);
+    this.#pools.add(key.id, pool);
+    this.dispatchEvent(new PoolEvent('poolcreate', pool));
+    return pool;
+  }
+
+  /** Closes a pool once its requests are done (an eviction never fails a request). */
+  #retire(pool: ConnectionPool): void {
+    const closing = pool.close().then(
+      () => {
+        this.#closing.delete(closing);
+        this.dispatchEvent(new PoolEvent('poolclose', pool));
+      },
+      () => {
+        this.#closing.delete(closing);
+      },
+    );
+    this.#closing.add(closing);
+  }
+
+  #tlsId(https: boolean, overrides: PoolOverrides | undefined): string {
+    if (!https) return '';
+    if (overrides?.tls === undefined) {
+      // The manager's own settings: fingerprinted once, not on every request.
+      this.#managerTlsId ??= this.options.tls === undefined ? '' : this.#internTls(this.options.tls);
+      return this.#managerTlsId;
+    }
+    return this.#internTls(overrides.tls);
+  }
+
+  #internTls(tls: TlsOptions): string {
+    const fingerprint = tlsFingerprint(tls);
+    let id = this.#tlsIds.get(fingerprint);
+    if (id === undefined) {
+      id = `tls#${this.#tlsIds.size + 1}`;
+      this.#tlsIds.set(fingerprint, id);
+    }
+    return id;
+  }
+}

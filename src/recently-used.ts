@@ -1,0 +1,70 @@
+/**
+ * The LRU container of pools (urllib3's `RecentlyUsedContainer`), over
+ * quick-lru. quick-lru evicts in bulk (it keeps up to twice `maxSize` items
+ * and drops the older half at once); a pool manager must hold at most
+ * `numPools` pools, so this counts live entries and asks quick-lru to evict
+ * the oldest as soon as the count goes over.
+ */
+import QuickLRU from 'quick-lru';
+
+export class RecentlyUsed<K, V> {
+  readonly #lru: QuickLRU<K, V>;
+  readonly #maxSize: number;
+  readonly #onEvict: (key: K, value: V) => void;
+  #count = 0;
+
+  constructor(maxSize: number, onEvict: (key: K, value: V) => void) {
+    this.#maxSize = maxSize;
+    this.#onEvict = onEvict;
+    this.#lru = new QuickLRU<K, V>({
+      maxSize,
+      onEviction: (key, value) => {
+        this.#count -= 1;
+        this.#onEvict(key, value);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The value, marked as most recently used. */
+  get(key: K): V | undefined {
+    return this.#lru.get(key);
+  }
+
+  /** Without touching the order. */
+  peek(key: K): V | undefined {
+    return this.#lru.peek(key);
+  }
+
+  has(key: K): boolean {
+    return this.#lru.has(key);
+  }
+
+  /** Adds a new key (never one that is present), evicting the least recently used beyond `maxSize`. */
+  add(key: K, value: V): void {
+    this.#count += 1;
+    this.#lru.set(key, value);
+    if (this.#count > this.#maxSize) this.#lru.evict(this.#count - this.#maxSize);
+  }
+
+  /** Oldest first. */
+  keys(): K[] {
+    return [...this.#lru.entriesAscending()].map(([key]) => key);
+  }
+
+  /** Oldest first. */
+  values(): V[] {
+    return [...this.#lru.entriesAscending()].map(([, value]) => value);
+  }
+
+  /** Empties the container without calling `onEvict`; returns what it held. */
+  drain(): V[] {
+    const values = this.values();
+    this.#lru.clear();
+    this.#count = 0;
+    return values;
+  }
+}

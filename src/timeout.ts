@@ -1,0 +1,40 @@
+/**
+ * Timeouts: `timeout` is either total milliseconds or `{ connect, read, total }`.
+ * Adapters map them: the Node adapter onto undici's connect, headers and body
+ * timeouts; both adapters enforce `total` with an `AbortSignal`.
+ */
+import { describe } from './pool-key.js';
+
+export interface ResolvedTimeout {
+  readonly connect: number | undefined;
+  readonly read: number | undefined;
+  readonly total: number | undefined;
+}
+
+export const NO_TIMEOUT: ResolvedTimeout = { connect: undefined, read: undefined, total: undefined };
+
+/** Checks a `timeout` option; a per-request value overlays the manager's `base`. */
+export function normalizeTimeout(value: unknown, name: string, base: ResolvedTimeout = NO_TIMEOUT): ResolvedTimeout {
+  if (value === undefined) return base;
+  if (typeof value === 'number') return { ...base, total: ms(name, value) };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${name} must be milliseconds or { connect, read, total }, got ${describe(value)}`);
+  }
+  const allowed = new Set(['connect', 'read', 'total']);
+  for (const key of Object.keys(value)) {
+    if (!allowed.has(key)) throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}`);
+  }
+  const o = value as Record<'connect' | 'read' | 'total', unknown>;
+  return {
+    connect: o.connect === undefined ? base.connect : ms(`${name}.connect`, o.connect),
+    read: o.read === undefined ? base.read : ms(`${name}.read`, o.read),
+    total: o.total === undefined ? base.total : ms(`${name}.total`, o.total),
+  };
+}
+
+function ms(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new TypeError(`${name} must be a positive number of milliseconds, got ${describe(v)}`);
+  }
+  return v;
+}

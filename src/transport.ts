@@ -1,0 +1,63 @@
+/**
+ * The seam between the core and a runtime: what one pool needs to send
+ * requests to its origin. The Node adapter implements it over an undici
+ * `Pool`, the fetch adapter over `fetch`. Queueing, the LRU, retries and
+ * redirects stay in the core, so both runtimes behave the same.
+ */
+import type { ResolvedOptions } from './options.js';
+import type { PoolKey } from './pool-key.js';
+import type { ResolvedTimeout } from './timeout.js';
+
+/** A request body in the forms every transport takes. */
+export type WireBody = string | Uint8Array | ReadableStream<Uint8Array>;
+
+/** One request as the transport sends it: already checked and routed. */
+export interface WireRequest {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: Headers;
+  readonly body: WireBody | null;
+  readonly signal: AbortSignal | undefined;
+  readonly timeout: ResolvedTimeout;
+}
+
+/** A response whose body has not been read yet. */
+export interface WireResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  /** Reads the whole body (decoded). Call at most one of bytes/stream/discard. */
+  bytes(): Promise<Uint8Array>;
+  /** The body as a stream (decoded). */
+  stream(): ReadableStream<Uint8Array>;
+  /** Throws the body away so the connection can be reused. */
+  discard(): Promise<void>;
+}
+
+/** One fetch as the transport sends it; redirects are the core's business unless `followsRedirects`. */
+export interface WireFetch {
+  readonly url: URL;
+  readonly init: RequestInit & { headers: Headers; method: string };
+  readonly timeout: ResolvedTimeout;
+}
+
+/** What a runtime provides for one origin. */
+export interface Transport {
+  /**
+   * True where the runtime follows redirects itself and cannot be stopped
+   * from doing so (browsers), so the core leaves them to it.
+   */
+  readonly followsRedirects: boolean;
+  /** Sockets opened so far; undefined where the runtime hides them (then the pool reports its peak in flight). */
+  readonly numConnections: number | undefined;
+  send(request: WireRequest): Promise<WireResponse>;
+  fetch(call: WireFetch): Promise<Response>;
+  connectionStats(): { connected: number; free: number };
+  /** Closes once in-flight work is done. */
+  close(): Promise<void>;
+  /** Aborts in-flight work and closes. */
+  destroy(): Promise<void>;
+}
+
+/** Builds a transport for one pool key. */
+export type TransportFactory = (key: PoolKey, options: ResolvedOptions) => Transport;

@@ -1,0 +1,133 @@
+/**
+ * The public option and interface types shared by every runtime entry, so
+ * isomorphic code type-checks once.
+ */
+import type { PoolResponse } from './response.js';
+
+/** TLS settings for https pools (Node adapter only; browsers own TLS). */
+export interface TlsOptions {
+  /** Certificate authorities to trust instead of the built-in list. */
+  ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+  /** Client certificate (PEM). */
+  cert?: string | Uint8Array;
+  /** Client key (PEM). */
+  key?: string | Uint8Array;
+  /**
+   * Verify the server's certificate. Turn off only for a server you control.
+   * @default true
+   */
+  rejectUnauthorized?: boolean;
+  /** Server name for SNI and verification. @default the URL's host */
+  servername?: string;
+}
+
+/** Time limits in milliseconds. */
+export interface TimeoutOptions {
+  /** Limit on opening the connection (TCP and TLS). */
+  connect?: number;
+  /** Limit on waiting for the response headers, and between body chunks. */
+  read?: number;
+  /** Limit on the whole request, body included. */
+  total?: number;
+}
+
+/** When and how often to retry; the names are urllib3's `Retry`. */
+export interface RetryOptions {
+  /** Total retries of any kind; wins over the others. @default 3 */
+  total?: number | false;
+  /** Retries after a connection could not be made (nothing was sent). */
+  connect?: number;
+  /** Retries after the request was sent but the answer broke off. */
+  read?: number;
+  /** Redirects to follow; `false` returns the 3xx. @default 10 */
+  redirect?: number | false;
+  /** Retries on a status in `statusForcelist`. */
+  status?: number;
+  /** Statuses that are retried. @default [] */
+  statusForcelist?: readonly number[];
+  /**
+   * Methods retried after a read error or a forced status.
+   * @default ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PUT', 'TRACE']
+   */
+  allowedMethods?: readonly string[];
+  /** Backoff before retry n is `backoffFactor * 2 ** (n - 1)` seconds. @default 0 */
+  backoffFactor?: number;
+  /** Cap on one backoff, in seconds. @default 120 */
+  backoffMax?: number;
+  /** Honour `Retry-After` on 413, 429 and 503. @default true */
+  respectRetryAfter?: boolean;
+  /** Throw `MaxRetryError` when status retries run out; else return the response. @default true */
+  raiseOnStatus?: boolean;
+}
+
+/** Options of a `PoolManager`; every one is optional. */
+export interface PoolManagerOptions {
+  /** How many pools live at once; the least recently used leaves first. @default 10 */
+  numPools?: number;
+  /** Connections (Node) or in-flight requests (fetch) per origin. @default 10 on Node, 6 with fetch */
+  maxSize?: number;
+  /** Cap on in-flight requests across all origins. @default no cap */
+  maxTotal?: number;
+  /** Milliseconds a request may wait for a free slot before `EmptyPoolError`. @default wait forever */
+  poolTimeout?: number;
+  /** Headers sent with every request. */
+  headers?: HeadersInit;
+  /** Retries: a count, urllib3-style options, or `false` for none. @default 3 */
+  retries?: number | RetryOptions | false;
+  /** Milliseconds for the whole request, or separate limits. @default no limit */
+  timeout?: number | TimeoutOptions;
+  /** Follow redirects (`true`: up to 10), a hop limit, or `false`. @default true */
+  redirect?: boolean | number;
+  /** TLS settings for https pools (Node adapter only). */
+  tls?: TlsOptions;
+  /** Milliseconds an idle keep-alive socket stays open (Node adapter only). @default 4000 */
+  keepAliveTimeout?: number;
+  /** The fetch to call (fetch adapter only). @default `globalThis.fetch`, read at call time */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** A request body poolfetch knows how to send. */
+export type BodyInit = string | Uint8Array | ArrayBuffer | ReadableStream<Uint8Array> | URLSearchParams | FormData | Blob;
+
+/** Options of one `request()`. */
+export interface RequestOptions {
+  body?: BodyInit | null;
+  /** Serialised with `JSON.stringify`; sets `content-type: application/json`. */
+  json?: unknown;
+  headers?: HeadersInit;
+  retries?: number | RetryOptions | false;
+  timeout?: number | TimeoutOptions;
+  redirect?: boolean | number;
+  signal?: AbortSignal;
+  /** Read the body into `data` before resolving; else stream it from `body`. @default true */
+  preloadContent?: boolean;
+}
+
+/** What a pool and a manager have in common, so they pass for each other. */
+export interface Requester {
+  request(method: string, url: string | URL, options?: RequestOptions): Promise<PoolResponse>;
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** A pool's live counters. */
+export interface PoolStats {
+  /** Requests holding a slot: sent and not yet fully read. */
+  running: number;
+  /** Requests waiting for a slot. */
+  queued: number;
+  /** Open connections (Node) or requests in flight (fetch). */
+  connected: number;
+  /** Idle connections ready for reuse (Node); 0 with fetch. */
+  free: number;
+}
+
+/** One row of `manager.stats()`. */
+export interface PoolStatsRow {
+  key: string;
+  origin: string;
+  numRequests: number;
+  numConnections: number;
+  running: number;
+  queued: number;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'adapters/**/*.test.ts', 'test/**/*.test.ts'],
+    setupFiles: ['test/support/handles.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    // Each file in its own process, so one file's open handles cannot hide in another's count.
+    pool: 'forks',
+  },
+});
