@@ -31,7 +31,14 @@ export class RecentlyUsed<K, V> {
 
   /** The value, marked as most recently used. */
   get(key: K): V | undefined {
-    return this.#lru.get(key);
+    if (!this.#lru.has(key)) return undefined;
+    // quick-lru's get() reorders only keys in its old generation; a key still in
+    // its young map keeps its insertion place. Re-inserting makes it the newest
+    // in both cases (the young map's count is unchanged, so nothing is evicted).
+    const value = this.#lru.peek(key) as V;
+    this.#lru.delete(key);
+    this.#lru.set(key, value);
+    return value;
   }
 
   /** Without touching the order. */
