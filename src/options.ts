@@ -6,7 +6,8 @@ import { describe } from './pool-key.js';
 import { normalizeHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
 import { normalizeTimeout, type ResolvedTimeout } from './timeout.js';
-import type { PoolManagerOptions, TlsOptions } from './types.js';
+import type { Clock, PoolManagerOptions, TlsOptions } from './types.js';
+import { realClock } from './timeout.js';
 
 /** What every manager starts from; adapters override `maxSize`. */
 export const defaults = {
@@ -29,11 +30,12 @@ export interface ResolvedOptions {
   readonly tls: TlsOptions | undefined;
   readonly keepAliveTimeout: number;
   readonly fetch: typeof globalThis.fetch | undefined;
+  readonly clock: Required<Clock>;
 }
 
 const KNOWN = new Set([
   'numPools', 'maxSize', 'maxTotal', 'poolTimeout', 'headers', 'retries', 'timeout',
-  'redirect', 'tls', 'keepAliveTimeout', 'fetch',
+  'redirect', 'tls', 'keepAliveTimeout', 'fetch', 'clock',
 ]);
 
 /** Accepts `new PoolManager(10)` as urllib3 does, or an options object. */
@@ -48,7 +50,8 @@ export function normalizeOptions(
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key) && !extraKeys.has(key)) {
-      throw new TypeError(`Unknown PoolManager option ${JSON.stringify(key)}`);
+      const value = (options as Record<string, unknown>)[key];
+      throw new TypeError(`Unknown PoolManager option ${JSON.stringify(key)} (value ${describe(value)})`);
     }
   }
   const o = options;
@@ -66,6 +69,7 @@ export function normalizeOptions(
       ? defaults.keepAliveTimeout
       : milliseconds('keepAliveTimeout', o.keepAliveTimeout),
     fetch: normalizeFetch(o.fetch),
+    clock: normalizeClock(o.clock),
   };
 }
 
@@ -111,6 +115,20 @@ function normalizeTls(value: unknown): TlsOptions | undefined {
     throw new TypeError(`tls.servername must be a string, got ${describe(tls.servername)}`);
   }
   return tls;
+}
+
+function normalizeClock(value: unknown): Required<Clock> {
+  if (value === undefined) return realClock;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`clock must be an object { now, sleep }, got ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'now' && key !== 'sleep') throw new TypeError(`Unknown clock option ${JSON.stringify(key)}`);
+  }
+  const { now, sleep } = value as Clock;
+  if (now !== undefined && typeof now !== 'function') throw new TypeError(`clock.now must be a function, got ${describe(now)}`);
+  if (sleep !== undefined && typeof sleep !== 'function') throw new TypeError(`clock.sleep must be a function, got ${describe(sleep)}`);
+  return { now: now ?? realClock.now, sleep: sleep ?? realClock.sleep };
 }
 
 function normalizeFetch(value: unknown): typeof globalThis.fetch | undefined {
