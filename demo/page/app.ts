@@ -65,13 +65,13 @@ class Panel {
       {
         width: Math.max(300, chartBox.clientWidth),
         height: 150,
-        legend: { show: true },
+        legend: { show: false },
         scales: { x: { time: false } },
         axes: [{ label: 'seconds', size: 36 }, { size: 40 }],
         series: [
           { label: 's' },
-          { label: 'in flight', stroke: '#1f9d55', width: 2, fill: 'rgba(31,157,85,0.12)' },
-          { label: 'queued', stroke: '#d97706', width: 2 },
+          { label: 'in flight', stroke: '#1f9d55', width: 2, fill: 'rgba(31,157,85,0.12)', points: { show: false } },
+          { label: 'queued', stroke: '#d97706', width: 2, points: { show: false } },
         ],
       },
       this.#series,
@@ -94,7 +94,11 @@ class Panel {
       ` · in flight <b>${snapshot.inFlight}</b> · queued <b>${snapshot.queued}</b> · evictions <b data-testid="evictions">${snapshot.events.poolevict}</b>` +
       ` · maxSize ${settings.maxSize} · maxTotal ${maxTotal}`;
 
-    const rows = snapshot.rows.map((row) => {
+    // stats() lists pools least recently used first: that one goes next. Rows stay in the origins' order to be readable.
+    const nextOut = snapshot.rows.length >= settings.numPools ? snapshot.rows[0]?.key : undefined;
+    const order = [...this.#names.keys()];
+    const sorted = [...snapshot.rows].sort((a, b) => order.indexOf(a.origin) - order.indexOf(b.origin));
+    const rows = sorted.map((row) => {
       const info = this.#names.get(row.origin);
       const tr = document.createElement('tr');
       tr.dataset.origin = row.origin;
@@ -102,7 +106,8 @@ class Panel {
       if (!this.#seen.has(row.key)) tr.className = 'fresh';
       const share = Math.min(100, Math.round((row.running / settings.maxSize) * 100));
       tr.innerHTML =
-        `<td><span class="name">${escape(info?.name ?? '?')}</span><span class="url">${escape(row.origin)}</span></td>` +
+        `<td><span class="name">${escape(info?.name ?? '?')}</span><span class="url">${escape(row.origin)}</span>` +
+        `${row.key === nextOut ? '<span class="lru" title="least recently used: evicted when the next new origin comes">next out</span>' : ''}</td>` +
         `<td class="running"><span class="meter"><i style="width:${share}%"></i></span>${row.running}</td>` +
         `<td class="queued${row.queued > 0 ? ' busy' : ''}">${row.queued}</td>` +
         `<td class="requests">${row.requests}</td><td class="connections">${row.connections}</td>` +
