@@ -43,6 +43,8 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Aborts every request still waiting for a slot when the pool is destroyed. */
   readonly #shutdown = new AbortController();
   #closing: Promise<void> | undefined;
+  /** Requests sent and not yet done (their body unread); the peak is `numConnections` under fetch. */
+  #running = 0;
   #peakRunning = 0;
 
   constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
@@ -70,7 +72,9 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   stats(): PoolStats {
-    return { running: this.#queue.pending, queued: this.#queue.size, ...this.#transport.connectionStats() };
+    // A request holding this pool's slot while it waits under maxTotal is queued, not running.
+    const queued = this.#queue.size + this.#queue.pending - this.#running;
+    return { running: this.#running, queued, ...this.#transport.connectionStats() };
   }
 
   /** Same-origin requests only: a redirect elsewhere is returned, not followed. */
@@ -104,8 +108,7 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /** Sends one request once it has a slot; the slot is freed when its body is done. */
   async exchange(request: WireRequest): Promise<WireResponse> {
-    const release = await this.#acquire(request.signal);
-    this.#started();
+    const release = this.#started(await this.#acquire(request.signal));
     let response: WireResponse;
     try {
       response = await this.#transport.send(request);
@@ -118,8 +121,7 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /** Fetches once it has a slot; the slot is freed when the response body is done. */
   async fetchOnce(call: WireFetch): Promise<Response> {
-    const release = await this.#acquire(call.init.signal ?? undefined);
-    this.#started();
+    const release = this.#started(await this.#acquire(call.init.signal ?? undefined));
     let response: Response;
     try {
       response = await this.#transport.fetch(call);
@@ -155,9 +157,15 @@ export class ConnectionPool implements Requester, RequestContext {
     await this.#transport.destroy();
   }
 
-  #started(): void {
+  /** Counts a request that has its slots and is about to be sent; the returned release uncounts it. */
+  #started(release: Release): Release {
     this.numRequests += 1;
-    if (this.#queue.pending > this.#peakRunning) this.#peakRunning = this.#queue.pending;
+    this.#running += 1;
+    if (this.#running > this.#peakRunning) this.#peakRunning = this.#running;
+    return once(() => {
+      this.#running -= 1;
+      release();
+    });
   }
 
   serves(url: URL): boolean {
