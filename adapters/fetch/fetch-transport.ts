@@ -34,15 +34,20 @@ export class FetchTransport implements Transport {
       statusText: response.statusText,
       headers: response.headers,
       bytes: async () => (response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer())),
-      stream: () => response.body ?? new ReadableStream({ start: (c) => c.close() }),
+      stream: () => (response.body === null ? new ReadableStream({ start: (c) => c.close() }) : promptlyCancelled(response.body)),
       discard: async () => {
-        await response.body?.cancel().catch(() => undefined);
+        void response.body?.cancel().catch(() => undefined);
       },
     };
   }
 
-  fetch(call: WireFetch): Promise<Response> {
-    return this.#call(call.url, call.init.method, call.init);
+  async fetch(call: WireFetch): Promise<Response> {
+    const response = await this.#call(call.url, call.init.method, call.init);
+    if (response.body === null) return response;
+    const wrapped = new Response(promptlyCancelled(response.body), response);
+    Object.defineProperty(wrapped, 'url', { value: response.url, configurable: true });
+    if (response.redirected) Object.defineProperty(wrapped, 'redirected', { value: true, configurable: true });
+    return wrapped;
   }
 
   connectionStats(): { connected: number; free: number } {
@@ -71,4 +76,27 @@ export class FetchTransport implements Transport {
       throw error;
     }
   }
+}
+
+/**
+ * The body, with a `cancel()` that does not wait for the runtime's: the pool
+ * frees the slot once cancel settles, and some fetches never settle it
+ * (msw's mocked bodies, for one). A browser drops the connection on cancel
+ * anyway; nothing is gained by waiting.
+ */
+function promptlyCancelled(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        reader.cancel(reason).catch(() => undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
