@@ -1,0 +1,91 @@
+/**
+ * The dashboard's numbers, in process: the tracker counts retries per pool
+ * (the core has none), evictions per origin across pool lifetimes, and sums
+ * requests over every pool an origin has had.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DemoPoolManager } from '../../demo/node-manager.js';
+import { managerOptions } from '../../demo/shared/settings.js';
+import { runWorkload } from '../../demo/shared/workload.js';
+import { startServer, type TestServer } from '../support/servers.js';
+
+let flaky: TestServer;
+let plain: TestServer[];
+let answered = 0;
+
+beforeAll(async () => {
+  // 503 + Retry-After: 0 on the first two requests, then 200.
+  flaky = await startServer((_req, res) => {
+    answered += 1;
+    if (answered <= 2) res.writeHead(503, { 'retry-after': '0' }).end('busy');
+    else res.end('ok');
+  });
+  plain = await Promise.all([startServer(), startServer(), startServer()]);
+});
+afterAll(async () => {
+  await Promise.all([flaky, ...plain].map((s) => s.close()));
+});
+
+const settings = { origins: [], concurrency: 1, numPools: 2, maxSize: 2, maxTotal: 0 };
+
+describe('PoolTracker', () => {
+  it('counts the retries of each pool', async () => {
+    const manager = new DemoPoolManager(managerOptions(settings));
+    const response = await manager.request('GET', flaky.url('/'));
+    expect(response.status).toBe(200);
+    const [row] = manager.tracker.snapshot().rows;
+    expect(row).toMatchObject({ origin: flaky.origin, requests: 3, retries: 2, evictions: 0 });
+    await manager.clear();
+    const totals = manager.tracker.totals();
+    expect(totals).toHaveLength(1);
+    expect(totals[0]).toMatchObject({ origin: flaky.origin, requests: 3, retries: 2, evictions: 0 });
+  });
+
+  it('counts evictions per origin and keeps the sums of evicted pools', async () => {
+    const manager = new DemoPoolManager(managerOptions(settings));
+    const log: string[] = [];
+    manager.tracker.onLog((entry) => log.push(`${entry.kind} ${entry.origin}`));
+    const [a, b, c] = plain as [TestServer, TestServer, TestServer];
+    // a, b, c, a: c evicts a, the second a evicts b.
+    for (const server of [a, b, c, a]) await manager.request('GET', server.url('/'));
+    const snapshot = manager.tracker.snapshot();
+    expect(snapshot.rows.map((r) => r.origin)).toEqual([c.origin, a.origin]);
+    expect(snapshot.rows.find((r) => r.origin === a.origin)).toMatchObject({ requests: 1, evictions: 1 });
+    expect(snapshot.events).toMatchObject({ poolcreate: 4, poolevict: 2 });
+    await manager.clear();
+    const totals = new Map(manager.tracker.totals().map((t) => [t.origin, t]));
+    expect(totals.get(a.origin)).toMatchObject({ requests: 2, evictions: 1 });
+    expect(totals.get(b.origin)).toMatchObject({ requests: 1, evictions: 1 });
+    expect(totals.get(c.origin)).toMatchObject({ requests: 1, evictions: 0 });
+    expect(log.filter((l) => l.startsWith('poolevict'))).toEqual([`poolevict ${a.origin}`, `poolevict ${b.origin}`]);
+    expect(log.filter((l) => l.startsWith('poolclose'))).toHaveLength(4);
+  });
+});
+
+describe('runWorkload', () => {
+  it('sends exactly `total` requests, spread over the targets by weight, and stops on abort', async () => {
+    const manager = new DemoPoolManager(managerOptions({ ...settings, numPools: 3 }));
+    const targets = plain.map((s, i) => ({ name: `p${i}`, url: s.origin, weight: i === 0 ? 8 : 1 }));
+    const seen = new Map<string, number>();
+    const summary = await runWorkload({
+      requester: manager,
+      targets,
+      concurrency: 4,
+      total: 50,
+      onResult: ({ target }) => seen.set(target.name, (seen.get(target.name) ?? 0) + 1),
+    });
+    expect(summary).toEqual({ sent: 50, ok: 50, failed: 0 });
+    expect(seen.get('p0')).toBeGreaterThan(seen.get('p1') ?? 0);
+
+    const stop = new AbortController();
+    let results = 0;
+    const running = runWorkload({ requester: manager, targets, concurrency: 2, signal: stop.signal, onResult: () => {
+      results += 1;
+      if (results === 10) stop.abort();
+    } });
+    const stopped = await running;
+    expect(stopped.sent).toBeGreaterThanOrEqual(10);
+    expect(stopped.sent).toBeLessThanOrEqual(11);
+    await manager.clear();
+  });
+});
