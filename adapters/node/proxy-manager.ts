@@ -1,22 +1,144 @@
-/** Placeholder until ProxyManager lands (issue: ProxyManager in the Node adapter). */
-import { NotSupportedError } from '../../src/errors.js';
-import type { PoolManagerOptions } from '../../src/types.js';
+/**
+ * `ProxyManager` (urllib3's): a `PoolManager` that sends everything through
+ * one proxy, and `proxyFromEnvironment()`, one that reads `HTTP_PROXY`,
+ * `HTTPS_PROXY` and `NO_PROXY` to choose per request. Both only override the
+ * two seams: `keyForUrl` (which pool) and `newPool` (what a pool is).
+ */
+import type { SharedLimits } from '../../src/connection-pool.js';
+import type { ConnectionPool } from '../../src/connection-pool.js';
+import type { ResolvedOptions } from '../../src/options.js';
+import { describe, type PoolKey } from '../../src/pool-key.js';
+import type { PoolOverrides } from '../../src/pool-manager.js';
+import type { PoolManagerOptions, TlsOptions } from '../../src/types.js';
+import { noProxyMatcher, type ProxyBypass } from './no-proxy.js';
 import { PoolManager } from './pool-manager.js';
+import { isProxiedKey, newProxiedPool, proxiedKey } from './proxy-pools.js';
+import { parseProxyUrl, type ProxyRoute } from './proxy-url.js';
 
 export interface ProxyManagerOptions extends PoolManagerOptions {
+  /**
+   * Headers for the proxy only: sent on every forwarded (http) request and on
+   * every CONNECT, never inside a tunnel to an https origin. A
+   * `proxy-authorization` here wins over credentials in the proxy URL.
+   */
   proxyHeaders?: HeadersInit;
+  /**
+   * TLS settings for the connection to an `https://` proxy (its CA, say).
+   * `tls` is for the origins, inside the tunnels; neither falls back on the
+   * other. Ignored for an `http://` proxy.
+   * @default verify the proxy against the built-in CAs
+   */
+  proxyTls?: TlsOptions;
 }
 
+/** Options of `proxyFromEnvironment`. */
+export interface ProxyEnvironmentOptions extends ProxyManagerOptions {
+  /** Where to read `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Splits a proxy manager's own options from the PoolManager's. */
+function splitOptions<T extends ProxyManagerOptions>(options: number | T | undefined, extra: readonly string[] = []) {
+  if (typeof options === 'number') return { manager: options, own: {} as Partial<T> };
+  if (options === undefined) return { manager: {}, own: {} as Partial<T> };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`ProxyManager options must be a number (numPools) or an object, got ${describe(options)}`);
+  }
+  const manager: Record<string, unknown> = {};
+  const own: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options)) {
+    if (name === 'proxyHeaders' || name === 'proxyTls' || extra.includes(name)) own[name] = value;
+    else manager[name] = value;
+  }
+  return { manager: manager as PoolManagerOptions, own: own as Partial<T> };
+}
+
+/**
+ * Sends every request through one proxy: all `http:` targets share ONE pool
+ * to the proxy (absolute-form requests); each `https:` target gets its own
+ * pool of `CONNECT host:port` tunnels with TLS to the origin inside.
+ *
+ * ```ts
+ * const proxy = new ProxyManager('http://localhost:3128', {
+ *   proxyHeaders: makeHeaders({ proxyBasicAuth: 'myusername:mypassword' }),
+ * });
+ * ```
+ */
 export class ProxyManager extends PoolManager {
-  constructor(proxyUrl: string | URL, options: ProxyManagerOptions = {}) {
-    void proxyUrl;
-    void options;
-    super();
-    throw new NotSupportedError('ProxyManager is not implemented yet');
+  /** The proxy as `scheme://host:port`; credentials in the URL are never kept here. */
+  readonly proxy: string;
+  readonly #route: ProxyRoute;
+
+  constructor(proxyUrl: string | URL, options: number | ProxyManagerOptions = {}) {
+    const { manager, own } = splitOptions(options);
+    const route = parseProxyUrl(proxyUrl, own);
+    super(manager);
+    this.#route = route;
+    this.proxy = route.origin;
+  }
+
+  protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
+    return proxiedKey(url, this.#route, () => super.keyForUrl(url, overrides));
+  }
+
+  protected override newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+    return isProxiedKey(key) ? newProxiedPool(key, options, shared) : super.newPool(key, options, shared);
   }
 }
 
-export function proxyFromEnvironment(options: PoolManagerOptions = {}): PoolManager {
-  void options;
-  throw new NotSupportedError('proxyFromEnvironment is not implemented yet');
+/**
+ * A manager that sends each request direct or through a proxy as the
+ * environment says, read once, here: `http_proxy`/`HTTP_PROXY` for http
+ * targets, `https_proxy`/`HTTPS_PROXY` for https targets (https never falls
+ * back on the http proxy, as in curl and Python), and `no_proxy`/`NO_PROXY`
+ * for the targets that go direct (see `no-proxy.ts`). The lower-case name
+ * wins; a value without a scheme means `http://`. Under CGI
+ * (`REQUEST_METHOD` set) `HTTP_PROXY` is ignored: a client can set it with a
+ * `Proxy:` header ("httpoxy").
+ */
+export function proxyFromEnvironment(options: number | ProxyEnvironmentOptions = {}): PoolManager {
+  return new EnvironmentProxyManager(options);
+}
+
+class EnvironmentProxyManager extends PoolManager {
+  readonly #http: ProxyRoute | undefined;
+  readonly #https: ProxyRoute | undefined;
+  readonly #bypass: ProxyBypass;
+
+  constructor(options: number | ProxyEnvironmentOptions) {
+    const { manager, own } = splitOptions(options, ['env']);
+    const env = own.env ?? process.env;
+    if (typeof env !== 'object' || env === null) throw new TypeError(`env must be an object, got ${describe(env)}`);
+    const cgi = read(env, 'REQUEST_METHOD') !== undefined;
+    const httpProxy = read(env, 'http_proxy') ?? (cgi ? undefined : read(env, 'HTTP_PROXY'));
+    const httpsProxy = read(env, 'https_proxy') ?? read(env, 'HTTPS_PROXY');
+    const http = httpProxy === undefined ? undefined : parseProxyUrl(withScheme(httpProxy), own);
+    const https = httpsProxy === undefined ? undefined : parseProxyUrl(withScheme(httpsProxy), own);
+    const bypass = noProxyMatcher(read(env, 'no_proxy') ?? read(env, 'NO_PROXY'));
+    super(manager);
+    this.#http = http;
+    this.#https = https;
+    this.#bypass = bypass;
+  }
+
+  protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
+    const route = url.protocol === 'https:' ? this.#https : this.#http;
+    if (route === undefined || this.#bypass(url)) return super.keyForUrl(url, overrides);
+    return proxiedKey(url, route, () => super.keyForUrl(url, overrides));
+  }
+
+  protected override newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+    return isProxiedKey(key) ? newProxiedPool(key, options, shared) : super.newPool(key, options, shared);
+  }
+}
+
+/** A variable's value, or undefined when it is unset or blank. */
+function read(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** `127.0.0.1:3128` in the environment means `http://127.0.0.1:3128`, as in curl. */
+function withScheme(value: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
 }

@@ -19,9 +19,16 @@ export class UndiciTransport implements Transport {
   readonly followsRedirects = false;
   numConnections = 0;
   readonly #pool: Pool;
+  /** The pool, or the pool behind interceptors (a proxy's absolute-form rewrite, say). */
+  readonly #dispatcher: Dispatcher;
   readonly #connectTimeout: number;
 
-  constructor(key: PoolKey, options: ResolvedOptions, poolOptions: Pool.Options = {}) {
+  /**
+   * `poolOptions` are undici `Pool` options laid over the ones made here (a
+   * `connect` function replaces the TLS settings too); `interceptors` wrap
+   * every request and fetch, and see the target's origin in `opts.origin`.
+   */
+  constructor(key: PoolKey, options: ResolvedOptions, poolOptions: Pool.Options = {}, interceptors: Dispatcher.DispatcherComposeInterceptor[] = []) {
     this.#connectTimeout = options.timeout.connect ?? DEFAULT_CONNECT_TIMEOUT;
     const tls = options.tls;
     const isHttps = key.scheme === 'https';
@@ -47,13 +54,15 @@ export class UndiciTransport implements Transport {
     this.#pool.on('connect', () => {
       this.numConnections += 1;
     });
+    this.#dispatcher = interceptors.length === 0 ? this.#pool : this.#pool.compose(interceptors);
   }
 
   async send(request: WireRequest): Promise<WireResponse> {
     const { url, method, signal, timeout } = request;
     let data: Dispatcher.ResponseData;
     try {
-      data = await this.#pool.request({
+      data = await this.#dispatcher.request({
+        origin: url.origin,
         path: url.pathname + url.search,
         method: method as Dispatcher.HttpMethod,
         headers: toUndiciHeaders(request.headers),
@@ -71,7 +80,7 @@ export class UndiciTransport implements Transport {
   async fetch(call: WireFetch): Promise<Response> {
     try {
       // undici's own fetch with its own dispatcher: Node's global fetch bundles another undici copy.
-      return (await undiciFetch(call.url, { ...(call.init as object), dispatcher: this.#pool })) as unknown as Response;
+      return (await undiciFetch(call.url, { ...(call.init as object), dispatcher: this.#dispatcher })) as unknown as Response;
     } catch (error) {
       const signal = call.init.signal;
       if (signal?.aborted === true) throw signal.reason;
@@ -152,9 +161,29 @@ class UndiciResponse implements WireResponse {
     }
   }
 
+  /**
+   * Pulled chunk by chunk, so a slow reader slows the socket (flat memory
+   * for any size), with errors translated as `bytes()` does.
+   */
   stream(): ReadableStream<Uint8Array> {
-    const body = this.#decoded();
-    return Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>;
+    const chunks = this.#decoded()[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          try {
+            const { done, value } = await chunks.next();
+            if (done === true) controller.close();
+            else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+          } catch (error) {
+            controller.error(this.#translate(error));
+          }
+        },
+        cancel: async () => {
+          await chunks.return?.();
+        },
+      },
+      { highWaterMark: 0 },
+    );
   }
 
   async discard(): Promise<void> {
