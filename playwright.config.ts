@@ -1,18 +1,27 @@
 /**
- * Playwright runs the e2e/ specs in the system's Chromium (Playwright's own
- * browser download does not work on a closed network): $CHROMIUM_PATH or
- * /usr/bin/chromium. Minimal version made for the demo's specs (issue 9);
- * the e2e owner (issue 5) extends it.
+ * Playwright drives Debian's Chromium (Playwright cannot download its own
+ * browser on a closed network): `$CHROMIUM_PATH`, else /usr/bin/chromium,
+ * which `npm test` installs with apt-get when missing. Specs live under e2e/
+ * (`*.spec.ts`; e2e/browser for the package, e2e/demo for `npm run demo`) and
+ * load the BUILT package, so `npm run build` comes first. The JSON report
+ * feeds the pass count of `npm test`.
  */
 import { defineConfig } from '@playwright/test';
 
 export default defineConfig({
   testDir: 'e2e',
-  workers: 1,
-  timeout: 60_000,
-  reporter: [['list'], ['json', { outputFile: '.tmp/playwright.json' }]],
+  testMatch: '**/*.spec.ts',
   outputDir: 'test-results',
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: true,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  reporter: [['list'], ['json', { outputFile: '.tmp/playwright.json' }]],
   use: {
+    headless: true,
+    // Only loopback: no service worker, update, sync or QUIC probe may reach out.
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: [
@@ -25,5 +34,6 @@ export default defineConfig({
         '--disable-sync',
       ],
     },
+    trace: 'off',
   },
 });

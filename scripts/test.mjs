@@ -21,6 +21,7 @@ const steps = [
   ['arethetypeswrong', 'npx', ['attw', '--pack', '.', '--profile', 'esm-only']],
   ['unit and integration tests (vitest)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile=.tmp/vitest.json'],
     () => countVitest('.tmp/vitest.json')],
+  ['end-to-end in Chromium (Playwright, built package)', 'npx', ['playwright', 'test'], () => countPlaywright('.tmp/playwright.json')],
 ];
 
 for (const [name, command, args, count] of steps) {
@@ -49,5 +50,14 @@ function countVitest(file) {
   totals.passed += report.numPassedTests ?? 0;
   totals.failed += report.numFailedTests ?? 0;
   totals.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  rmSync(file);
+}
+
+function countPlaywright(file) {
+  if (!existsSync(file)) return;
+  const { stats } = JSON.parse(readFileSync(file, 'utf8'));
+  totals.passed += (stats?.expected ?? 0) + (stats?.flaky ?? 0);
+  totals.failed += stats?.unexpected ?? 0;
+  totals.skipped += stats?.skipped ?? 0;
   rmSync(file);
 }

@@ -1,0 +1,258 @@
+/**
+ * The BUILT browser bundle in real Chromium against real loopback servers on
+ * several ports (distinct origins, CORS): what the servers see is what the
+ * pools allowed. Chromium itself would open 6 connections per origin, so
+ * `maxSize: 2` is poolfetch's cap, not the browser's.
+ */
+import { expect, test } from '@playwright/test';
+import { gate, type Gate } from '../../test/fetch-adapter/support.js';
+import { startServer, type TestServer } from '../../test/support/servers.js';
+import { startPage, type PageServer } from './page.js';
+
+type FetchEntry = typeof import('../../adapters/fetch/index.js');
+declare global {
+  interface Window {
+    poolfetch: FetchEntry;
+    ky: typeof import('ky').default;
+  }
+}
+
+let site: PageServer;
+let g: Gate;
+/** Origins whose answers the test holds until it releases them, so the servers can count what is open at once. */
+const held: TestServer[] = [];
+/** Twelve more origins that answer at once, for the LRU. */
+const quick: TestServer[] = [];
+let flaky: TestServer;
+let flakyHits = 0;
+
+test.beforeAll(async () => {
+  site = await startPage();
+  for (let i = 0; i < 3; i += 1) {
+    const server: TestServer = await startServer(
+      (req, res) => g.hold(`${server.origin}${req.url ?? ''}`, () => void res.end(req.url), server.origin),
+      { cors: true },
+    );
+    held.push(server);
+  }
+  for (let i = 0; i < 12; i += 1) quick.push(await startServer(undefined, { cors: true }));
+  flaky = await startServer(
+    (_req, res) => {
+      flakyHits += 1;
+      if (flakyHits < 3) res.writeHead(503).end('busy');
+      else res.setHeader('content-type', 'application/json').end(JSON.stringify({ ok: true }));
+    },
+    { cors: true },
+  );
+});
+
+test.afterAll(async () => {
+  g.releaseAll();
+  await Promise.all([site, ...held, ...quick, flaky].map((s) => s.close()));
+});
+
+test.beforeEach(async ({ page }) => {
+  g = gate();
+  await page.goto(site.url);
+  await expect(page).toHaveTitle('ready');
+});
+
+test.afterEach(() => {
+  g.releaseAll();
+});
+
+/** Lets held requests answer one at a time, each once `open` more have arrived than were released. */
+async function drive(total: number, open: number): Promise<void> {
+  for (let arrived = open; arrived <= total; arrived += 1) {
+    await g.whenStarted(arrived);
+    g.releaseOne();
+  }
+  g.releaseAll();
+}
+
+test('the bundle is the fetch entry, resolved from package.json exports', () => {
+  expect(site.inputs.some((p) => p.endsWith('/dist/adapters/fetch/index.js'))).toBe(true);
+  expect(site.inputs.some((p) => p.includes('/adapters/node/') || p.includes('/undici/'))).toBe(false);
+});
+
+test('the servers never see more than maxSize: 2 requests at once per origin', async ({ page }) => {
+  const [a, b] = held.map((s) => s.origin);
+  const run = page.evaluate(
+    async ({ a, b }) => {
+      const manager = new window.poolfetch.PoolManager({ maxSize: 2 });
+      const urls = [0, 1, 2, 3, 4, 5].flatMap((i) => [`${a}/${i}`, `${b}/${i}`]);
+      const texts = await Promise.all(urls.map(async (url) => (await manager.fetch(url)).text()));
+      const rows = manager.stats().map(({ origin, numRequests, numConnections }) => ({ origin, numRequests, numConnections }));
+      await manager.clear();
+      return { texts, rows, size: manager.pools.size };
+    },
+    { a: a ?? '', b: b ?? '' },
+  );
+  await drive(12, 4);
+  const { texts, rows, size } = await run;
+  expect(texts).toEqual([0, 1, 2, 3, 4, 5].flatMap((i) => [`/${i}`, `/${i}`]));
+  expect(g.peakOf(a ?? '')).toBe(2);
+  expect(g.peakOf(b ?? '')).toBe(2);
+  // numConnections in a browser is the peak number in flight.
+  expect(rows).toEqual([
+    { origin: a, numRequests: 6, numConnections: 2 },
+    { origin: b, numRequests: 6, numConnections: 2 },
+  ]);
+  expect(size).toBe(0);
+});
+
+test('maxTotal holds across origins', async ({ page }) => {
+  const origins = held.map((s) => s.origin);
+  const run = page.evaluate(
+    async (origins) => {
+      const manager = new window.poolfetch.PoolManager({ maxSize: 2, maxTotal: 3 });
+      const urls = origins.flatMap((origin) => [0, 1, 2].map((i) => `${origin}/${i}`));
+      const texts = await Promise.all(urls.map(async (url) => (await manager.fetch(url)).text()));
+      await manager.clear();
+      return texts;
+    },
+    origins,
+  );
+  await drive(9, 3);
+  expect(await run).toHaveLength(9);
+  expect(g.peak).toBe(3);
+  for (const origin of origins) expect(g.peakOf(origin)).toBeLessThanOrEqual(2);
+});
+
+test('the LRU keeps pools.size at numPools across 12 origins', async ({ page }) => {
+  const origins = quick.map((s) => s.origin);
+  const { sizes, evicted, keys } = await page.evaluate(
+    async (origins) => {
+      const manager = new window.poolfetch.PoolManager({ numPools: 4 });
+      const evicted: string[] = [];
+      manager.addEventListener('poolevict', (event) => evicted.push((event as unknown as { origin: string }).origin));
+      const sizes: number[] = [];
+      for (const origin of origins) {
+        const response = await manager.fetch(`${origin}/`);
+        await response.text();
+        sizes.push(manager.pools.size);
+      }
+      const keys = manager.pools.keys();
+      await manager.clear();
+      return { sizes, evicted, keys };
+    },
+    origins,
+  );
+  expect(sizes).toEqual([1, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4]);
+  expect(evicted).toEqual(origins.slice(0, 8));
+  expect(keys).toEqual(origins.slice(8));
+  for (const server of quick) expect(server.requests.filter((r) => r.method === 'GET')).toHaveLength(1);
+});
+
+test('ky through manager.fetch, with its retries and hooks', async ({ page }) => {
+  flakyHits = 0;
+  const result = await page.evaluate(
+    async (url) => {
+      const manager = new window.poolfetch.PoolManager({ maxSize: 2 });
+      const statuses: number[] = [];
+      const api = window.ky.create({
+        fetch: manager.fetch,
+        retry: { limit: 2, delay: () => 0 },
+        hooks: {
+          beforeRequest: [(request) => request.headers.set('x-hook', 'ky')],
+          afterResponse: [(_request, _options, response) => void statuses.push(response.status)],
+          beforeError: [
+            (error) => {
+              void error.response.body?.cancel();
+              return error;
+            },
+          ],
+        },
+      });
+      const body = await api.get(url).json();
+      const pool = manager.connectionFromUrl(url);
+      const after = { numRequests: pool.numRequests, ...pool.stats() };
+      await manager.clear();
+      return { body, statuses, after };
+    },
+    `${flaky.origin}/flaky`,
+  );
+  expect(result.body).toEqual({ ok: true });
+  expect(result.statuses).toEqual([503, 503, 200]);
+  expect(result.after).toMatchObject({ numRequests: 3, running: 0, queued: 0 });
+  const gets = flaky.requests.filter((r) => r.method === 'GET');
+  expect(gets.map((r) => r.headers['x-hook'])).toEqual(['ky', 'ky', 'ky']);
+});
+
+test('installFetch routes the page’s fetch (and ky) through the pools until restored', async ({ page }) => {
+  const url = quick[0]?.url('/installed') ?? '';
+  const result = await page.evaluate(
+    async (url) => {
+      const { PoolManager, installFetch } = window.poolfetch;
+      const manager = new PoolManager();
+      const original = window.fetch;
+      const restore = installFetch(manager);
+      await (await fetch(url)).text();
+      await window.ky.get(url, { retry: 0 }).text();
+      const through = manager.connectionFromUrl(url).numRequests;
+      restore();
+      await (await fetch(url)).text();
+      const after = manager.connectionFromUrl(url).numRequests;
+      await manager.clear();
+      return { through, after, restored: window.fetch === original };
+    },
+    url,
+  );
+  expect(result).toEqual({ through: 2, after: 2, restored: true });
+});
+
+test('abort: a queued request is never sent, a running one frees its slot', async ({ page }) => {
+  const origin = held[0]?.origin ?? '';
+  g.releaseAll();
+  const queued = await page.evaluate(
+    async (origin) => {
+      const manager = new window.poolfetch.PoolManager({ maxSize: 1 });
+      const first = manager.fetch(`${origin}/first`).then((r) => r.text());
+      const controller = new AbortController();
+      const second = manager.fetch(`${origin}/second`, { signal: controller.signal }).then(
+        () => 'sent',
+        (error: Error) => error.name,
+      );
+      controller.abort();
+      const outcome = await second;
+      const stats = manager.connectionFromUrl(origin).stats();
+      await first;
+      const third = await (await manager.fetch(`${origin}/third`)).text();
+      await manager.clear();
+      return { outcome, stats, third };
+    },
+    origin,
+  );
+  expect(queued.outcome).toBe('AbortError');
+  expect(queued.stats).toMatchObject({ running: 1, queued: 0 });
+  expect(queued.third).toBe('/third');
+  expect(g.started).toEqual([`${origin}/first`, `${origin}/third`]);
+
+  // A running request: the server holds it until the page has aborted it.
+  g = gate();
+  await page.evaluate((origin) => {
+    const manager = new window.poolfetch.PoolManager({ maxSize: 1 });
+    const controller = new AbortController();
+    const running = manager.fetch(`${origin}/held`, { signal: controller.signal }).then(
+      () => 'answered',
+      (error: Error) => error.name,
+    );
+    Object.assign(window, { abortTest: { manager, controller, running } });
+  }, origin);
+  await g.whenStarted(1);
+  const aborting = page.evaluate(async (origin) => {
+    const { manager, controller, running } = (window as unknown as {
+      abortTest: { manager: InstanceType<FetchEntry['PoolManager']>; controller: AbortController; running: Promise<string> };
+    }).abortTest;
+    controller.abort();
+    const outcome = await running;
+    const next = await (await manager.fetch(`${origin}/next`)).text();
+    await manager.clear();
+    return { outcome, next };
+  }, origin);
+  // /next reaches the server only once the aborted request has given its only slot back.
+  await g.whenStarted(2);
+  g.releaseAll();
+  expect(await aborting).toEqual({ outcome: 'AbortError', next: '/next' });
+  expect(g.started).toEqual([`${origin}/held`, `${origin}/next`]);
+});
