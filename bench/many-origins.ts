@@ -1,0 +1,178 @@
+/**
+ * Many origins: distinct loopback addresses (127.1.x.y) × a few ports,
+ * visited round-robin, 50 requests in flight. poolfetch (numPools 100,
+ * maxSize 10), undici's Agent and Node's global fetch each run in their own
+ * process; their passes alternate so machine load falls on all alike. The
+ * servers count each client's open sockets (by the `x-bench` header), and
+ * each client reports its RSS as it goes.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { OriginClientConfig, OriginClientMessage, OriginParentMessage, SocketStats } from './protocol.js';
+import { here, startServerProcess, sumStats, type ServerProcess } from './processes.js';
+import { median, MiB } from './stats.js';
+
+export const CLIENTS = ['poolfetch', 'undici-agent', 'global-fetch'] as const;
+export type OriginClientName = (typeof CLIENTS)[number];
+
+/** Every address listens on this many ports: few ports, many addresses, to keep file descriptors in check. */
+const PORTS_PER_ADDRESS = 4;
+/** Listening sockets per server process, so that no process comes near `ulimit -n`. */
+const LISTENERS_PER_SERVER = 2500;
+
+export interface ManyOriginsPlan {
+  origins: number;
+  numPools: number;
+  maxSize: number;
+  concurrency: number;
+  /** Requests in the warm-up pass; RSS growth is measured from its end. */
+  warmup: number;
+  passes: number;
+  requestsPerPass: number;
+  nodeEntry: string;
+  log: (line: string) => void;
+}
+
+export interface ManyOriginsClientResult {
+  client: OriginClientName;
+  /** Requests per second, one per pass. */
+  passes: number[];
+  median: number;
+  rssAfterWarmup: number;
+  rssMax: number;
+  rssEnd: number;
+  /** RSS as the run goes, x = requests sent since the start (warm-up included). */
+  rssSeries: Array<{ done: number; rss: number }>;
+  /** Sockets open at the servers: the most at any moment (summed over server processes) and at the end. */
+  peakSockets: number;
+  endSockets: number;
+}
+
+export interface ManyOriginsResult {
+  origins: number;
+  numPools: number;
+  maxSize: number;
+  bound: number;
+  clients: ManyOriginsClientResult[];
+}
+
+/** `127.1.x.y` with y in 1..254, so no address ends in .0 or .255. */
+function address(i: number): string {
+  return `127.1.${Math.floor(i / 254)}.${(i % 254) + 1}`;
+}
+
+interface ClientProcess {
+  name: OriginClientName;
+  child: ChildProcess;
+  pass(requests: number, sampleEvery: number): Promise<Extract<OriginClientMessage, { type: 'pass-done' }>>;
+  exit(): Promise<void>;
+}
+
+let nextPassId = 1;
+
+async function startClient(name: OriginClientName, config: OriginClientConfig & { nodeEntry: string }): Promise<ClientProcess> {
+  const child = fork(here('./origin-client.ts'), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<number, (m: Extract<OriginClientMessage, { type: 'pass-done' }>) => void>();
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${name} client exited with ${code}`)));
+    child.on('message', (message: OriginClientMessage) => {
+      if (message.type === 'ready') resolve();
+      else {
+        waiting.get(message.id)?.(message);
+        waiting.delete(message.id);
+      }
+    });
+  });
+  return {
+    name,
+    child,
+    pass: (requests, sampleEvery) =>
+      new Promise((resolve, reject) => {
+        const id = nextPassId++;
+        waiting.set(id, resolve);
+        child.once('exit', (code) => reject(new Error(`${name} client exited with ${code} during a pass`)));
+        child.send({ type: 'pass', id, requests, sampleEvery } satisfies OriginParentMessage);
+      }),
+    exit: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || !child.connected) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.send({ type: 'exit' } satisfies OriginParentMessage);
+      }),
+  };
+}
+
+export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOriginsResult> {
+  const addresses = Math.ceil(plan.origins / PORTS_PER_ADDRESS);
+  const perServer = Math.floor(LISTENERS_PER_SERVER / PORTS_PER_ADDRESS);
+  const servers: ServerProcess[] = [];
+  const clients: ClientProcess[] = [];
+  try {
+    // The first server picks the ports; the others listen on the same ports on their own addresses.
+    let ports: number[] = Array.from({ length: PORTS_PER_ADDRESS }, () => 0);
+    for (let first = 0; first < addresses; first += perServer) {
+      const hosts = Array.from({ length: Math.min(perServer, addresses - first) }, (_, i) => address(first + i));
+      const server = await startServerProcess({ hosts, ports });
+      ports = server.ports;
+      servers.push(server);
+    }
+    // Port-major, so consecutive requests go to different addresses.
+    const origins: string[] = [];
+    for (const port of ports) {
+      for (let i = 0; i < addresses && origins.length < plan.origins; i++) origins.push(`http://${address(i)}:${port}`);
+    }
+    plan.log(`  ${plan.origins} origins on ${addresses} addresses × ${ports.length} ports, ${servers.length} server process(es)`);
+
+    for (const name of CLIENTS) {
+      clients.push(
+        await startClient(name, {
+          client: name,
+          origins,
+          concurrency: plan.concurrency,
+          numPools: plan.numPools,
+          maxSize: plan.maxSize,
+          nodeEntry: plan.nodeEntry,
+        }),
+      );
+    }
+    const stats = async (): Promise<SocketStats> => sumStats(await Promise.all(servers.map((s) => s.stats())));
+    const results = new Map<OriginClientName, ManyOriginsClientResult>();
+    for (const c of clients) {
+      results.set(c.name, { client: c.name, passes: [], median: 0, rssAfterWarmup: 0, rssMax: 0, rssEnd: 0, rssSeries: [], peakSockets: 0, endSockets: 0 });
+    }
+    const sampleEvery = Math.max(50, Math.floor(plan.requestsPerPass / 20));
+    let done = 0;
+    for (let pass = 0; pass <= plan.passes; pass++) {
+      const warm = pass === 0;
+      const requests = warm ? plan.warmup : plan.requestsPerPass;
+      // The same order every pass: a client's idle sockets then age alike between its passes.
+      for (const c of clients) {
+        const r = results.get(c.name);
+        if (r === undefined) throw new Error(`no results for ${c.name}`);
+        const out = await c.pass(requests, sampleEvery);
+        for (const s of out.samples) r.rssSeries.push({ done: done + s.done, rss: s.rss });
+        r.rssSeries.push({ done: done + requests, rss: out.rss });
+        if (warm) r.rssAfterWarmup = out.rss;
+        else r.passes.push((out.requests / out.ms) * 1000);
+        r.rssEnd = out.rss;
+        const s = await stats();
+        r.peakSockets = Math.max(r.peakSockets, s.peak[c.name] ?? 0);
+        r.endSockets = s.open[c.name] ?? 0;
+      }
+      done += requests;
+      plan.log(`  ${plan.origins} origins: ${warm ? 'warm-up' : `pass ${pass}/${plan.passes}`} done`);
+    }
+    for (const r of results.values()) {
+      r.median = median(r.passes);
+      r.rssMax = Math.max(...r.rssSeries.filter((s) => s.done > plan.warmup).map((s) => s.rss), r.rssEnd);
+    }
+    return { origins: plan.origins, numPools: plan.numPools, maxSize: plan.maxSize, bound: plan.numPools * plan.maxSize, clients: [...results.values()] };
+  } finally {
+    await Promise.all(clients.map((c) => c.exit()));
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
+
+export const rssGrowth = (r: ManyOriginsClientResult): number => (r.rssMax - r.rssAfterWarmup) / MiB;

@@ -1,0 +1,39 @@
+/** Messages between the bench and its child processes (servers and many-origin clients). */
+
+export interface ServerConfig {
+  /** Loopback addresses to listen on; every one on every port. */
+  hosts: string[];
+  /** 0 = a free port, chosen on the first host and reused on the others. */
+  ports: number[];
+  delayMs?: number;
+  /** Extra files served as they are (the browser page and bundle). */
+  statics?: Record<string, { type: string; body: string }>;
+}
+
+export interface SocketStats {
+  open: Record<string, number>;
+  peak: Record<string, number>;
+  openAll: number;
+  peakAll: number;
+}
+
+export type ServerMessage =
+  | { type: 'ready'; ports: number[]; pid: number }
+  | ({ type: 'stats'; id: number } & SocketStats);
+
+export type ParentMessage = { type: 'stats'; id: number } | { type: 'reset-peaks'; id: number } | { type: 'close' };
+
+/** A many-origins client process: which client, and the origins it cycles through. */
+export interface OriginClientConfig {
+  client: 'poolfetch' | 'undici-agent' | 'global-fetch';
+  origins: string[];
+  concurrency: number;
+  numPools: number;
+  maxSize: number;
+}
+
+export type OriginClientMessage =
+  | { type: 'ready' }
+  | { type: 'pass-done'; id: number; requests: number; ms: number; rss: number; heapUsed: number; samples: Array<{ done: number; rss: number }> };
+
+export type OriginParentMessage = { type: 'pass'; id: number; requests: number; sampleEvery: number } | { type: 'exit' };

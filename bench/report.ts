@@ -1,0 +1,244 @@
+/** The printed table, the target checks and BENCHMARKS.md, all from one results object. */
+import type { BrowserResult } from './browser.js';
+import type { CoreResult } from './core.js';
+import { rssGrowth, type ManyOriginsResult } from './many-origins.js';
+import { median, MiB, ratios } from './stats.js';
+import type { ThroughputRow } from './throughput.js';
+
+export interface Results {
+  meta: {
+    date: string;
+    quick: boolean;
+    node: string;
+    cpus: number;
+    cpuModel: string;
+    loadavgStart: number;
+    loadavgEnd: number;
+    seconds: number;
+  };
+  throughput: { concurrency: number; rows: ThroughputRow[] } | undefined;
+  manyOrigins: ManyOriginsResult[];
+  core: CoreResult | undefined;
+  browser: BrowserResult | undefined;
+}
+
+export interface Check {
+  name: string;
+  value: string;
+  goal: string;
+  pass: boolean;
+}
+
+const POOLFETCH = 'poolfetch request';
+
+/** Median over rounds of a/b within each round (the clients ran back to back in that round). */
+export function ratio(rows: ThroughputRow[], payload: string, a: string, b: string): number {
+  const ra = rows.find((r) => r.payload === payload && r.name === a)?.rounds ?? [];
+  const rb = rows.find((r) => r.payload === payload && r.name === b)?.rounds ?? [];
+  return median(ratios(ra, rb));
+}
+
+/** Which baseline each row is compared with in the table. */
+const BASELINE: Record<string, string> = {
+  'poolfetch manager.fetch': 'undici fetch + dispatcher',
+  'fetch adapter over undici fetch': 'undici fetch',
+};
+
+const pct = (v: number): string => `±${(v * 100).toFixed(0)} %`;
+const fixed = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+
+export function targets(results: Results): Check[] {
+  const checks: Check[] = [];
+  const rows = results.throughput?.rows ?? [];
+  const payloads = [...new Set(rows.map((r) => r.payload))];
+  const min = (name: string, a: string, b: string, goal: number): void => {
+    for (const p of payloads) {
+      const v = ratio(rows, p, a, b);
+      checks.push({ name: `${p}: ${name}`, value: `${fixed(v)}×`, goal: `≥ ${goal}×`, pass: v >= goal });
+    }
+  };
+  if (rows.length > 0) {
+    min('poolfetch request ÷ undici Pool.request', POOLFETCH, 'undici Pool.request', 0.95);
+    min('poolfetch request ÷ global fetch', POOLFETCH, 'global fetch', 1.5);
+    for (const peer of ['axios', 'got', 'node-fetch']) min(`poolfetch request ÷ ${peer}`, POOLFETCH, peer, 2);
+    min('manager.fetch ÷ undici fetch + dispatcher', 'poolfetch manager.fetch', 'undici fetch + dispatcher', 0.95);
+    min('fetch adapter ÷ the undici fetch it wraps', 'fetch adapter over undici fetch', 'undici fetch', 0.95);
+  }
+  for (const run of results.manyOrigins) {
+    const p = run.clients.find((c) => c.client === 'poolfetch');
+    if (p === undefined) continue;
+    checks.push({
+      name: `${run.origins} origins: poolfetch sockets open at once (peak, at the servers)`,
+      value: String(p.peakSockets),
+      goal: `≤ numPools × maxSize = ${run.bound}`,
+      pass: p.peakSockets <= run.bound,
+    });
+  }
+  const biggest = results.manyOrigins.at(-1);
+  const pf = biggest?.clients.find((c) => c.client === 'poolfetch');
+  if (biggest !== undefined && pf !== undefined && biggest.origins >= 10_000) {
+    const growth = rssGrowth(pf);
+    checks.push({ name: `${biggest.origins} origins: poolfetch RSS growth after warm-up`, value: `${fixed(growth, 1)} MiB`, goal: '< 20 MiB', pass: growth < 20 });
+  }
+  return checks;
+}
+
+function throughputTable(rows: ThroughputRow[], md: boolean): string {
+  const out: string[] = [];
+  const header = ['payload', 'client', 'req/s (median)', 'spread', 'poolfetch request ÷ it', 'vs its baseline'];
+  const line = (cells: string[]): string => (md ? `| ${cells.join(' | ')} |` : cells.map((c, i) => (i < 2 ? c.padEnd(i === 0 ? 7 : 32) : c.padStart(i === 2 ? 15 : 24))).join(' '));
+  out.push(line(header));
+  if (md) out.push(`|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const r of rows) {
+    const base = BASELINE[r.name];
+    out.push(
+      line([
+        r.payload,
+        r.name,
+        r.median.toFixed(0),
+        pct(r.spread),
+        r.name === POOLFETCH ? '—' : `${fixed(ratio(rows, r.payload, POOLFETCH, r.name))}×`,
+        base === undefined ? '' : `${fixed(ratio(rows, r.payload, r.name, base))}× ${base}`,
+      ]),
+    );
+  }
+  return out.join('\n');
+}
+
+function manyTable(runs: ManyOriginsResult[], md: boolean): string {
+  const header = ['origins', 'client', 'req/s (median)', '÷ undici Agent', 'peak sockets', 'sockets at end', 'RSS after warm-up', 'RSS max', 'growth'];
+  const out: string[] = [];
+  const line = (cells: string[]): string => (md ? `| ${cells.join(' | ')} |` : cells.map((c, i) => (i === 1 ? c.padEnd(13) : c.padStart(i === 0 ? 7 : 14))).join(' '));
+  out.push(line(header));
+  if (md) out.push(`|${header.map((_, i) => (i === 1 ? ' --- ' : ' ---: ')).join('|')}|`);
+  for (const run of runs) {
+    const agent = run.clients.find((c) => c.client === 'undici-agent');
+    for (const c of run.clients) {
+      const vsAgent = agent === undefined ? Number.NaN : median(ratios(c.passes, agent.passes));
+      out.push(
+        line([
+          run.origins.toLocaleString('en'),
+          c.client === 'poolfetch' ? `poolfetch (numPools ${run.numPools})` : c.client,
+          c.median.toFixed(0),
+          `${fixed(vsAgent)}×`,
+          String(c.peakSockets),
+          String(c.endSockets),
+          `${(c.rssAfterWarmup / MiB).toFixed(0)} MiB`,
+          `${(c.rssMax / MiB).toFixed(0)} MiB`,
+          `${rssGrowth(c) >= 0 ? '+' : ''}${rssGrowth(c).toFixed(1)} MiB`,
+        ]),
+      );
+    }
+  }
+  return out.join('\n');
+}
+
+function otherLines(results: Results): string[] {
+  const out: string[] = [];
+  const c = results.core;
+  if (c !== undefined) {
+    out.push(
+      `core over a no-op transport: ${c.sequential.toFixed(0)} req/s one at a time (${c.microsPerRequest.toFixed(1)} µs per request), ` +
+        `${c.concurrent.toFixed(0)} req/s with 50 in flight, ${c.manyOrigins.toFixed(0)} req/s over 1,000 origins with numPools 100 (a new pool per request); ` +
+        `${c.bytesPerRequest === undefined ? 'allocations not measured' : `${(c.bytesPerRequest / 1024).toFixed(1)} KiB allocated per request`}`,
+    );
+  }
+  const b = results.browser;
+  if (b !== undefined) {
+    out.push(
+      `chromium, one request at a time: plain fetch ${(b.median['plain fetch'] / 1000).toFixed(2)} ms, manager.fetch ${(b.median['manager.fetch'] / 1000).toFixed(2)} ms ` +
+        `(+${b.overhead['manager.fetch'].toFixed(0)} µs), manager.request ${(b.median['manager.request'] / 1000).toFixed(2)} ms (+${b.overhead['manager.request'].toFixed(0)} µs) per request`,
+    );
+  }
+  return out;
+}
+
+export function table(results: Results): string {
+  const parts: string[] = [];
+  if (results.throughput !== undefined) parts.push(throughputTable(results.throughput.rows, false));
+  if (results.manyOrigins.length > 0) parts.push(manyTable(results.manyOrigins, false));
+  parts.push(...otherLines(results));
+  return parts.join('\n\n');
+}
+
+export function markdown(results: Results, checks: Check[]): string {
+  const m = results.meta;
+  const parts: string[] = [];
+  parts.push(`# Benchmarks
+
+\`npm run bench\` measures poolfetch against the clients users would pick instead, side by side in one run
+against the same local servers, and writes this file, \`bench/chart.svg\` and \`bench/results.json\` (not committed).
+Absolute requests per second depend on the machine; **the ratios are the result**.
+
+> Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpuModel}, Node ${m.node}, in ${m.seconds} s.
+> Load average ${m.loadavgStart.toFixed(1)} at the start and ${m.loadavgEnd.toFixed(1)} at the end: this machine was shared with
+> other jobs while it ran, so absolute figures are noisy and spreads are wide. Clients run interleaved round by
+> round and every ratio is the median of per-round ratios, which keeps them fairer than the absolute numbers.
+> Re-run \`npm run bench\` on a quiet machine for figures to quote.
+
+## Targets
+
+| check | measured | target | |
+| --- | ---: | ---: | --- |
+${checks.map((c) => `| ${c.name} | ${c.value} | ${c.goal} | ${c.pass ? '✔' : '✖'} |`).join('\n')}
+`);
+  if (results.throughput !== undefined) {
+    parts.push(`## One origin, ${results.throughput.concurrency} requests in flight
+
+The server (its own process) answers \`GET /1k\` or \`/64k\` after 1 ms, undici's benchmark shape. Every client may
+open 50 keep-alive sockets (poolfetch \`maxSize: 50\`, undici \`connections: 50\`, \`http.Agent\` \`maxSockets: 50\` for
+node:http, axios, got and node-fetch; Node's global fetch and undici's global dispatcher are unbounded) and reads
+every body into memory. One warm-up round, then each round runs every client once in a new random order. "spread"
+is half the range over the rounds.
+
+${throughputTable(results.throughput.rows, true)}
+`);
+  }
+  if (results.manyOrigins.length > 0) {
+    parts.push(`## Many origins
+
+Distinct origins are loopback addresses \`127.1.x.y\` × 4 ports, served by separate processes, visited
+round-robin with 50 requests in flight. poolfetch runs with \`numPools: 100\` and \`maxSize: 10\`, undici's
+\`Agent\` and Node's global fetch with their defaults; each client is its own process (its RSS is its own) and the
+clients take turns pass by pass. Sockets are counted at the servers by client (every request carries an
+\`x-bench\` header naming its client); "peak" is the most open at once, summed over the server processes (an
+upper bound). RSS growth is the largest RSS after the warm-up pass minus the RSS at its end.
+
+![Throughput and RSS vs origins](bench/chart.svg)
+
+${manyTable(results.manyOrigins, true)}
+
+Round-robin over more origins than \`numPools\` is the LRU's worst case: every request misses, so poolfetch opens a
+connection, evicts the least recently used pool and closes its socket on every request. That is the price of the
+bound; undici's Agent keeps a pool and an idle socket for every origin it has seen until the keep-alive timeout
+(4 s) and its memory grows with them.
+`);
+  }
+  const others = otherLines(results);
+  if (others.length > 0) {
+    parts.push(`## Fetch adapter and the core
+
+- The fetch adapter in Node (\`poolfetch/fetch\` with \`fetch: undici.fetch\`) is in the first table as
+  "fetch adapter over undici fetch", against "undici fetch" (the same function on undici's global dispatcher).
+${others.map((l) => `- ${l.charAt(0).toUpperCase()}${l.slice(1)}.`).join('\n')}
+
+The core's cost is measured with the core \`PoolManager\` over a transport that answers at once
+(\`bench/core.ts\`); allocations are the young-generation growth over batches of requests between forced
+collections (\`--expose-gc\`, a 64 MiB semi-space so no scavenge runs inside a batch). The browser figures come
+from Chromium (Playwright, \`/usr/bin/chromium\`) loading the esbuild browser bundle of the fetch entry from the
+same local server as the data it fetches.
+`);
+  }
+  parts.push(`## Running it
+
+\`\`\`sh
+npm run bench                 # full run, under 5 minutes on 2 cores
+npm run bench -- --quick      # a few seconds: the smoke test npm test runs (timings mean nothing)
+npm run bench -- --skip=browser,many   # leave suites out (throughput, many, core, browser)
+\`\`\`
+
+The bench builds the node, fetch and browser entries from the current sources with esbuild into \`.tmp/bench/\`
+first, so it measures what the package ships, not tsx-transformed sources.
+`);
+  return parts.join('\n');
+}

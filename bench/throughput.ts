@@ -1,0 +1,58 @@
+/**
+ * One origin, 50 requests in flight, 1 KiB and 64 KiB after 1 ms: every
+ * client runs once per round, in a new random order each round, so load
+ * from the rest of the machine falls on all of them alike. Ratios are taken
+ * within a round and the median over rounds is reported.
+ */
+import { makeSpecs, type Client, type Entries } from './clients.js';
+import { startServerProcess } from './processes.js';
+import { load, median, shuffled, spread } from './stats.js';
+
+export interface ThroughputRow {
+  name: string;
+  payload: string;
+  /** Requests per second, one per round. */
+  rounds: number[];
+  median: number;
+  spread: number;
+}
+
+export interface ThroughputResult {
+  rows: ThroughputRow[];
+}
+
+export interface ThroughputPlan {
+  payloads: Array<{ path: string; label: string; requests: number }>;
+  rounds: number;
+  warmupRounds: number;
+  concurrency: number;
+  log: (line: string) => void;
+  entries: Entries;
+}
+
+export async function runThroughput(plan: ThroughputPlan): Promise<ThroughputResult> {
+  const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0] });
+  const origin = `http://127.0.0.1:${server.ports[0]}`;
+  const clients: Client[] = makeSpecs(plan.entries).map((spec) => spec.make(origin, plan.concurrency));
+  const rows: ThroughputRow[] = [];
+  try {
+    for (const payload of plan.payloads) {
+      const byName = new Map<string, number[]>(clients.map((c) => [c.name, []]));
+      for (let round = 0; round < plan.warmupRounds + plan.rounds; round++) {
+        const warm = round < plan.warmupRounds;
+        for (const client of shuffled(clients)) {
+          const rps = await load(() => client.call(payload.path), warm ? Math.ceil(payload.requests / 2) : payload.requests, plan.concurrency);
+          if (!warm) byName.get(client.name)?.push(rps);
+        }
+        plan.log(`  ${payload.label} ${warm ? 'warm-up' : `round ${round - plan.warmupRounds + 1}/${plan.rounds}`} done`);
+      }
+      for (const [name, rounds] of byName) {
+        rows.push({ name, payload: payload.label, rounds, median: median(rounds), spread: spread(rounds) });
+      }
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  }
+  return { rows };
+}
