@@ -21,6 +21,7 @@ const steps = [
   ['arethetypeswrong', 'npx', ['attw', '--pack', '.', '--profile', 'esm-only']],
   ['unit and integration tests (vitest)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile=.tmp/vitest.json'],
     () => countVitest('.tmp/vitest.json')],
+  ['bench harness smoke run (npm run bench -- --quick, no timing checks)', 'npx', ['tsx', 'bench/main.ts', '--quick']],
   ['end-to-end in Chromium (Playwright, built package)', 'npx', ['playwright', 'test'], () => countPlaywright('.tmp/playwright.json')],
 ];
 
