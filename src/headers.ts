@@ -97,6 +97,21 @@ export function makeHeaders(options: MakeHeadersOptions = {}): Record<string, st
   }
   const out: Record<string, string> = {};
   const { acceptEncoding, keepAlive, userAgent, basicAuth, proxyBasicAuth, disableCache } = options;
+  // A wrong type would otherwise become a wrong header (`proxyBasicAuth: null` → "Basic bnVsbA==").
+  for (const [name, value] of [['keepAlive', keepAlive], ['disableCache', disableCache]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`makeHeaders ${name} must be a boolean, got ${describe(value)}`);
+  }
+  for (const [name, value] of [['userAgent', userAgent], ['basicAuth', basicAuth], ['proxyBasicAuth', proxyBasicAuth]] as const) {
+    if (value !== undefined && typeof value !== 'string') throw new TypeError(`makeHeaders ${name} must be a string, got ${describe(value)}`);
+  }
+  if (
+    acceptEncoding !== undefined &&
+    typeof acceptEncoding !== 'boolean' &&
+    typeof acceptEncoding !== 'string' &&
+    !(Array.isArray(acceptEncoding) && acceptEncoding.every((e) => typeof e === 'string'))
+  ) {
+    throw new TypeError(`makeHeaders acceptEncoding must be a boolean, a string or an array of strings, got ${describe(acceptEncoding)}`);
+  }
   if (acceptEncoding !== undefined && acceptEncoding !== false) {
     out['accept-encoding'] = acceptEncoding === true
       ? DECODED_ENCODINGS

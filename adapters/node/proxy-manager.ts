@@ -92,7 +92,8 @@ export class ProxyManager extends PoolManager {
  * targets, `https_proxy`/`HTTPS_PROXY` for https targets (https never falls
  * back on the http proxy, as in curl and Python), and `no_proxy`/`NO_PROXY`
  * for the targets that go direct (see `no-proxy.ts`). The lower-case name
- * wins; a value without a scheme means `http://`. Under CGI
+ * wins when it is set, even to '' (which means "none", as in Python and
+ * undici); a value without a scheme means `http://`. Under CGI
  * (`REQUEST_METHOD` set) `HTTP_PROXY` is ignored: a client can set it with a
  * `Proxy:` header ("httpoxy").
  */
@@ -109,12 +110,12 @@ class EnvironmentProxyManager extends PoolManager {
     const { manager, own } = splitOptions(options, ['env']);
     const env = own.env ?? process.env;
     if (typeof env !== 'object' || env === null) throw new TypeError(`env must be an object, got ${describe(env)}`);
-    const cgi = read(env, 'REQUEST_METHOD') !== undefined;
-    const httpProxy = read(env, 'http_proxy') ?? (cgi ? undefined : read(env, 'HTTP_PROXY'));
-    const httpsProxy = read(env, 'https_proxy') ?? read(env, 'HTTPS_PROXY');
-    const http = httpProxy === undefined ? undefined : parseProxyUrl(withScheme(httpProxy), own);
-    const https = httpsProxy === undefined ? undefined : parseProxyUrl(withScheme(httpsProxy), own);
-    const bypass = noProxyMatcher(read(env, 'no_proxy') ?? read(env, 'NO_PROXY'));
+    const cgi = env['REQUEST_METHOD'] !== undefined;
+    const httpProxy = env['http_proxy'] ?? (cgi ? undefined : env['HTTP_PROXY']);
+    const httpsProxy = env['https_proxy'] ?? env['HTTPS_PROXY'];
+    const http = proxyFrom(httpProxy, own);
+    const https = proxyFrom(httpsProxy, own);
+    const bypass = noProxyMatcher(env['no_proxy'] ?? env['NO_PROXY']);
     super(manager);
     this.#http = http;
     this.#https = https;
@@ -132,13 +133,12 @@ class EnvironmentProxyManager extends PoolManager {
   }
 }
 
-/** A variable's value, or undefined when it is unset or blank. */
-function read(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
-
-/** `127.0.0.1:3128` in the environment means `http://127.0.0.1:3128`, as in curl. */
-function withScheme(value: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+/**
+ * The proxy a variable names; none when it is unset or blank. `127.0.0.1:3128`
+ * means `http://127.0.0.1:3128`, as in curl.
+ */
+function proxyFrom(value: string | undefined, options: ProxyManagerOptions): ProxyRoute | undefined {
+  const text = value?.trim();
+  if (text === undefined || text === '') return undefined;
+  return parseProxyUrl(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`, options);
 }
