@@ -24,9 +24,11 @@ export interface SharedLimits {
 /**
  * Bodies that are never read keep their slot until the response object is
  * garbage-collected; this returns the slot then, so a forgotten body cannot
- * starve the pool forever.
+ * starve the pool forever. Cloudflare Workers have no FinalizationRegistry
+ * unless the `enable_weak_ref` compatibility flag is set: there a forgotten
+ * body holds its slot until the request is aborted or the isolate goes.
  */
-const forgotten = new FinalizationRegistry<Release>((release) => release());
+const forgotten = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Release>((release) => release()) : undefined;
 
 export class ConnectionPool implements Requester, RequestContext {
   /** `scheme://host:port`. */
@@ -82,9 +84,9 @@ export class ConnectionPool implements Requester, RequestContext {
     return this.serves(url) ? this : undefined;
   }
 
-  /** Whether a manager may retry or sleep: see `PoolManager.sleep`. */
+  /** Waits between retries: the `clock` option's `sleep`, as `PoolManager.sleep`. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return defaultSleep(ms, signal);
+    return this.options.clock.sleep(ms, signal);
   }
 
   request(method: string, url: string | URL, options?: RequestOptions): Promise<PoolResponse> {
@@ -132,12 +134,12 @@ export class ConnectionPool implements Requester, RequestContext {
     if (response.body === null) {
       release();
       // Rebuild where possible so callers always get this runtime's own Response class.
-      return response.status < 200 ? response : withUrl(new Response(null, response), response.url);
+      return response.status < 200 ? response : withUrl(new Response(null, response), response);
     }
     const body = releaseWhenDone(response.body, release);
     // The stream, not the Response: a reader may outlive the Response object.
-    forgotten.register(body, release);
-    return withUrl(new Response(body, response), response.url);
+    forgotten?.register(body, release);
+    return withUrl(new Response(body, response), response);
   }
 
   /** Stops new requests, lets queued and running ones finish, then closes the connections. */
@@ -228,9 +230,10 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 }
 
-/** A built Response has an empty `url`; give it the one it was fetched from. */
-function withUrl(response: Response, url: string): Response {
-  Object.defineProperty(response, 'url', { value: url, configurable: true });
+/** A built Response has an empty `url` and `redirected: false`; give it the fetched one's. */
+function withUrl(response: Response, from: Response): Response {
+  Object.defineProperty(response, 'url', { value: from.url, configurable: true });
+  if (from.redirected) Object.defineProperty(response, 'redirected', { value: true, configurable: true });
   return response;
 }
 
@@ -263,6 +266,8 @@ function holdUntilRead(response: WireResponse, release: Release): WireResponse {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
+    ...(response.url === undefined ? {} : { url: response.url }),
+    ...(response.redirected === undefined ? {} : { redirected: response.redirected }),
     bytes: () => response.bytes().finally(release),
     discard: () => response.discard().finally(release),
     stream: () => releaseWhenDone(response.stream(), release),

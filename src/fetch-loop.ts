@@ -8,7 +8,8 @@
 import { LocationValueError, MaxRetryError } from './errors.js';
 import { checkMethod } from './methods.js';
 import { normalizeHeaders } from './headers.js';
-import { parseUrl } from './pool-key.js';
+import { describe, parseUrl } from './pool-key.js';
+import { ReadTimeoutError } from './errors.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import type { RequestContext } from './request-loop.js';
 import type { WireFetch } from './transport.js';
@@ -31,6 +32,15 @@ export async function runFetch(
     if (typeof input === 'string' && !URL.canParse(input, globalThis.location?.href)) {
       throw new LocationValueError(`No host specified in URL ${JSON.stringify(input)}: use an absolute http(s) URL`, { cause: error, url: input });
     }
+    const method = String(init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    if ((method === 'GET' || method === 'HEAD') && init?.body !== undefined && init.body !== null) {
+      const target = input instanceof Request ? input.url : String(input);
+      throw new TypeError(
+        `fetch: a ${method} request cannot have a body (${method} ${target}, body ${describe(init.body)}); ` +
+          'send it with POST or PUT, or use manager.request(), which allows it on Node',
+        { cause: error },
+      );
+    }
     throw error;
   }
   let method = checkMethod(request.method);
@@ -48,6 +58,17 @@ export async function runFetch(
     const value = (init as Record<string, unknown> | undefined)?.[field];
     if (value !== undefined) (passed as Record<string, unknown>)[field] = value;
   }
+  const timeout = withTotal(request.signal, ctx.options.timeout.total, () => ({ method, url: url.href }));
+  try {
+    const response = await follow();
+    // The total limit covers the body too: it ends when the body does.
+    return timeout.cleanup === noop || response.body === null ? (timeout.cleanup(), response) : endsWith(response, timeout.cleanup);
+  } catch (error) {
+    timeout.cleanup();
+    throw timeout.signal.aborted ? timeout.signal.reason : error;
+  }
+
+  async function follow(): Promise<Response> {
   const redirects: string[] = [];
   for (;;) {
     const pool = ctx.route(url);
@@ -60,7 +81,7 @@ export async function runFetch(
         method,
         headers,
         body,
-        signal: request.signal,
+        signal: timeout.signal,
         redirect: followHere ? 'manual' : mode,
         ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
       },
@@ -76,13 +97,19 @@ export async function runFetch(
       await response.body?.cancel();
       throw new TypeError(`fetch failed: ${url.href} redirected with ${response.status} and the redirect mode is 'error'`);
     }
-    const nextUrl = redirectTarget(location, url, method);
-    if (ctx.route(nextUrl) === undefined) return markRedirected(response, url);
+    let nextUrl: URL;
+    try {
+      nextUrl = redirectTarget(location, url, method);
+    } catch (error) {
+      await response.body?.cancel();
+      throw error;
+    }
+    if (ctx.route(nextUrl) === undefined) return redirects.length === 0 ? response : markRedirected(response, url);
     if (redirects.length >= ctx.options.redirect) {
       await response.body?.cancel();
-      throw new MaxRetryError(new Error('too many redirects'), where);
+      throw new MaxRetryError(new Error(`too many redirects (more than ${ctx.options.redirect})`), where);
     }
-    const next = redirectMethod(response.status, method);
+    const next = redirectMethod(response.status, method, 'fetch');
     await response.body?.cancel();
     if (!next.dropBody && body !== null && !replayable) {
       throw new TypeError(`Cannot follow the ${response.status} redirect from ${url.href}: the request body was a stream and is spent`);
@@ -93,11 +120,73 @@ export async function runFetch(
     url = nextUrl;
     redirects.push(url.href);
   }
+  }
 }
+
+/** The request's signal, joined with one that fires after `total` ms with a `ReadTimeoutError`. */
+function withTotal(
+  signal: AbortSignal,
+  total: number | undefined,
+  where: () => { method: string; url: string },
+): { signal: AbortSignal; cleanup: () => void } {
+  if (total === undefined) return { signal, cleanup: noop };
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    const { method, url } = where();
+    controller.abort(new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }));
+  }, total);
+  const onAbort = (): void => controller.abort(signal.reason);
+  if (signal.aborted) controller.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    cleanup: () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** The same response, calling `done` once its body has ended, failed or been cancelled. */
+function endsWith(response: Response, done: () => void): Response {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done: end, value } = await reader.read();
+          if (end) {
+            done();
+            controller.close();
+          } else {
+            controller.enqueue(value);
+          }
+        } catch (error) {
+          done();
+          controller.error(error);
+        }
+      },
+      async cancel(reason) {
+        try {
+          await reader.cancel(reason);
+        } finally {
+          done();
+        }
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const wrapped = new Response(body, response);
+  Object.defineProperty(wrapped, 'url', { value: response.url, configurable: true });
+  if (response.redirected) Object.defineProperty(wrapped, 'redirected', { value: true, configurable: true });
+  return wrapped;
+}
+
+function noop(): void {}
 
 /** A Response cannot be built with `url` and `redirected` set; set them on the instance as fetch would. */
 function markRedirected(response: Response, url: URL): Response {
-  Object.defineProperty(response, 'url', { value: url.href });
-  Object.defineProperty(response, 'redirected', { value: true });
+  Object.defineProperty(response, 'url', { value: url.href, configurable: true });
+  Object.defineProperty(response, 'redirected', { value: true, configurable: true });
   return response;
 }

@@ -5,7 +5,7 @@
  * factory, to say what a pool is made of there.
  */
 import PQueue from 'p-queue';
-import { ConnectionPool, defaultSleep, type SharedLimits } from './connection-pool.js';
+import { ConnectionPool, type SharedLimits } from './connection-pool.js';
 import { runFetch } from './fetch-loop.js';
 import { normalizeOptions, tlsFingerprint, type ResolvedOptions } from './options.js';
 import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-key.js';
@@ -103,9 +103,9 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     return this.#poolFor(this.keyForUrl(url), undefined);
   }
 
-  /** Waits between retries; override it (or pass a subclass) to test without waiting. */
+  /** Waits between retries: the `clock` option's `sleep` (pass `clock` to test without waiting). */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return defaultSleep(ms, signal);
+    return this.options.clock.sleep(ms, signal);
   }
 
   /** Sends a request, following redirects across origins and retrying as `retries` says. */

@@ -10,7 +10,10 @@ export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 30
 /** Sent only to the origin they were meant for. */
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 /** Describe a body that 301/302/303 drop. */
-const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location', 'transfer-encoding'];
+const BODY_HEADERS = [
+  'content-type', 'content-length', 'content-encoding', 'content-language', 'content-location', 'transfer-encoding',
+  'digest', 'last-modified',
+];
 
 /** The next URL, or a clear error when `Location` is unusable (never followed to a non-http scheme). */
 export function redirectTarget(location: string, from: URL, method: string): URL {
@@ -27,11 +30,17 @@ export function redirectTarget(location: string, from: URL, method: string): URL
   return parseUrl(next, method);
 }
 
-/** 301/302/303 turn anything but GET and HEAD into GET without a body; 307/308 keep both. */
-export function redirectMethod(status: number, method: string): { method: string; dropBody: boolean } {
-  if (status === 303) return { method: method === 'HEAD' ? 'HEAD' : 'GET', dropBody: method !== 'HEAD' };
-  if ((status === 301 || status === 302) && method !== 'GET' && method !== 'HEAD') return { method: 'GET', dropBody: true };
-  return { method, dropBody: false };
+/**
+ * `request()`: 301/302/303 turn anything but GET and HEAD into GET without a
+ * body (what servers mean by them, and what requests/ky users expect);
+ * 307/308 keep both. `fetch` rules (for `manager.fetch`, so that Node and
+ * browsers agree): 301/302 change only POST, 303 anything but GET and HEAD.
+ */
+export function redirectMethod(status: number, method: string, rules: 'request' | 'fetch' = 'request'): { method: string; dropBody: boolean } {
+  const changes = status === 303
+    ? method !== 'GET' && method !== 'HEAD'
+    : (status === 301 || status === 302) && (rules === 'fetch' ? method === 'POST' : method !== 'GET' && method !== 'HEAD');
+  return changes ? { method: 'GET', dropBody: true } : { method, dropBody: false };
 }
 
 /** The headers for the next hop: credentials stay behind when the origin changes, body headers when the body does. */

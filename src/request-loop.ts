@@ -13,7 +13,7 @@ import { normalizeRedirect, type ResolvedOptions } from './options.js';
 import { describe, parseUrl } from './pool-key.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import { PoolResponse } from './response.js';
-import { normalizeRetry, RetryBudget, type RetryCause } from './retry.js';
+import { mayHaveBeenSent, normalizeRetry, RetryBudget } from './retry.js';
 import { normalizeTimeout, type ResolvedTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
@@ -24,7 +24,7 @@ export interface RequestContext {
   readonly options: ResolvedOptions;
   /** The pool that serves `url`, or undefined where this requester does not follow. */
   route(url: URL): ConnectionPool | undefined;
-  /** Waits between retries; injectable so tests need not wait. */
+  /** Waits between retries: by default the `clock` option's `sleep`, so tests need not wait. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -36,7 +36,9 @@ function resolveRequest(ctx: RequestContext, options: RequestOptions) {
     throw new TypeError(`request options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new TypeError(`Unknown request option ${JSON.stringify(key)}`);
+    if (!KNOWN.has(key)) {
+      throw new TypeError(`Unknown request option ${JSON.stringify(key)}; known: ${[...KNOWN].join(', ')}`);
+    }
   }
   const base = ctx.options;
   const { signal, preloadContent = true } = options;
@@ -63,6 +65,12 @@ function failureKind(error: unknown): 'connect' | 'read' | undefined {
   return undefined;
 }
 
+/**
+ * Methods that may be sent twice with the effect of once (RFC 9110 §9.2.2):
+ * the ones a broken keep-alive socket is retried for without asking.
+ */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 export async function runRequest(
   ctx: RequestContext,
   method: string,
@@ -84,42 +92,75 @@ export async function runRequest(
     method: currentMethod,
     url: currentUrl.href,
   }));
-  const budget = new RetryBudget(resolved.retry, resolved.redirect);
+  const budget = new RetryBudget(resolved.retry, resolved.redirect, ctx.options.clock.now);
   const redirects: string[] = [];
+  /** A body that can go out again: a string or bytes, or a stream nobody has started reading. */
+  const canResend = (): boolean => prepared.replayable || body === null || (body instanceof ReadableStream && !body.locked);
+  let staleRetried = false;
+  let streaming = false;
   try {
     for (;;) {
+      signal?.throwIfAborted();
       const pool = ctx.route(currentUrl);
       if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${currentUrl.href}`);
       const where = { method: currentMethod, url: currentUrl.href };
-      const wire: WireRequest = { method: currentMethod, url: currentUrl, headers, body, signal, timeout: resolved.timeout };
+      const wire: WireRequest = {
+        method: currentMethod,
+        url: currentUrl,
+        headers,
+        body,
+        signal,
+        timeout: resolved.timeout,
+        redirect: resolved.redirect > 0 ? 'follow' : 'manual',
+      };
       let response: WireResponse;
       try {
         response = await pool.exchange(wire);
       } catch (error) {
         if (signal?.aborted === true) throw signal.reason;
-        const failure = error;
-        const kind = failureKind(failure);
-        const safe = kind === 'connect' || (kind === 'read' && budget.canRetryRead(currentMethod) && prepared.replayable);
-        if (!resolved.retry.enabled || kind === undefined || !safe) throw failure;
-        const cause: RetryCause = { kind, error: failure as Error };
-        await ctx.sleep(budget.spend(cause, where), signal);
+        const kind = failureKind(error);
+        // A keep-alive socket the server closed as we reused it: nothing was answered, so
+        // an idempotent request goes once more at no cost to its retries (as browsers do).
+        if (error instanceof ProtocolError && !staleRetried && IDEMPOTENT.has(currentMethod) && canResend()) {
+          staleRetried = true;
+          continue;
+        }
+        if (!resolved.retry.enabled || kind === undefined) throw error;
+        // A connect error means nothing was sent: any method may go again. After a read
+        // error the server may have acted on the request: only allowedMethods go again.
+        const safe = kind === 'connect' && !mayHaveBeenSent.has(error as Error)
+          ? canResend()
+          : budget.canRetryRead(currentMethod) && prepared.replayable;
+        if (!safe) throw error;
+        await ctx.sleep(budget.spend({ kind, error: error as Error }, where), signal);
         continue;
       }
 
       const location = response.headers.get('location');
-      if (REDIRECT_STATUSES.has(response.status) && location !== null && resolved.redirect > 0) {
-        const nextUrl = redirectTarget(location, currentUrl, currentMethod);
-        if (ctx.route(nextUrl) !== undefined && !pool.followsRedirects) {
+      if (REDIRECT_STATUSES.has(response.status) && location !== null && resolved.redirect > 0 && !pool.followsRedirects) {
+        let nextUrl: URL;
+        try {
+          nextUrl = redirectTarget(location, currentUrl, currentMethod);
+        } catch (error) {
+          await response.discard();
+          throw error;
+        }
+        if (ctx.route(nextUrl) !== undefined) {
           const next = redirectMethod(response.status, currentMethod);
-          if (!next.dropBody && !prepared.replayable && body !== null) {
+          try {
+            budget.spend({ kind: 'redirect' }, where);
+          } catch (error) {
+            if (!resolved.retry.raiseOnRedirect) return await finish(response);
             await response.discard();
-            throw new TypeError(
-              `Cannot follow the ${response.status} redirect from ${currentUrl.href} to ${nextUrl.href}: ` +
-                'the request body was a stream and is spent; send a string or bytes, or pass redirect: false',
-            );
+            throw error;
           }
           await response.discard();
-          budget.spend({ kind: 'redirect' }, where);
+          if (!next.dropBody && body !== null && !prepared.replayable) {
+            throw new TypeError(
+              `Cannot follow the ${response.status} redirect from ${currentUrl.href} to ${nextUrl.href}: ` +
+                'the request body was a ReadableStream and is spent; send a string or bytes, or pass redirect: false',
+            );
+          }
           headers = redirectHeaders(headers, currentUrl, nextUrl, next.dropBody);
           if (next.dropBody) body = null;
           currentMethod = next.method;
@@ -129,12 +170,13 @@ export async function runRequest(
         }
       }
 
-      if (budget.isRetryableStatus(currentMethod, response.status) && prepared.replayable) {
+      const retryAfter = response.headers.get('retry-after');
+      if (budget.isRetryableStatus(currentMethod, response.status, retryAfter !== null) && canResend()) {
         let delay: number;
         try {
-          delay = budget.spend({ kind: 'status', status: response.status, retryAfter: response.headers.get('retry-after') }, where);
+          delay = budget.spend({ kind: 'status', status: response.status, retryAfter }, where);
         } catch (error) {
-          if (!resolved.retry.raiseOnStatus) return await finish(response, currentUrl, redirects, resolved.preloadContent);
+          if (!resolved.retry.raiseOnStatus) return await finish(response);
           await response.discard();
           throw error;
         }
@@ -142,18 +184,69 @@ export async function runRequest(
         await ctx.sleep(delay, signal);
         continue;
       }
-      return await finish(response, currentUrl, redirects, resolved.preloadContent);
+
+      if (!resolved.preloadContent) {
+        streaming = true;
+        return await finish(response);
+      }
+      try {
+        return await finish(response);
+      } catch (error) {
+        if (signal?.aborted === true) throw signal.reason;
+        const kind = failureKind(error);
+        // The body broke off: urllib3 retries a preloaded read like any read error.
+        if (!resolved.retry.enabled || kind !== 'read' || !budget.canRetryRead(currentMethod) || !prepared.replayable) throw error;
+        await ctx.sleep(budget.spend({ kind, error: error as Error }, where), signal);
+      }
     }
   } catch (error) {
     throw abortReasonOr(error, signal);
   } finally {
-    if (resolved.preloadContent) cleanup();
+    if (!streaming) cleanup();
+  }
+
+  /** The response as the caller sees it: read into `data`, or a stream that ends the timeout when done. */
+  async function finish(response: WireResponse): Promise<PoolResponse> {
+    const finalUrl = response.url ?? currentUrl.href;
+    // A transport that followed redirects itself tells only where it ended up.
+    if (response.redirected === true && finalUrl !== currentUrl.href) redirects.push(finalUrl);
+    const init = { status: response.status, statusText: response.statusText, headers: response.headers, url: finalUrl, redirects };
+    if (resolved.preloadContent) return new PoolResponse({ ...init, data: await response.bytes() });
+    streaming = true;
+    return new PoolResponse({ ...init, body: whenDone(response.stream(), cleanup) });
   }
 }
 
-async function finish(response: WireResponse, url: URL, redirects: string[], preload: boolean): Promise<PoolResponse> {
-  const init = { status: response.status, statusText: response.statusText, headers: response.headers, url: url.href, redirects };
-  return preload ? new PoolResponse({ ...init, data: await response.bytes() }) : new PoolResponse({ ...init, body: response.stream() });
+/** Passes a stream through and calls `done` once it ends, fails or is cancelled. */
+function whenDone(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  if (done === noop) return body;
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done: end, value } = await reader.read();
+          if (end) {
+            done();
+            controller.close();
+          } else {
+            controller.enqueue(value);
+          }
+        } catch (error) {
+          done();
+          controller.error(error);
+        }
+      },
+      async cancel(reason) {
+        try {
+          await reader.cancel(reason);
+        } finally {
+          done();
+        }
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /**
@@ -171,14 +264,19 @@ function withTotalTimeout(
   const controller = new AbortController();
   const timer = setTimeout(() => {
     const { method, url } = where();
-    controller.abort(new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }));
+    controller.abort(
+      new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }),
+    );
   }, total);
   const onAbort = (): void => controller.abort(signal?.reason);
   if (signal?.aborted === true) controller.abort(signal.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
+  let cleaned = false;
   return {
     signal: controller.signal,
     cleanup: () => {
+      if (cleaned) return;
+      cleaned = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     },

@@ -26,7 +26,11 @@ export interface ResolvedRetry {
   readonly backoffFactor: number;
   readonly backoffMax: number;
   readonly respectRetryAfter: boolean;
+  /** Cap on a `Retry-After` wait, in seconds. */
+  readonly retryAfterMax: number;
   readonly raiseOnStatus: boolean;
+  /** False after `redirect: false`: the 3xx is returned rather than followed or thrown. */
+  readonly raiseOnRedirect: boolean;
 }
 
 export const retryDefaults: ResolvedRetry = {
@@ -41,13 +45,15 @@ export const retryDefaults: ResolvedRetry = {
   backoffFactor: 0,
   backoffMax: 120,
   respectRetryAfter: true,
+  retryAfterMax: 21_600,
   raiseOnStatus: true,
+  raiseOnRedirect: true,
 };
 
 const NONE: ResolvedRetry = { ...retryDefaults, enabled: false, total: 0 };
 const KNOWN = new Set([
   'total', 'connect', 'read', 'redirect', 'status', 'statusForcelist', 'allowedMethods',
-  'backoffFactor', 'backoffMax', 'respectRetryAfter', 'raiseOnStatus',
+  'backoffFactor', 'backoffMax', 'respectRetryAfter', 'retryAfterMax', 'raiseOnStatus', 'raiseOnRedirect',
 ]);
 
 /** Checks `retries` as a count, `false`, or `RetryOptions`. */
@@ -59,7 +65,9 @@ export function normalizeRetry(value: unknown, name: string, base: ResolvedRetry
     throw new TypeError(`${name} must be a number, false or an object of retry options, got ${describe(value)}`);
   }
   for (const key of Object.keys(value)) {
-    if (!KNOWN.has(key)) throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}`);
+    if (!KNOWN.has(key)) {
+      throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}; known: ${[...KNOWN].join(', ')}`);
+    }
   }
   const o = value as RetryOptions;
   const opt = (key: 'connect' | 'read' | 'status'): number | undefined =>
@@ -69,14 +77,16 @@ export function normalizeRetry(value: unknown, name: string, base: ResolvedRetry
     total: o.total === undefined ? base.total : o.total === false ? undefined : count(`${name}.total`, o.total),
     connect: opt('connect'),
     read: opt('read'),
-    redirect: o.redirect === undefined ? undefined : o.redirect === false ? 0 : count(`${name}.redirect`, o.redirect),
+    redirect: o.redirect === undefined || o.redirect === true ? undefined : o.redirect === false ? 0 : count(`${name}.redirect`, o.redirect),
     status: opt('status'),
     statusForcelist: o.statusForcelist === undefined ? base.statusForcelist : statuses(`${name}.statusForcelist`, o.statusForcelist),
     allowedMethods: o.allowedMethods === undefined ? base.allowedMethods : methods(`${name}.allowedMethods`, o.allowedMethods),
     backoffFactor: o.backoffFactor === undefined ? base.backoffFactor : seconds(`${name}.backoffFactor`, o.backoffFactor),
     backoffMax: o.backoffMax === undefined ? base.backoffMax : seconds(`${name}.backoffMax`, o.backoffMax),
     respectRetryAfter: o.respectRetryAfter === undefined ? base.respectRetryAfter : bool(`${name}.respectRetryAfter`, o.respectRetryAfter),
+    retryAfterMax: o.retryAfterMax === undefined ? base.retryAfterMax : seconds(`${name}.retryAfterMax`, o.retryAfterMax),
     raiseOnStatus: o.raiseOnStatus === undefined ? base.raiseOnStatus : bool(`${name}.raiseOnStatus`, o.raiseOnStatus),
+    raiseOnRedirect: o.redirect === false ? false : o.raiseOnRedirect === undefined ? base.raiseOnRedirect : bool(`${name}.raiseOnRedirect`, o.raiseOnRedirect),
   };
 }
 
@@ -97,17 +107,28 @@ function bool(name: string, v: unknown): boolean {
   return v;
 }
 function statuses(name: string, v: unknown): ReadonlySet<number> {
-  if (!Array.isArray(v) || !v.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)) {
-    throw new TypeError(`${name} must be an array of HTTP statuses, got ${describe(v)}`);
+  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of HTTP statuses, got ${describe(v)}`);
+  const bad: unknown = v.find((s) => !(Number.isInteger(s) && (s as number) >= 100 && (s as number) <= 599));
+  if (bad !== undefined || v.includes(undefined)) {
+    throw new TypeError(`${name} must be an array of HTTP statuses (100-599), got ${describe(bad)} in it`);
   }
   return new Set(v as number[]);
 }
 function methods(name: string, v: unknown): ReadonlySet<string> {
-  if (!Array.isArray(v) || !v.every((m) => typeof m === 'string')) {
-    throw new TypeError(`${name} must be an array of method names, got ${describe(v)}`);
+  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of method names, got ${describe(v)}`);
+  const bad: unknown = v.find((m) => typeof m !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(m));
+  if (bad !== undefined || v.includes(undefined)) {
+    throw new TypeError(`${name} must be an array of method names, got ${describe(bad)} in it`);
   }
   return new Set((v as string[]).map((m) => m.toUpperCase()));
 }
+
+/**
+ * Connection errors after which nobody can tell whether the request reached
+ * the server (a browser's bare "Failed to fetch"): retried only for
+ * `allowedMethods`, like a read error, never for any method.
+ */
+export const mayHaveBeenSent = new WeakSet<Error>();
 
 /** Why a request is being tried again. */
 export type RetryCause =
@@ -116,14 +137,23 @@ export type RetryCause =
   | { kind: 'status'; status: number; retryAfter: string | null }
   | { kind: 'redirect' };
 
-/** What is left of one request's retries; mutated as they are spent. */
+/**
+ * What is left of one request's retries; mutated as they are spent.
+ *
+ * Where this differs from urllib3's `Retry`, on purpose: a redirect hop
+ * spends only the redirect count (`retries.redirect`, else the `redirect`
+ * option, 10 by default), never `total`, because the hop limit is its own
+ * option here, as in fetch and undici; and `retries: false` turns retries
+ * off but leaves redirects to the `redirect` option.
+ */
 export class RetryBudget {
   private total: number | undefined;
   private connect: number | undefined;
   private read: number | undefined;
   private status: number | undefined;
   private redirect: number;
-  /** Consecutive errors since the last redirect, for the backoff. */
+  private readonly redirectLimit: number;
+  /** Errors (and retried statuses) since the last redirect, for the backoff. */
   private errorsInARow = 0;
 
   constructor(readonly config: ResolvedRetry, redirectLimit: number, private readonly now: () => number = Date.now) {
@@ -132,16 +162,21 @@ export class RetryBudget {
     this.read = config.read;
     this.status = config.status;
     this.redirect = config.redirect ?? redirectLimit;
+    this.redirectLimit = this.redirect;
   }
 
-  /** May this status be retried for this method? */
-  isRetryableStatus(method: string, status: number): boolean {
-    if (!this.config.enabled) return false;
-    if (this.config.statusForcelist.has(status)) return this.config.allowedMethods.has(method);
-    return false;
+  /**
+   * May this response be retried? A status in `statusForcelist`, or 413, 429
+   * and 503 that carry `Retry-After` (urllib3's `Retry.is_retry`); either way
+   * only for `allowedMethods`.
+   */
+  isRetryableStatus(method: string, status: number, hasRetryAfter = false): boolean {
+    if (!this.config.enabled || !this.config.allowedMethods.has(method)) return false;
+    if (this.config.statusForcelist.has(status)) return true;
+    return this.config.respectRetryAfter && hasRetryAfter && RETRY_AFTER_STATUSES.has(status) && this.total !== 0;
   }
 
-  /** Would the next hop stay within the redirect limit? */
+  /** Redirect hops still allowed. */
   get redirectsLeft(): number {
     return this.redirect;
   }
@@ -153,12 +188,16 @@ export class RetryBudget {
 
   /**
    * Spends one retry of `cause`'s kind and returns the milliseconds to wait
-   * before the next try; throws `MaxRetryError` when that was the last one.
+   * before the next try; throws `MaxRetryError` (its `reason` the last
+   * error, or why the responses were refused) once that was the last one.
    */
   spend(cause: RetryCause, where: { method: string; url: string }): number {
-    if (this.total !== undefined) this.total -= 1;
-    let exhausted = this.total !== undefined && this.total < 0;
+    let exhausted = false;
     let reason: Error;
+    if (cause.kind !== 'redirect' && this.total !== undefined) {
+      this.total -= 1;
+      if (this.total < 0) exhausted = true;
+    }
     switch (cause.kind) {
       case 'connect':
         reason = cause.error;
@@ -173,7 +212,7 @@ export class RetryBudget {
         if (this.status !== undefined && --this.status < 0) exhausted = true;
         break;
       case 'redirect':
-        reason = new Error('too many redirects');
+        reason = new Error(`too many redirects (more than ${this.redirectLimit})`);
         if (--this.redirect < 0) exhausted = true;
         break;
     }
@@ -183,27 +222,64 @@ export class RetryBudget {
       return 0;
     }
     this.errorsInARow += 1;
-    if (cause.kind === 'status' && this.config.respectRetryAfter && RETRY_AFTER_STATUSES.has(cause.status)) {
+    if (cause.kind === 'status' && this.config.respectRetryAfter) {
       const after = parseRetryAfter(cause.retryAfter, this.now());
-      if (after !== undefined) return Math.min(after, this.config.backoffMax * 1000);
+      if (after !== undefined && after > 0) return Math.min(after, this.config.retryAfterMax * 1000);
     }
     return this.backoff();
   }
 
-  /** `backoffFactor * 2 ** (n - 1)` seconds for the n-th error in a row, capped at `backoffMax`. */
+  /**
+   * urllib3's backoff: the first retry goes at once (most failures are gone
+   * by then), retry n >= 2 waits `backoffFactor * 2 ** (n - 1)` seconds,
+   * n counting the failures in a row since the last redirect, capped at
+   * `backoffMax`.
+   */
   backoff(): number {
-    if (this.errorsInARow === 0 || this.config.backoffFactor === 0) return 0;
+    if (this.errorsInARow <= 1 || this.config.backoffFactor === 0) return 0;
     const seconds = this.config.backoffFactor * 2 ** (this.errorsInARow - 1);
     return Math.min(seconds, this.config.backoffMax) * 1000;
   }
 }
 
-/** `Retry-After` as delta-seconds or an HTTP-date, in milliseconds from `now`; undefined when absent or unreadable. */
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+/** IMF-fixdate, RFC 850 and asctime (RFC 9110 §5.6.7), read as UTC. */
+const [IMF_FIXDATE, RFC_850, ASCTIME] = [
+  /^[a-z]{3}, (\d{1,2}) ([a-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:gmt|utc|ut|z)$/i,
+  /^[a-z]+, (\d{1,2})-([a-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (?:gmt|utc|ut|z)$/i,
+  /^[a-z]{3} ([a-z]{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/i,
+] as const;
+
+/** An HTTP-date as epoch milliseconds, or undefined when it is not one. */
+export function parseHttpDate(text: string): number | undefined {
+  let day: string, month: string, year: string, h: string, m: string, s: string;
+  let match = IMF_FIXDATE.exec(text) ?? RFC_850.exec(text);
+  if (match !== null) {
+    [, day = '', month = '', year = '', h = '', m = '', s = ''] = match;
+    // RFC 850 two-digit years: RFC 9110 says read a year more than 50 years ahead as the past century.
+    if (year.length === 2) year = String(Number(year) + (Number(year) + 2000 > new Date().getUTCFullYear() + 50 ? 1900 : 2000));
+  } else {
+    match = ASCTIME.exec(text);
+    if (match === null) return undefined;
+    [, month = '', day = '', h = '', m = '', s = '', year = ''] = match;
+  }
+  const monthIndex = MONTHS.indexOf(month.toLowerCase());
+  if (monthIndex < 0) return undefined;
+  const time = Date.UTC(Number(year), monthIndex, Number(day), Number(h), Number(m), Number(s));
+  return Number.isNaN(time) ? undefined : time;
+}
+
+/**
+ * `Retry-After` as delta-seconds or an HTTP-date, in milliseconds from
+ * `now` (0 when the date has passed); undefined when absent or unreadable,
+ * in which case the usual backoff applies (urllib3 raises `InvalidHeader`;
+ * a bad header should not fail a request that a retry may fix).
+ */
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
   if (value === null) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
+  const date = parseHttpDate(text);
+  if (date === undefined) return undefined;
   return Math.max(0, date - now);
 }

@@ -38,3 +38,23 @@ function ms(name: string, v: unknown): number {
   }
   return v;
 }
+
+/** `setTimeout` as a promise that an abort cuts short (rejecting with the signal's reason). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.reject(signal.reason);
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The real time and the real wait: the default `clock` option. */
+export const realClock = { now: (): number => Date.now(), sleep } as const;

@@ -19,6 +19,11 @@ export interface WireRequest {
   readonly body: WireBody | null;
   readonly signal: AbortSignal | undefined;
   readonly timeout: ResolvedTimeout;
+  /**
+   * For transports that follow redirects themselves (`followsRedirects`):
+   * 'manual' when the caller wants the 3xx back. Others never follow.
+   */
+  readonly redirect?: 'follow' | 'manual';
 }
 
 /** A response whose body has not been read yet. */
@@ -26,6 +31,10 @@ export interface WireResponse {
   readonly status: number;
   readonly statusText: string;
   readonly headers: Headers;
+  /** The final URL, where the transport followed redirects itself. */
+  readonly url?: string;
+  /** True where the transport followed at least one redirect itself. */
+  readonly redirected?: boolean;
   /** Reads the whole body (decoded). Call at most one of bytes/stream/discard. */
   bytes(): Promise<Uint8Array>;
   /** The body as a stream (decoded). */

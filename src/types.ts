@@ -39,8 +39,12 @@ export interface RetryOptions {
   connect?: number;
   /** Retries after the request was sent but the answer broke off. */
   read?: number;
-  /** Redirects to follow; `false` returns the 3xx. @default 10 */
-  redirect?: number | false;
+  /**
+   * Redirect hops to follow (a hop spends this count, never `total`); `false`
+   * returns the 3xx; more hops than allowed is `MaxRetryError`.
+   * @default the `redirect` option (10)
+   */
+  redirect?: number | boolean;
   /** Retries on a status in `statusForcelist`. */
   status?: number;
   /** Statuses that are retried. @default [] */
@@ -50,14 +54,26 @@ export interface RetryOptions {
    * @default ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PUT', 'TRACE']
    */
   allowedMethods?: readonly string[];
-  /** Backoff before retry n is `backoffFactor * 2 ** (n - 1)` seconds. @default 0 */
+  /**
+   * Seconds of backoff: the first retry goes at once, retry n >= 2 waits
+   * `backoffFactor * 2 ** (n - 1)` (n counts failures in a row since the last redirect).
+   * @default 0
+   */
   backoffFactor?: number;
   /** Cap on one backoff, in seconds. @default 120 */
   backoffMax?: number;
-  /** Honour `Retry-After` on 413, 429 and 503. @default true */
+  /**
+   * Retry 413, 429 and 503 that carry `Retry-After` (seconds or an HTTP-date)
+   * and wait as long as it says; also wait as it says on a `statusForcelist` retry.
+   * @default true
+   */
   respectRetryAfter?: boolean;
+  /** Cap on a `Retry-After` wait, in seconds (urllib3's `retry_after_max`). @default 21600 */
+  retryAfterMax?: number;
   /** Throw `MaxRetryError` when status retries run out; else return the response. @default true */
   raiseOnStatus?: boolean;
+  /** Throw `MaxRetryError` when redirect hops run out; else return the 3xx. @default true (false after `redirect: false`) */
+  raiseOnRedirect?: boolean;
 }
 
 /** Options of a `PoolManager`; every one is optional. */
@@ -84,6 +100,20 @@ export interface PoolManagerOptions {
   keepAliveTimeout?: number;
   /** The fetch to call (fetch adapter only). @default `globalThis.fetch`, read at call time */
   fetch?: typeof globalThis.fetch;
+  /**
+   * The time source and the wait between retries. Replace them to test
+   * backoff and `Retry-After` without waiting (`sleep` may resolve at once
+   * and record the delay). @default `Date.now` and a `setTimeout` that an abort cuts short
+   */
+  clock?: Clock;
+}
+
+/** What retries read the time from and wait with. */
+export interface Clock {
+  /** Epoch milliseconds, for `Retry-After` dates. */
+  now?: () => number;
+  /** Waits `ms` milliseconds; rejects with `signal.reason` when it aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** A request body poolfetch knows how to send. */

@@ -3,7 +3,9 @@
  * so a "connection" is a request in flight, capped per origin by the core's
  * queue. The runtime owns the sockets and follows redirects itself.
  */
-import { NewConnectionError } from '../../src/errors.js';
+import { MaxRetryError, NewConnectionError, ProtocolError } from '../../src/errors.js';
+import { describe } from '../../src/pool-key.js';
+import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
@@ -22,10 +24,17 @@ export class FetchTransport implements Transport {
 
   async send(request: WireRequest): Promise<WireResponse> {
     const { url, method, body, signal } = request;
+    if ((method === 'GET' || method === 'HEAD') && body !== null) {
+      throw new TypeError(
+        `A ${method} request cannot have a body with the fetch adapter (${method} ${url.href}, body ${describe(body)}): ` +
+          'fetch forbids it; send it with POST or PUT',
+      );
+    }
     const response = await this.#call(url, method, {
       method,
       headers: request.headers,
       body: body as BodyInit | null,
+      redirect: request.redirect ?? 'follow',
       ...(signal === undefined ? {} : { signal }),
       ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
     });
@@ -33,7 +42,19 @@ export class FetchTransport implements Transport {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
-      bytes: async () => (response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer())),
+      url: response.url === '' ? url.href : response.url,
+      redirected: response.redirected,
+      bytes: async () => {
+        if (response.body === null) return EMPTY;
+        try {
+          return new Uint8Array(await response.arrayBuffer());
+        } catch (error) {
+          if (signal?.aborted === true) throw signal.reason;
+          throw error instanceof TypeError
+            ? new ProtocolError(`Connection broken while reading the body: ${error.message} (${method} ${url.href})`, { method, url: url.href, cause: error })
+            : error;
+        }
+      },
       stream: () => (response.body === null ? new ReadableStream({ start: (c) => c.close() }) : promptlyCancelled(response.body)),
       discard: async () => {
         void response.body?.cancel().catch(() => undefined);
@@ -65,13 +86,21 @@ export class FetchTransport implements Transport {
       return await fetch(url.href, init);
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
-      // fetch says only "TypeError: Failed to fetch"; which phase failed is not exposed.
       if (error instanceof TypeError) {
-        throw new NewConnectionError(`Failed to fetch ${url.origin}: ${error.message} (${method} ${url.href})`, {
-          method,
-          url: url.href,
-          cause: error,
-        });
+        const where = { method, url: url.href, cause: error };
+        const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+        const code = typeof cause?.code === 'string' ? cause.code : '';
+        // Node's fetch (undici) says why in `cause`; browsers say only "Failed to fetch".
+        if (cause?.message === 'redirect count exceeded') {
+          throw new MaxRetryError(new Error('too many redirects (more than fetch\'s 20)'), where);
+        }
+        if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code.startsWith('HPE_')) {
+          throw new ProtocolError(`Connection broken: ${String(cause?.message)} (${method} ${url.href})`, where);
+        }
+        const failure = new NewConnectionError(`Failed to fetch ${url.origin}: ${error.message} (${method} ${url.href})`, where);
+        // Without a code, nobody can tell whether the request went out: retry it only where a read error would be.
+        if (code === '') mayHaveBeenSent.add(failure);
+        throw failure;
       }
       throw error;
     }
