@@ -169,6 +169,18 @@ describe('pools', () => {
     expect((await echoed(f)).url).toBe('/landed');
   });
 
+  it('tunnels to and forwards for IPv6 origins, bracketed in CONNECT and in the absolute form', async () => {
+    const { proxy, url } = await setup();
+    const v6 = await startServer(undefined, { host: '::1' });
+    const v6s = await startServer(undefined, { host: '::1', tls: true });
+    cleanups.push(() => v6.close(), () => v6s.close());
+    const manager = track(new ProxyManager(url, { tls: { ca } }));
+    expect((await echoed(await manager.request('GET', v6.url('/six')))).headers['host']).toBe(`[::1]:${v6.port}`);
+    expect((await echoed(await manager.request('GET', v6s.url('/six')))).url).toBe('/six');
+    expect(proxy.seen.map(({ method, url: seen }) => `${method} ${seen}`)).toEqual([`GET http://[::1]:${v6.port}/six`, `CONNECT [::1]:${v6s.port}`]);
+    expect(manager.connectionFromHost('::1', v6s.port, 'https').numRequests).toBe(1);
+  });
+
   it('manager.fetch goes through the same pools', async () => {
     const { proxy, url } = await setup();
     const manager = track(new ProxyManager(url, { tls: { ca } }));
@@ -420,6 +432,18 @@ describe('an https:// proxy', () => {
       expect(error).toBeInstanceOf(ProxyError);
       expect(error.message).toMatch(/TLS verification of proxy https:\/\/127\.0\.0\.1:\d+ failed.*proxyTls/);
     }
+  });
+
+  it('refuses an origin behind the proxy whose certificate names another host, without hanging', async () => {
+    const { url } = await setup();
+    // The test certificate names 127.0.0.1-3, localhost and ::1: not 127.0.0.4.
+    const misnamed = await startServer(undefined, { tls: true, host: '127.0.0.4' });
+    cleanups.push(() => misnamed.close());
+    const manager = track(new ProxyManager(url, { tls: { ca } }));
+    const error = await rejection(manager.request('GET', misnamed.url('/wrong-name'), { retries: false }));
+    expect(error.name).toBe('NewConnectionError');
+    expect(error.message).toMatch(/127\.0\.0\.4/);
+    expect(misnamed.requests).toEqual([]);
   });
 
   it('refuses an origin behind the proxy whose certificate it cannot verify, as a direct pool would', async () => {
