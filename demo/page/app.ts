@@ -312,4 +312,7 @@ events.addEventListener('hello', (event) => {
 });
 events.addEventListener('error', () => {
   status.textContent = 'disconnected from the demo process (stopped?); retrying…';
+  // The origins live in that process too: stop the page's workload rather than fill its log with errors.
+  const page = (globalThis as unknown as { demo?: { page: PageWorkload } }).demo?.page;
+  if (page?.running === true) void page.stop();
 });
