@@ -1,0 +1,233 @@
+/**
+ * Retries against real local servers, on both adapters, with a clock that
+ * records waits instead of waiting (the `clock` option): connect errors for
+ * any method, read errors and forced statuses for idempotent methods only,
+ * Retry-After, raiseOnStatus, and a stale keep-alive socket.
+ */
+import type http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MaxRetryError, NewConnectionError, ProtocolError } from '../../src/errors.js';
+import { deferred, startServer, type TestServer } from '../support/servers.js';
+import { adapters, fakeClock, readBody, routesServer } from './support.js';
+
+let server: TestServer;
+/** A port nothing listens on: a server was there and is gone. */
+let closedUrl: string;
+
+beforeAll(async () => {
+  server = await routesServer();
+  const gone = await startServer();
+  closedUrl = gone.url('/');
+  await gone.close();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+/** Answers the n-th request with the n-th handler (the last one from then on). */
+function steps(...handlers: Array<(req: http.IncomingMessage, res: http.ServerResponse) => void>) {
+  let n = 0;
+  return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    await readBody(req);
+    const handler = handlers[Math.min(n, handlers.length - 1)];
+    n += 1;
+    handler?.(req, res);
+  };
+}
+const answer = (status: number, headers: Record<string, string> = {}) => (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  res.writeHead(status, headers);
+  res.end(`status ${status}`);
+};
+/** Closes the connection without a word: the request went out, no answer came. */
+const hangUp = (req: http.IncomingMessage) => {
+  req.socket.destroy();
+};
+
+describe.each(adapters)('retries ($name adapter)', (adapter) => {
+  it('retries a refused connection for any method, then throws MaxRetryError with the reason', async () => {
+    const { clock, sleeps } = fakeClock();
+    await using http = adapter.make({ clock, retries: { total: 3, backoffFactor: 0.1 } });
+    for (const method of ['GET', 'POST']) {
+      sleeps.length = 0;
+      const error = await http.request(method, closedUrl, { body: method === 'POST' ? 'x' : null }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MaxRetryError);
+      expect((error as MaxRetryError).reason).toBeInstanceOf(NewConnectionError);
+      expect((error as Error).message).toContain(closedUrl);
+      expect(sleeps).toEqual([0, 200, 400]);
+    }
+  });
+
+  it('throws the connection error itself with retries: false', async () => {
+    await using http = adapter.make();
+    await expect(http.request('GET', closedUrl, { retries: false })).rejects.toBeInstanceOf(NewConnectionError);
+  });
+
+  it('retries a forced status for GET until it passes, never for POST (test_raise_on_status)', async () => {
+    const flaky = await startServer(steps(answer(500), answer(502), answer(200)), { collectBody: false });
+    try {
+      const { clock, sleeps } = fakeClock();
+      await using http = adapter.make({ clock, retries: { statusForcelist: [500, 502], backoffFactor: 1 } });
+      const r = await http.request('GET', flaky.url('/'));
+      expect(r.status).toBe(200);
+      expect(flaky.requests).toHaveLength(3);
+      expect(sleeps).toEqual([0, 2000]);
+      const post = await startServer(steps(answer(500)), { collectBody: false });
+      try {
+        expect((await http.request('POST', post.url('/'), { body: 'x' })).status).toBe(500);
+        expect(post.requests).toHaveLength(1);
+      } finally {
+        await http.clear();
+        await post.close();
+      }
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it('throws MaxRetryError when status retries run out, or returns the last response with raiseOnStatus: false', async () => {
+    const { clock } = fakeClock();
+    await using http = adapter.make({ clock });
+    const url = server.url('/status?status=500');
+    const error = await http.request('GET', url, { retries: { total: 1, statusForcelist: [500] } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MaxRetryError);
+    expect((error as MaxRetryError).reason?.message).toBe('too many 500 error responses');
+    const before = server.requests.length;
+    const r = await http.request('GET', url, { retries: { total: 1, statusForcelist: [500], raiseOnStatus: false } });
+    expect(r.status).toBe(500);
+    expect(await r.text()).toBe('status 500');
+    expect(server.requests.length - before).toBe(2);
+  });
+
+  it('honours Retry-After (seconds and HTTP-date) on 413, 429 and 503 without a forcelist, capped at retryAfterMax', async () => {
+    const { clock, sleeps } = fakeClock();
+    await using http = adapter.make({ clock, retries: { total: 1, raiseOnStatus: false } });
+    for (const status of [413, 429, 503]) {
+      await http.request('GET', server.url(`/status?status=${status}&retry-after=7`));
+    }
+    const inThirtySeconds = new Date(clock.now() + 30_000).toUTCString();
+    await http.request('GET', server.url(`/status?status=503&retry-after=${encodeURIComponent(inThirtySeconds)}`));
+    await http.request('GET', server.url('/status?status=503&retry-after=3600'), { retries: { total: 1, retryAfterMax: 5, raiseOnStatus: false } });
+    expect(sleeps).toEqual([7000, 7000, 7000, 30_000, 5000]);
+    // Not retried: no Retry-After, or respectRetryAfter: false, or a POST.
+    const before = server.requests.length;
+    await http.request('GET', server.url('/status?status=429'));
+    await http.request('GET', server.url('/status?status=503&retry-after=1'), { retries: { respectRetryAfter: false } });
+    await http.request('POST', server.url('/status?status=503&retry-after=1'), { body: 'x' });
+    expect(server.requests.length - before).toBe(3);
+    expect(sleeps).toHaveLength(5);
+  });
+
+  it('retries a broken answer for idempotent methods only; a POST gets the ProtocolError', async () => {
+    const broken = await startServer(steps(hangUp), { collectBody: false });
+    try {
+      const { clock } = fakeClock();
+      await using http = adapter.make({ clock });
+      const error = await http.request('GET', broken.url('/')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MaxRetryError);
+      expect((error as MaxRetryError).reason).toBeInstanceOf(ProtocolError);
+      // One free retry for a dropped socket, then the 3 of the budget.
+      expect(broken.requests).toHaveLength(5);
+      const post = await http.request('POST', broken.url('/'), { body: 'once' }).catch((e: unknown) => e);
+      expect(post).toBeInstanceOf(ProtocolError);
+      expect(broken.requests).toHaveLength(6);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('retries a stale keep-alive socket once, transparently, for an idempotent request', async () => {
+    // The server answers the first request on a socket, then closes that socket when the
+    // next request arrives on it: a keep-alive socket that went stale as it was reused.
+    const served = new WeakSet<object>();
+    const stale = await startServer(
+      async (req, res) => {
+        await readBody(req);
+        if (served.has(req.socket)) {
+          req.socket.destroy();
+          return;
+        }
+        served.add(req.socket);
+        res.end(`fresh ${req.method ?? ''}`);
+      },
+      { collectBody: false },
+    );
+    try {
+      await using http = adapter.make({ retries: false, maxSize: 1 });
+      expect(await (await http.request('GET', stale.url('/one'))).text()).toBe('fresh GET');
+      expect(await (await http.request('GET', stale.url('/two'))).text()).toBe('fresh GET');
+      expect(await (await http.request('PUT', stale.url('/three'), { body: 'x' })).text()).toBe('fresh PUT');
+      // A POST might have been acted on: it is not sent twice.
+      await expect(http.request('POST', stale.url('/four'), { body: 'x' })).rejects.toBeInstanceOf(ProtocolError);
+      if (adapter.name === 'node') expect(stale.totalConnections).toBe(3);
+    } finally {
+      await stale.close();
+    }
+  });
+
+  it('cuts a Retry-After wait short when the signal aborts', async () => {
+    const answered = deferred();
+    const waiting = await startServer(
+      steps((req, res) => {
+        answer(503, { 'retry-after': '3600' })(req, res);
+        res.on('finish', () => answered.resolve());
+      }),
+      { collectBody: false },
+    );
+    try {
+      await using http = adapter.make();
+      const controller = new AbortController();
+      const pending = http.request('GET', waiting.url('/'), { signal: controller.signal });
+      // The 503 is out, the loop starts its hour-long wait: abort it (the test would time out otherwise).
+      await answered.promise;
+      controller.abort();
+      const error = await pending.catch((e: unknown) => e);
+      expect((error as Error).name).toBe('AbortError');
+      expect(error).toBeInstanceOf(DOMException);
+    } finally {
+      await waiting.close();
+    }
+  });
+
+  it('retries a body that broke off mid-way when the content is preloaded', async () => {
+    const truncated = await startServer(
+      steps(
+        (_req, res) => {
+          res.writeHead(200, { 'content-length': '100' });
+          res.write('only part');
+          setImmediate(() => res.socket?.destroy());
+        },
+        (_req, res) => res.end('whole'),
+      ),
+      { collectBody: false },
+    );
+    try {
+      const { clock } = fakeClock();
+      await using http = adapter.make({ clock });
+      const r = await http.request('GET', truncated.url('/'));
+      expect(await r.text()).toBe('whole');
+      expect(truncated.requests).toHaveLength(2);
+    } finally {
+      await truncated.close();
+    }
+  });
+});
+
+describe('retries: the clock', () => {
+  it('waits for real with the default clock, and an injected sleep sees the abort signal', async () => {
+    const gate = deferred();
+    const calls: Array<{ ms: number; signal: AbortSignal | undefined }> = [];
+    const { PoolManager } = await import('../../adapters/node/index.js');
+    await using http = new PoolManager({
+      clock: {
+        sleep: async (ms, signal) => {
+          calls.push({ ms, signal });
+          gate.resolve();
+        },
+      },
+      retries: { total: 1, statusForcelist: [500], raiseOnStatus: false, backoffFactor: 1 },
+    });
+    await http.request('GET', server.url('/status?status=500'));
+    await gate.promise;
+    expect(calls).toEqual([{ ms: 0, signal: undefined }]);
+  });
+});
