@@ -119,6 +119,18 @@ describe('pools', () => {
     expect((await echoed(r)).url).toBe('/direct-from-pool');
   });
 
+  it('bounds the sockets to the proxy by maxSize across every http target, since they share one pool', async () => {
+    const { proxy, url } = await setup();
+    const manager = track(new ProxyManager(url, { maxSize: 2 }));
+    const targets = [httpA, httpB, httpA, httpB, httpA, httpB].map((server, i) => server.url(`/shared-${i}`));
+    const responses = await Promise.all(targets.map((target) => manager.request('GET', target)));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(proxy.seen).toHaveLength(6);
+    expect(proxy.connections).toBeGreaterThan(0);
+    expect(proxy.connections).toBeLessThanOrEqual(2);
+    expect(manager.connectionFromHost('127.0.0.2', httpB.port).numRequests).toBe(6);
+  });
+
   it('applies the LRU bound to proxy and tunnel pools alike', async () => {
     const { url } = await setup();
     const manager = track(new ProxyManager(url, { numPools: 2, tls: { ca } }));
