@@ -20,6 +20,7 @@ export interface ProxyManagerOptions extends PoolManagerOptions {
    * Headers for the proxy only: sent on every forwarded (http) request and on
    * every CONNECT, never inside a tunnel to an https origin. A
    * `proxy-authorization` here wins over credentials in the proxy URL.
+   * @default none (plus `proxy-authorization` from credentials in the URL)
    */
   proxyHeaders?: HeadersInit;
   /**
