@@ -1,0 +1,117 @@
+/**
+ * Runs a Worker in real workerd (the `workerd` npm package's binary): bundles
+ * worker.ts with the BUILT package, imported by name under the `workerd`
+ * condition, writes a config.capnp whose Worker may reach loopback (a
+ * `network` service allowing public, private and local addresses as its
+ * `globalOutbound`), and serves it on a port workerd picks and reports on
+ * its control fd.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import * as esbuild from 'esbuild';
+
+const root = resolve(import.meta.dirname, '../..');
+const workerd = join(root, 'node_modules/workerd/bin/workerd');
+
+export interface RunningWorker {
+  readonly url: string;
+  /** Every input esbuild bundled, absolute: which entry `poolfetch` resolved to. */
+  readonly inputs: string[];
+  /** GET a path of the Worker (no keep-alive, so no socket outlives the test). */
+  get(path: string): Promise<{ status: number; body: string }>;
+  /** Stops workerd and removes its files. */
+  close(): Promise<void>;
+}
+
+const CONFIG = `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "loopback", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
+);
+
+const worker :Workerd.Worker = (
+  modules = [(name = "worker.js", esModule = embed "worker.js")],
+  compatibilityDate = "2025-01-01",
+  globalOutbound = "loopback",
+);
+`;
+
+export async function startWorker(): Promise<RunningWorker> {
+  if (!existsSync(join(root, 'dist/adapters/fetch/index.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'poolfetch-workerd-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules/poolfetch'), 'dir');
+  writeFileSync(
+    join(dir, 'entry.js'),
+    [
+      "import * as poolfetch from 'poolfetch';",
+      `import { makeWorker } from ${JSON.stringify(join(root, 'e2e/workerd/worker.ts'))};`,
+      'export default makeWorker(poolfetch);',
+    ].join('\n'),
+  );
+  const built = await esbuild.build({
+    entryPoints: [join(dir, 'entry.js')],
+    absWorkingDir: dir,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    target: 'es2022',
+    outfile: join(dir, 'worker.js'),
+    metafile: true,
+    logLevel: 'silent',
+  });
+  writeFileSync(join(dir, 'config.capnp'), CONFIG);
+
+  const child = spawn(workerd, ['serve', 'config.capnp', '--control-fd=3'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += String(chunk)));
+  child.stderr?.on('data', (chunk: Buffer) => (output += String(chunk)));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+
+  const port = await new Promise<number>((done, fail) => {
+    const lines = createInterface({ input: child.stdio[3] as Readable });
+    lines.on('line', (line) => {
+      const event = JSON.parse(line) as { event?: string; socket?: string; port?: number };
+      if (event.event === 'listen' && event.socket === 'http' && event.port !== undefined) done(event.port);
+    });
+    void exited.then(() => fail(new Error(`workerd exited before listening:\n${output}`)));
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    inputs: Object.keys(built.metafile.inputs).map((p) => resolve(dir, p)),
+    get: (path) =>
+      new Promise((done, fail) => {
+        http
+          .get(`${url}${path}`, { agent: false }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (body += chunk));
+            res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+          })
+          .on('error', fail);
+      }),
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The Worker the workerd test runs. It takes the poolfetch module as an
+ * argument so that it type-checks against the source while the bundle
+ * (made by run-workerd.ts) imports the BUILT package by name under the
+ * `workerd` condition. The manager at module scope is the README's Cloudflare
+ * Worker example: one manager for every request the isolate serves, with
+ * `maxTotal: 6` because a Worker may hold only six connections open at once.
+ */
+type FetchEntry = typeof import('../../adapters/fetch/index.js');
+
+export function makeWorker(poolfetch: FetchEntry): { fetch(request: Request): Promise<Response> } {
+  const { PoolManager } = poolfetch;
+  const manager = new PoolManager({ maxTotal: 6 });
+
+  /** Fetches every URL through `through`, reading each body, and reports what the pools counted. */
+  async function fetchAll(through: InstanceType<FetchEntry['PoolManager']>, urls: string[]): Promise<Response> {
+    const texts = await Promise.all(urls.map(async (url) => (await through.fetch(url)).text()));
+    return Response.json({ texts, stats: through.stats() });
+  }
+
+  return {
+    async fetch(request) {
+      const url = new URL(request.url);
+      const origins = url.searchParams.getAll('origin');
+      const each = Number(url.searchParams.get('each') ?? '1');
+      const urls = origins.flatMap((origin) => Array.from({ length: each }, (_, i) => `${origin}/${i}`));
+      switch (url.pathname) {
+        case '/entry':
+          try {
+            new poolfetch.ProxyManager('http://127.0.0.1:3128');
+            return Response.json({ entry: 'node' });
+          } catch (error) {
+            return Response.json({ entry: 'fetch', name: (error as Error).name, message: (error as Error).message });
+          }
+        case '/shared':
+          return fetchAll(manager, urls);
+        case '/own': {
+          const maxTotal = url.searchParams.get('maxTotal');
+          await using own = new PoolManager({
+            maxSize: Number(url.searchParams.get('maxSize') ?? '6'),
+            ...(maxTotal === null ? {} : { maxTotal: Number(maxTotal) }),
+          });
+          return await fetchAll(own, urls);
+        }
+        default:
+          return new Response('unknown path', { status: 404 });
+      }
+    },
+  };
+}
