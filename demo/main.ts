@@ -54,9 +54,11 @@ async function main(): Promise<number> {
     say(`  [${Math.round((Date.now() - started) / 1000)} s] ${state}: ${dashboard.live.sent} requests, ${rows.length} pools live, ${events.poolevict} evictions`);
   }, 10_000);
 
+  // `on`, not `once`: Ctrl-C reaches this process and `npm run` (which forwards it again) together; the
+  // repeat must not kill the process half-way through closing.
   const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
+    process.on('SIGTERM', () => resolve('SIGTERM'));
   });
   clearInterval(progress);
   say(`\n${signal}: stopping the workload, closing pools and servers…`);
