@@ -113,7 +113,8 @@ export async function startServer(handler: Handler = echo, options: ServerOption
   } else {
     server = http.createServer((req, res) => void listener(req, res));
   }
-  server.on(options.tls === true ? 'secureConnection' : 'connection', (socket: Socket) => {
+  // The TCP socket, for http and https alike: a TLS socket wraps it, and counting both would count one connection twice.
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     total += 1;
     peak = Math.max(peak, sockets.size);
@@ -123,13 +124,6 @@ export async function startServer(handler: Handler = echo, options: ServerOption
       w.resolve();
     }
   });
-  if (options.tls === true) {
-    // TLS sockets that never finish the handshake are still sockets to close.
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.on('close', () => forget(socket));
-    });
-  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());
