@@ -11,7 +11,7 @@ import { normalizeHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import { ReadTimeoutError } from './errors.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
-import type { RequestContext } from './request-loop.js';
+import { whenDone, type RequestContext } from './request-loop.js';
 import type { WireFetch } from './transport.js';
 
 /** Request fields a browser's fetch uses and the core passes through untouched. */
@@ -61,8 +61,14 @@ export async function runFetch(
   const timeout = withTotal(request.signal, ctx.options.timeout.total, () => ({ method, url: url.href }));
   try {
     const response = await follow();
-    // The total limit covers the body too: it ends when the body does.
-    return timeout.cleanup === noop || response.body === null ? (timeout.cleanup(), response) : endsWith(response, timeout.cleanup);
+    // The total limit covers the body too: it ends when the body does. An abort errors
+    // the body at once and frees the slot, even while nobody reads it.
+    const abortable = init?.signal != null || input instanceof Request || timeout.cleanup !== noop;
+    if (!abortable || response.body === null) {
+      timeout.cleanup();
+      return response;
+    }
+    return endsWith(response, whenDone(response.body, timeout.cleanup, timeout.signal));
   } catch (error) {
     timeout.cleanup();
     throw timeout.signal.aborted ? timeout.signal.reason : error;
@@ -147,35 +153,8 @@ function withTotal(
   };
 }
 
-/** The same response, calling `done` once its body has ended, failed or been cancelled. */
-function endsWith(response: Response, done: () => void): Response {
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const body = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const { done: end, value } = await reader.read();
-          if (end) {
-            done();
-            controller.close();
-          } else {
-            controller.enqueue(value);
-          }
-        } catch (error) {
-          done();
-          controller.error(error);
-        }
-      },
-      async cancel(reason) {
-        try {
-          await reader.cancel(reason);
-        } finally {
-          done();
-        }
-      },
-    },
-    { highWaterMark: 0 },
-  );
+/** The same response over another body stream, keeping `url` and `redirected`. */
+function endsWith(response: Response, body: ReadableStream<Uint8Array>): Response {
   const wrapped = new Response(body, response);
   Object.defineProperty(wrapped, 'url', { value: response.url, configurable: true });
   if (response.redirected) Object.defineProperty(wrapped, 'redirected', { value: true, configurable: true });

@@ -213,27 +213,53 @@ export async function runRequest(
     const init = { status: response.status, statusText: response.statusText, headers: response.headers, url: finalUrl, redirects };
     if (resolved.preloadContent) return new PoolResponse({ ...init, data: await response.bytes() });
     streaming = true;
-    return new PoolResponse({ ...init, body: whenDone(response.stream(), cleanup) });
+    return new PoolResponse({ ...init, body: whenDone(response.stream(), cleanup, signal) });
   }
 }
 
-/** Passes a stream through and calls `done` once it ends, fails or is cancelled. */
-function whenDone(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
-  if (done === noop) return body;
+/**
+ * Passes a stream through and calls `done` once it ends, fails or is
+ * cancelled. An abort of `signal` errors it at once, even while nobody is
+ * reading, and cancels the stream under it, so its slot is free at once.
+ */
+export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
+  if (done === noop && signal === undefined) return body;
   const reader = body.getReader();
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    signal?.removeEventListener('abort', onAbort);
+    done();
+  };
+  let stream!: ReadableStreamDefaultController<Uint8Array>;
+  const onAbort = (): void => {
+    if (finished) return;
+    const reason: unknown = signal?.reason;
+    stream.error(reason);
+    reader.cancel(reason).catch(noop);
+    finish();
+  };
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        stream = controller;
+        if (signal?.aborted === true) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+      },
       async pull(controller) {
         try {
           const { done: end, value } = await reader.read();
+          if (finished) return;
           if (end) {
-            done();
+            finish();
             controller.close();
           } else {
             controller.enqueue(value);
           }
         } catch (error) {
-          done();
+          if (finished) return;
+          finish();
           controller.error(error);
         }
       },
@@ -241,7 +267,7 @@ function whenDone(body: ReadableStream<Uint8Array>, done: () => void): ReadableS
         try {
           await reader.cancel(reason);
         } finally {
-          done();
+          finish();
         }
       },
     },

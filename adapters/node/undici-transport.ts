@@ -61,7 +61,7 @@ export class UndiciTransport implements Transport {
     const { url, method, signal, timeout } = request;
     let data: Dispatcher.ResponseData;
     try {
-      data = await this.#dispatcher.request({
+      data = await settleOnAbort(signal, this.#dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
         method: method as Dispatcher.HttpMethod,
@@ -69,7 +69,7 @@ export class UndiciTransport implements Transport {
         body: request.body as string | Uint8Array | Readable | null,
         signal,
         ...(timeout.read === undefined ? {} : { headersTimeout: timeout.read, bodyTimeout: timeout.read }),
-      });
+      }));
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
       throw translateError(error, method, url.href, { connect: this.#connectTimeout, read: timeout.read });
@@ -100,6 +100,36 @@ export class UndiciTransport implements Transport {
   destroy(): Promise<void> {
     return this.#pool.destroy();
   }
+}
+
+/**
+ * undici settles a request aborted while its socket is still connecting
+ * only when the connect ends (up to the connect timeout); reject at once
+ * instead, so the caller and the pool slot are free, and drop a late answer.
+ */
+function settleOnAbort(signal: AbortSignal | undefined, pending: Promise<Dispatcher.ResponseData>): Promise<Dispatcher.ResponseData> {
+  if (signal === undefined) return pending;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      pending.then((late) => late.body.destroy(), () => undefined);
+      reject(signal.reason);
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (data) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(data);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** undici takes a flat [name, value, …] array without copying it into an object. */
@@ -166,7 +196,8 @@ class UndiciResponse implements WireResponse {
    * for any size), with errors translated as `bytes()` does.
    */
   stream(): ReadableStream<Uint8Array> {
-    const chunks = this.#decoded()[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const decoded = this.#decoded();
+    const chunks = decoded[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     return new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
@@ -178,8 +209,10 @@ class UndiciResponse implements WireResponse {
             controller.error(this.#translate(error));
           }
         },
-        cancel: async () => {
-          await chunks.return?.();
+        cancel: () => {
+          // Not chunks.return(): before the first read it would not run, leaving the request open.
+          decoded.destroy();
+          this.#data.body.destroy();
         },
       },
       { highWaterMark: 0 },
