@@ -161,3 +161,27 @@ export interface PoolStatsRow {
   running: number;
   queued: number;
 }
+
+/** Options of `ProxyManager` (Node entry; the fetch entry's throws `NotSupportedError`). */
+export interface ProxyManagerOptions extends PoolManagerOptions {
+  /**
+   * Headers for the proxy only: sent on every forwarded (http) request and on
+   * every CONNECT, never inside a tunnel to an https origin. A
+   * `proxy-authorization` here wins over credentials in the proxy URL.
+   * @default none (plus `proxy-authorization` from credentials in the URL)
+   */
+  proxyHeaders?: HeadersInit;
+  /**
+   * TLS settings for the connection to an `https://` proxy (its CA, say).
+   * `tls` is for the origins, inside the tunnels; neither falls back on the
+   * other. Ignored for an `http://` proxy.
+   * @default verify the proxy against the built-in CAs
+   */
+  proxyTls?: TlsOptions;
+}
+
+/** Options of `proxyFromEnvironment`. */
+export interface ProxyEnvironmentOptions extends ProxyManagerOptions {
+  /** Where to read `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+}

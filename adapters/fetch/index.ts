@@ -5,4 +5,4 @@
 export * from '../../src/index.js';
 export { PoolManager } from './pool-manager.js';
 export { ProxyManager, proxyFromEnvironment } from './proxy-manager.js';
-export type { ProxyManagerOptions } from './proxy-manager.js';
+export type { ProxyEnvironmentOptions, ProxyManagerOptions } from './proxy-manager.js';

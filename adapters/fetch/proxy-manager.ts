@@ -1,11 +1,9 @@
 /** Proxying needs sockets: the fetch entry's ProxyManager only says where to find it. */
 import { NotSupportedError } from '../../src/errors.js';
-import type { PoolManagerOptions } from '../../src/types.js';
+import type { ProxyEnvironmentOptions, ProxyManagerOptions } from '../../src/types.js';
 import { PoolManager } from './pool-manager.js';
 
-export interface ProxyManagerOptions extends PoolManagerOptions {
-  proxyHeaders?: HeadersInit;
-}
+export type { ProxyEnvironmentOptions, ProxyManagerOptions } from '../../src/types.js';
 
 const WHY = 'ProxyManager needs sockets, which browsers and Workers do not give: import it from poolfetch/node in Node';
 
@@ -18,7 +16,7 @@ export class ProxyManager extends PoolManager {
   }
 }
 
-export function proxyFromEnvironment(options?: PoolManagerOptions): PoolManager {
+export function proxyFromEnvironment(options?: ProxyEnvironmentOptions): PoolManager {
   void options;
   throw new NotSupportedError(WHY.replace('ProxyManager', 'proxyFromEnvironment'));
 }

@@ -9,34 +9,13 @@ import type { ConnectionPool } from '../../src/connection-pool.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import { describe, type PoolKey } from '../../src/pool-key.js';
 import type { PoolOverrides } from '../../src/pool-manager.js';
-import type { PoolManagerOptions, TlsOptions } from '../../src/types.js';
+import type { PoolManagerOptions, ProxyEnvironmentOptions, ProxyManagerOptions } from '../../src/types.js';
 import { noProxyMatcher, type ProxyBypass } from './no-proxy.js';
 import { PoolManager } from './pool-manager.js';
 import { isProxiedKey, newProxiedPool, proxiedKey } from './proxy-pools.js';
 import { parseProxyUrl, type ProxyRoute } from './proxy-url.js';
 
-export interface ProxyManagerOptions extends PoolManagerOptions {
-  /**
-   * Headers for the proxy only: sent on every forwarded (http) request and on
-   * every CONNECT, never inside a tunnel to an https origin. A
-   * `proxy-authorization` here wins over credentials in the proxy URL.
-   * @default none (plus `proxy-authorization` from credentials in the URL)
-   */
-  proxyHeaders?: HeadersInit;
-  /**
-   * TLS settings for the connection to an `https://` proxy (its CA, say).
-   * `tls` is for the origins, inside the tunnels; neither falls back on the
-   * other. Ignored for an `http://` proxy.
-   * @default verify the proxy against the built-in CAs
-   */
-  proxyTls?: TlsOptions;
-}
-
-/** Options of `proxyFromEnvironment`. */
-export interface ProxyEnvironmentOptions extends ProxyManagerOptions {
-  /** Where to read `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`. @default process.env */
-  env?: Readonly<Record<string, string | undefined>>;
-}
+export type { ProxyEnvironmentOptions, ProxyManagerOptions } from '../../src/types.js';
 
 /** Splits a proxy manager's own options from the PoolManager's. */
 function splitOptions<T extends ProxyManagerOptions>(options: number | T | undefined, extra: readonly string[] = []) {
