@@ -66,8 +66,10 @@ test('the form changes numPools for both panels', async ({ page }) => {
   const node = page.getByTestId('node-panel');
   await expect(node.locator('tbody tr[data-origin]').first()).toBeVisible();
   await page.locator('input[name=numPools]').fill('2');
+  await page.locator('input[name=origin][value=rare]').uncheck();
   await page.locator('#apply').click();
   await expect(node.locator('ol.log li[data-kind=settings]').first()).toContainText('numPools 2');
+  await expect(node.locator('ol.log li[data-kind=settings]').first()).not.toContainText('rare');
   await expect(page.locator('#form-error')).toHaveText('');
   // The new manager never holds more than two pools, and keeps evicting under the same traffic.
   await expect.poll(async () => count(node.getByTestId('evictions'))).toBeGreaterThan(0);
@@ -75,6 +77,7 @@ test('the form changes numPools for both panels', async ({ page }) => {
     // "pools N/2": N is the number of rows the panel drew from its new manager's stats().
     await expect(panel.locator('.summary')).toContainText(/pools [12]\/2 /);
     await expect(panel.locator('tbody tr[data-origin]').first()).toBeVisible();
+    await expect(panel.locator('tbody tr[data-name=rare]')).toHaveCount(0);
   }
 
   // Out of range: the form refuses it before anything is sent (the server checks again; see test/demo).

@@ -6,12 +6,23 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ORIGIN_SPECS } from '../../demo/origins.js';
 import { dashboardUrl, runDemo, spawnDemo } from './run.js';
 
 const STACK_LINE = /^\s+at /m;
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
 
 describe('npm run demo -- --once', () => {
   it('prints a table row per origin, evictions, a line per event kind, and exits 0', async () => {
@@ -122,6 +133,10 @@ describe('npm run demo (dashboard)', () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('SIGINT: stopping the workload');
     expect(stdout).toContain('stopped cleanly');
+    // No orphans: the dashboard and every origin it printed refuse connections now.
+    const ports = [...stdout.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    expect(new Set(ports).size).toBe(9);
+    for (const port of new Set(ports)) expect(await refuses(port), `port ${port}`).toBe(true);
   }, 60_000);
 });
 
