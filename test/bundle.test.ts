@@ -97,6 +97,24 @@ describe('bundling poolfetch', () => {
     expect(gzipped).toBeLessThanOrEqual(BROWSER_CEILING);
   });
 
+  it('refuses poolfetch/node in a browser or Worker bundle, at build time', async () => {
+    writeFileSync(join(dir, 'wrong.js'), "export { PoolManager } from 'poolfetch/node';\n");
+    for (const conditions of [['browser'], ['workerd', 'worker']]) {
+      const attempt = esbuild.build({
+        entryPoints: [join(dir, 'wrong.js')],
+        absWorkingDir: dir,
+        bundle: true,
+        write: false,
+        platform: 'neutral',
+        conditions,
+        logLevel: 'silent',
+      });
+      const failure = (await attempt.catch((e: unknown) => e)) as esbuild.BuildFailure;
+      expect(failure.errors?.[0]?.text).toBe('Could not resolve "poolfetch/node"');
+      expect(failure.errors[0]?.notes.map((n) => n.text).join(' ')).toContain('explicitly disabled by the package author');
+    }
+  });
+
   it('for Node (--platform=node): the undici entry', async () => {
     const { inputs } = await bundle({ platform: 'node', external: ['undici', 'p-queue', 'quick-lru'] });
     expect(inputs).toContain(nodeEntry);
