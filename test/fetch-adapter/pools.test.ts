@@ -8,7 +8,7 @@
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EmptyPoolError, PoolManager, type PoolEvent } from '../../adapters/fetch/index.js';
+import { EmptyPoolError, MaxRetryError, NewConnectionError, PoolManager, type PoolEvent } from '../../adapters/fetch/index.js';
 import { gate } from './support.js';
 
 const A = 'http://127.0.0.1:9101';
@@ -287,6 +287,25 @@ describe('abort', () => {
     expect(g.started).toEqual([`${A}/1`, `${A}/2`]);
     g.releaseAll();
     expect(await (await next).text()).toBe('2');
+  });
+});
+
+describe('network errors become poolfetch errors, not a bare TypeError', () => {
+  it('fetch rejects with NewConnectionError; request retries, then MaxRetryError with it as reason', async () => {
+    let hits = 0;
+    network.use(http.get(`${A}/down`, () => {
+      hits += 1;
+      return HttpResponse.error();
+    }));
+    await using manager = new PoolManager({ retries: 2 });
+    const fetched = await manager.fetch(`${A}/down`).catch((e: unknown) => e);
+    expect(fetched).toBeInstanceOf(NewConnectionError);
+    expect(fetched).toMatchObject({ method: 'GET', url: `${A}/down`, cause: expect.any(TypeError) });
+    const requested = await manager.request('GET', `${A}/down`).catch((e: unknown) => e);
+    expect(requested).toBeInstanceOf(MaxRetryError);
+    expect((requested as MaxRetryError).reason).toBeInstanceOf(NewConnectionError);
+    expect(hits).toBe(4);
+    expect(manager.connectionFromUrl(A).stats()).toMatchObject({ running: 0, queued: 0 });
   });
 });
 
