@@ -206,7 +206,8 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#shutdown.signal.addEventListener('abort', onShutdown);
     const poolTimeout = this.options.poolTimeout;
     const timer = poolTimeout === undefined ? undefined : setTimeout(() => {
-      const where = isFull(this.#queue) ? `to ${this.origin}` : `under maxTotal ${String(this.options.maxTotal)}`;
+      // Holding this origin's slot already means the wait is for maxTotal.
+      const where = releaseLocal === undefined ? `to ${this.origin}` : `under maxTotal ${String(this.options.maxTotal)}`;
       wait.abort(new EmptyPoolError(`No free connection ${where} within poolTimeout ${poolTimeout} ms`));
     }, poolTimeout);
     let releaseLocal: Release | undefined;

@@ -263,6 +263,28 @@ describe('abort', () => {
     expect(g.started).toEqual([`${A}/1`, `${A}/4`]);
   });
 
+  it('a request waiting under maxTotal can be aborted or time out, and gives its origin slot back', async () => {
+    await using manager = new PoolManager({ maxTotal: 1, maxSize: 1, poolTimeout: 50 });
+    using g = gate();
+    holdAll(g, A, B);
+    const first = manager.request('GET', `${A}/1`);
+    await g.whenStarted(1);
+    const controller = new AbortController();
+    const aborted = manager.request('GET', `${B}/1`, { signal: controller.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(manager.connectionFromUrl(B).stats()).toMatchObject({ running: 0, queued: 1 });
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    const timedOut = await manager.request('GET', `${B}/2`).catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(EmptyPoolError);
+    expect((timedOut as Error).message).toContain('maxTotal 1');
+    expect(manager.connectionFromUrl(B).stats()).toMatchObject({ running: 0, queued: 0 });
+    g.releaseAll();
+    await first;
+    expect(await (await manager.request('GET', `${B}/3`)).text()).toBe('3');
+    expect(g.started).toEqual([`${A}/1`, `${B}/3`]);
+  });
+
   it('an already-aborted signal sends nothing', async () => {
     await using manager = new PoolManager();
     using g = gate();
