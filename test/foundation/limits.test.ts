@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EmptyPoolError, PoolManager } from '../../adapters/node/index.js';
-import type { Handler, TestServer } from '../support/servers.js';
+import { deferred, type Handler, type TestServer } from '../support/servers.js';
 import { closeAll, gate, startOrigins } from './helpers.js';
 
 /** A gate that also counts requests in flight across every server it serves. */
@@ -115,6 +115,39 @@ describe('maxTotal', () => {
       expect(responses.every((r) => r.status === 200)).toBe(true);
       expect(held.peak()).toBe(2);
       expect(servers.reduce((n, s) => n + s.requests.length, 0)).toBe(9);
+    } finally {
+      held.release();
+      await manager.close();
+      await closeAll(servers);
+    }
+  });
+
+  it('holds the cap for requests sent in the same tick: one runs, the rest time out with EmptyPoolError', async () => {
+    const held = countingGate();
+    const servers = await startOrigins(4, held.handler, 60);
+    const manager = new PoolManager({ maxTotal: 1, poolTimeout: 50 });
+    try {
+      const requests = servers.map((server) => manager.request('GET', server.url('/same-tick')));
+      // Three give up after poolTimeout while the fourth is still held at its server.
+      const threeFailed = deferred();
+      let failed = 0;
+      for (const request of requests) {
+        request.catch(() => {
+          failed += 1;
+          if (failed === 3) threeFailed.resolve();
+        });
+      }
+      const settled = Promise.allSettled(requests);
+      await held.arrived(1);
+      await threeFailed.promise;
+      expect(servers.reduce((n, s) => n + s.inFlight, 0)).toBe(1);
+      held.release();
+      const outcomes = await settled;
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+      expect(failures).toHaveLength(3);
+      for (const failure of failures) expect(failure).toBeInstanceOf(EmptyPoolError);
+      expect(held.peak()).toBe(1);
     } finally {
       held.release();
       await manager.close();
