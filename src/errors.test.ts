@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import * as errors from './errors.js';
 import {
@@ -125,6 +127,21 @@ describe('the cross-copy brand', () => {
     expect(new other.NewConnectionError('x') instanceof ProtocolError).toBe(false);
     expect(new other.PoolfetchError('x') instanceof NewConnectionError).toBe(false);
     expect(new NewConnectionError('x') instanceof other.MaxRetryError).toBe(false);
+  });
+
+  // dist/ exists once `npm run build` has run; `npm test` builds before it runs vitest.
+  const built = fileURLToPath(new URL('../dist/adapters/node/index.js', import.meta.url));
+  it.skipIf(!existsSync(built))('works between the built package and the source, as between a bundle and node_modules', async () => {
+    const dist = (await import(built)) as ErrorsModule;
+    expect(dist.PoolfetchError).not.toBe(PoolfetchError);
+    const fromDist = new dist.MaxRetryError(new dist.NewConnectionError('refused'), { url: 'http://127.0.0.1:9/' });
+    expect(fromDist).toBeInstanceOf(MaxRetryError);
+    expect(fromDist).toBeInstanceOf(PoolfetchError);
+    expect(fromDist.reason).toBeInstanceOf(NewConnectionError);
+    expect(isPoolfetchError(fromDist)).toBe(true);
+    expect(dist.isPoolfetchError(new LocationValueError('x'))).toBe(true);
+    expect(new LocationValueError('x')).toBeInstanceOf(dist.LocationValueError);
+    expect(new LocationValueError('x')).not.toBeInstanceOf(dist.URLSchemeUnknown);
   });
 
   it('lives under a Symbol.for key, so a copy in another bundle finds it too', () => {
