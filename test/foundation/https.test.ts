@@ -107,6 +107,24 @@ describe('HTTPS', () => {
     }
   });
 
+  it('works over IPv6: connectionFromHost("::1", port, "https", { tls: { ca } })', async () => {
+    const six = await startServer(undefined, { host: '::1', tls: true });
+    const manager = new PoolManager({ retries: false });
+    try {
+      const pool = manager.connectionFromHost('::1', six.port, 'https', { tls: { ca } });
+      expect(pool.origin).toBe(`https://[::1]:${six.port}`);
+      const r = await pool.request('GET', `https://[::1]:${six.port}/v6`);
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ url: '/v6' });
+      // Without the CA, the manager's own pool for the same origin refuses the certificate.
+      await expect(manager.request('GET', `https://[::1]:${six.port}/v6`)).rejects.toThrow(NewConnectionError);
+      expect(manager.pools.size).toBe(2);
+    } finally {
+      await manager.close();
+      await six.close();
+    }
+  });
+
   it('names a certificate that does not cover the host, even with the right CA', async () => {
     // 127.0.0.80 is not among the certificate's names.
     const stranger = await startServer(undefined, { host: '127.0.0.80', tls: true });
