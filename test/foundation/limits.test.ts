@@ -53,6 +53,26 @@ describe('maxSize', () => {
     }
   });
 
+  it('caps manager.fetch the same way: 10 concurrent fetches with maxSize 2', async () => {
+    const held = countingGate();
+    const [server] = (await startOrigins(1, held.handler, 58)) as [TestServer];
+    const manager = new PoolManager({ maxSize: 2 });
+    try {
+      const fetches = Array.from({ length: 10 }, (_, i) => manager.fetch(server.url(`/f${i}`)));
+      await held.arrived(2);
+      expect(manager.connectionFromUrl(server.url()).stats()).toMatchObject({ running: 2, queued: 8 });
+      held.release();
+      const bodies = await Promise.all(fetches.map(async (f) => (await f).text()));
+      expect(bodies).toHaveLength(10);
+      expect(server.peakConnections).toBeLessThanOrEqual(2);
+      expect(held.peak()).toBe(2);
+    } finally {
+      held.release();
+      await manager.close();
+      await server.close();
+    }
+  });
+
   it('reuses keep-alive connections: 30 sequential requests share at most 2 sockets', async () => {
     const [server] = (await startOrigins(1, undefined, 51)) as [TestServer];
     const manager = new PoolManager();
