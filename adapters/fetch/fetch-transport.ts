@@ -3,7 +3,7 @@
  * so a "connection" is a request in flight, capped per origin by the core's
  * queue. The runtime owns the sockets and follows redirects itself.
  */
-import { MaxRetryError, NewConnectionError, ProtocolError } from '../../src/errors.js';
+import { MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError } from '../../src/errors.js';
 import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
@@ -37,7 +37,7 @@ export class FetchTransport implements Transport {
       redirect: request.redirect ?? 'follow',
       ...(signal === undefined ? {} : { signal }),
       ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    });
+    }, request.timeout.read);
     return {
       status: response.status,
       statusText: response.statusText,
@@ -63,7 +63,7 @@ export class FetchTransport implements Transport {
   }
 
   async fetch(call: WireFetch): Promise<Response> {
-    const response = await this.#call(call.url, call.init.method, call.init);
+    const response = await this.#call(call.url, call.init.method, call.init, call.timeout.read);
     if (response.body === null) return response;
     const wrapped = new Response(promptlyCancelled(response.body), response);
     Object.defineProperty(wrapped, 'url', { value: response.url, configurable: true });
@@ -79,9 +79,23 @@ export class FetchTransport implements Transport {
 
   async destroy(): Promise<void> {}
 
-  async #call(url: URL, method: string, init: RequestInit): Promise<Response> {
+  async #call(url: URL, method: string, init: RequestInit, read?: number): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
     const fetch = underlyingFetch(this.#options.fetch);
+    // fetch does not say when the connection is made, so `read` bounds the whole wait for the
+    // response headers (connect included); the body is bounded only by `total`.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (read !== undefined) {
+      const outer = init.signal ?? undefined;
+      const controller = new AbortController();
+      if (outer?.aborted === true) controller.abort(outer.reason);
+      outer?.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+      timer = setTimeout(() => {
+        const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${url.href})`;
+        controller.abort(new ReadTimeoutError(message, { method, url: url.href, timeout: read }));
+      }, read);
+      init = { ...init, signal: controller.signal };
+    }
     try {
       return await fetch(url.href, init);
     } catch (error) {
@@ -103,6 +117,8 @@ export class FetchTransport implements Transport {
         throw failure;
       }
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

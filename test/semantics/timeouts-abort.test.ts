@@ -64,6 +64,15 @@ describe.each(adapters)('timeouts ($name adapter)', (adapter) => {
     expect(await (await http.fetch(server.url('/fast'))).text()).toBe('ok');
   });
 
+  it('bounds the wait for the response headers with timeout.read: ReadTimeoutError naming the limit', async () => {
+    await using http = adapter.make({ timeout: { read: 150 }, retries: false });
+    const error = await http.request('GET', server.url('/stall')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ReadTimeoutError);
+    expect((error as Error).message).toMatch(/response headers after 150 ms \(GET http:\/\/127\.0\.0\.1:\d+\/stall\)/);
+    await expect(http.fetch(server.url('/stall'))).rejects.toBeInstanceOf(ReadTimeoutError);
+    expect(await (await http.request('GET', server.url('/fast'))).text()).toBe('ok');
+  });
+
   it.each([
     [-1, /timeout must be a positive number of milliseconds, got -1/],
     [Number.NaN, /got NaN/],
@@ -82,11 +91,8 @@ describe.each(adapters)('timeouts ($name adapter)', (adapter) => {
 describe('timeouts: what undici enforces (Node adapter)', () => {
   const node = adapters.find((a) => a.name === 'node') as Adapter;
 
-  it('maps read onto undici headers and body timeouts: ReadTimeoutError naming the phase and the limit', async () => {
+  it('maps read onto undici body timeouts too: ReadTimeoutError naming the phase and the limit', async () => {
     await using http = node.make({ timeout: { read: 150 }, retries: false });
-    const headers = await http.request('GET', server.url('/stall')).catch((e: unknown) => e);
-    expect(headers).toBeInstanceOf(ReadTimeoutError);
-    expect((headers as Error).message).toMatch(/response headers after 150 ms \(GET http:\/\/127\.0\.0\.1:\d+\/stall\)/);
     const body = await http.request('GET', server.url('/trickle')).catch((e: unknown) => e);
     expect(body).toBeInstanceOf(ReadTimeoutError);
     expect((body as Error).message).toMatch(/response body after 150 ms/);
