@@ -25,6 +25,8 @@ const held: TestServer[] = [];
 const quick: TestServer[] = [];
 let flaky: TestServer;
 let flakyHits = 0;
+/** Sends headers and a first chunk at once, the rest of the body only when the test releases it. */
+let streaming: TestServer;
 
 test.beforeAll(async () => {
   site = await startPage();
@@ -36,6 +38,15 @@ test.beforeAll(async () => {
     held.push(server);
   }
   for (let i = 0; i < 12; i += 1) quick.push(await startServer(undefined, { cors: true }));
+  streaming = await startServer(
+    async (req, res) => {
+      // nosniff: otherwise Chromium holds back a text/plain response until 512 bytes have come, to sniff it.
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' });
+      res.write(`${req.url ?? ''} head;`);
+      await g.hold(req.url ?? '', () => void res.end(' tail'), 'streaming');
+    },
+    { cors: true },
+  );
   flaky = await startServer(
     (_req, res) => {
       flakyHits += 1;
@@ -48,7 +59,7 @@ test.beforeAll(async () => {
 
 test.afterAll(async () => {
   g.releaseAll();
-  await Promise.all([site, ...held, ...quick, flaky].map((s) => s.close()));
+  await Promise.all([site, ...held, ...quick, flaky, streaming].map((s) => s.close()));
 });
 
 test.beforeEach(async ({ page }) => {
@@ -91,6 +102,26 @@ test('the servers never see more than maxSize: 2 requests at once per origin', a
     { origin: b, numRequests: 6, numConnections: 2 },
   ]);
   expect(size).toBe(0);
+});
+
+test('a response holds its slot until its body is read, not merely until fetch() resolves', async ({ page }) => {
+  const run = page.evaluate(async (origin) => {
+    const manager = new window.poolfetch.PoolManager({ maxSize: 2 });
+    const responses = [1, 2, 3, 4, 5].map((i) => manager.fetch(`${origin}/${i}`));
+    // Both first fetches have resolved (headers and a first chunk are in), their bodies are not read yet.
+    await Promise.all(responses.slice(0, 2));
+    const whileUnread = manager.connectionFromUrl(origin).stats();
+    const texts = await Promise.all(responses.map(async (response) => (await response).text()));
+    await manager.clear();
+    return { whileUnread, texts };
+  }, streaming.origin);
+  // Each body stays open at the server until released.
+  await drive(g, 5, 2, 'streaming');
+  g.releaseAll();
+  const { whileUnread, texts } = await run;
+  expect(whileUnread).toMatchObject({ running: 2, queued: 3 });
+  expect(texts).toEqual([1, 2, 3, 4, 5].map((i) => `/${i} head; tail`));
+  expect(g.peakOf('streaming')).toBe(2);
 });
 
 test('maxTotal holds across origins', async ({ page }) => {

@@ -59,6 +59,9 @@ describe('the fetch adapter against a real server', () => {
     await using manager = new PoolManager({ maxSize: 2 });
     const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
     const responses = ids.map((id) => manager.fetch(server.url(`/slow/${id}`)));
+    // The first two fetches have resolved, their bodies not read: their slots are still taken.
+    await Promise.all(responses.slice(0, 2));
+    expect(manager.connectionFromUrl(server.origin).stats()).toMatchObject({ running: 2, queued: 4 });
     const texts = await Promise.all(responses.map(async (response, i) => readSlowly(await response, ids[i] ?? '')));
     expect(texts).toEqual(ids.map((id) => Array.from({ length: CHUNKS }, (_, i) => `${id}:${i};`).join('')));
     expect(server.peakInFlight).toBeLessThanOrEqual(2);
