@@ -164,6 +164,25 @@ describe.each(adapters)('retries ($name adapter)', (adapter) => {
     }
   });
 
+  it('never fails a GET on a server that closes each socket as soon as it is idle', async () => {
+    // Whether the client sees the close before it reuses the socket is a race: both ways must work.
+    const closing = await startServer(
+      async (req, res) => {
+        await readBody(req);
+        res.on('finish', () => setImmediate(() => req.socket.destroy()));
+        res.end('ok');
+      },
+      { collectBody: false },
+    );
+    try {
+      await using http = adapter.make({ retries: false, maxSize: 1 });
+      for (let i = 0; i < 20; i += 1) expect(await (await http.request('GET', closing.url(`/${i}`))).text()).toBe('ok');
+      expect(closing.requests.filter((r) => r.url !== '/').length).toBeGreaterThanOrEqual(20);
+    } finally {
+      await closing.close();
+    }
+  });
+
   it('cuts a Retry-After wait short when the signal aborts', async () => {
     const answered = deferred();
     const waiting = await startServer(
