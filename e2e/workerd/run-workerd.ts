@@ -83,6 +83,9 @@ export async function startWorker(): Promise<RunningWorker> {
   child.stdout?.on('data', (chunk: Buffer) => (output += String(chunk)));
   child.stderr?.on('data', (chunk: Buffer) => (output += String(chunk)));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  // Should the test process die before close(), workerd must not outlive it.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
 
   const port = await new Promise<number>((done, fail) => {
     const lines = createInterface({ input: child.stdio[3] as Readable });
@@ -111,6 +114,7 @@ export async function startWorker(): Promise<RunningWorker> {
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      process.off('exit', killOnExit);
       rmSync(dir, { recursive: true, force: true });
     },
   };
