@@ -45,7 +45,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   /** TLS settings → a short id for pool keys, so keys stay readable and compare by value. */
   readonly #tlsIds = new Map<string, string>();
   /** Pools that left the LRU but are still finishing requests. */
-  readonly #closing = new Set<Promise<void>>();
+  readonly #closing = new Map<ConnectionPool, Promise<void>>();
   #managerTlsId: string | undefined;
 
   constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }, extraKeys?: ReadonlySet<string>) {
@@ -126,11 +126,26 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
 
   /**
    * Empties `pools` at once and resolves when every pool (including evicted
-   * ones still finishing a request) has closed.
+   * ones still finishing a request) has closed. Graceful, as undici's
+   * `close()`: running requests finish, so a streamed body that is never
+   * read or cancelled keeps it waiting; `destroy()` does not wait.
    */
   async clear(): Promise<void> {
     for (const pool of this.#pools.drain()) this.#retire(pool);
-    await Promise.all(this.#closing);
+    await Promise.all(this.#closing.values());
+  }
+
+  /**
+   * Empties `pools` and aborts everything: queued requests fail with
+   * `ClosedPoolError`, running ones and unread bodies are cut off, sockets
+   * close at once.
+   */
+  async destroy(): Promise<void> {
+    for (const pool of this.#pools.drain()) this.#retire(pool);
+    const pools = [...this.#closing.keys()];
+    // A destroyed pool's graceful close may still be waiting on a body nobody reads: stop tracking it.
+    this.#closing.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
   /** Same as `clear()`: the manager stays usable and makes new pools on demand. */
@@ -155,14 +170,14 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   #retire(pool: ConnectionPool): void {
     const closing = pool.close().then(
       () => {
-        this.#closing.delete(closing);
+        this.#closing.delete(pool);
         this.dispatchEvent(new PoolEvent('poolclose', pool));
       },
       () => {
-        this.#closing.delete(closing);
+        this.#closing.delete(pool);
       },
     );
-    this.#closing.add(closing);
+    this.#closing.set(pool, closing);
   }
 
   #tlsId(https: boolean, overrides: PoolOverrides | undefined): string {

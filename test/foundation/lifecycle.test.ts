@@ -120,4 +120,14 @@ describe('disposal', () => {
       await (server as TestServer).close();
     }
   });
+
+  it('destroy(): does not wait for an unread streamed body, and closes its socket', async () => {
+    const manager = new PoolManager(10);
+    const server = servers[0] as TestServer;
+    const unread = await manager.request('GET', server.url('/stream'), { preloadContent: false });
+    expect(unread.body).not.toBeNull();
+    await manager.destroy();
+    expect(manager.pools.size).toBe(0);
+    await expectNoServerSockets();
+  });
 });
