@@ -111,7 +111,11 @@ export class FetchTransport implements Transport {
         if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code.startsWith('HPE_')) {
           throw new ProtocolError(`Connection broken: ${String(cause?.message)} (${method} ${url.href})`, where);
         }
-        const failure = new NewConnectionError(`Failed to fetch ${url.origin}: ${error.message} (${method} ${url.href})`, where);
+        // A runtime that follows a 307/308 cannot send a stream body twice and says only "failed".
+        const hint = init.body instanceof ReadableStream && code === ''
+          ? '. If it answered with a 307 or 308 redirect: a ReadableStream body cannot be sent again; send a string or bytes'
+          : '';
+        const failure = new NewConnectionError(`Failed to fetch ${url.origin}: ${error.message} (${method} ${url.href})${hint}`, where);
         // Without a code, nobody can tell whether the request went out: retry it only where a read error would be.
         if (code === '') mayHaveBeenSent.add(failure);
         throw failure;

@@ -150,6 +150,21 @@ describe.each(adapters)('redirects ($name adapter)', (adapter) => {
     expect((fetchError as MaxRetryError).reason?.message).toMatch(/too many redirects/);
   });
 
+  it('fails a 307 with a stream body clearly, never sending an empty body', async () => {
+    await using http = adapter.make();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('once'));
+        controller.close();
+      },
+    });
+    const before = a.requests.length;
+    const error = await http.request('POST', redirectTo(a, a.url('/echo'), 307), { body }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/ReadableStream body cannot be sent again|spent/);
+    // The first hop went out; the second never did.
+    expect(a.requests.slice(before).map((r) => r.url.split('?')[0])).toEqual(['/redirect']);
+  });
+
   it('refuses a Location whose scheme is not http or https (test_unknown_scheme)', async () => {
     await using http = adapter.make();
     const target = redirectTo(a, 'ftp://127.0.0.1/file');
