@@ -111,7 +111,8 @@ export async function runRequest(
         body,
         signal,
         timeout: resolved.timeout,
-        redirect: resolved.redirect > 0 ? 'follow' : 'manual',
+        // A runtime that follows redirects itself is asked not to when no hop may be taken.
+        redirect: resolved.redirect > 0 && resolved.retry.redirect !== 0 ? 'follow' : 'manual',
       };
       let response: WireResponse;
       try {

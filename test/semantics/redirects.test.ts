@@ -61,6 +61,7 @@ describe.each(adapters)('redirects ($name adapter)', (adapter) => {
     expect((await off.request('GET', redirectTo(a, a.url('/echo')))).status).toBe(303);
     await using zero = adapter.make({ redirect: 0 });
     expect((await zero.request('GET', redirectTo(a, a.url('/echo')))).status).toBe(303);
+    expect((await http.request('GET', redirectTo(a, a.url('/echo')), { retries: { redirect: false } })).status).toBe(303);
   });
 
   it('turns a POST into a body-less GET on 301, 302 and 303 (test_303_redirect_makes_request_lose_body)', async () => {
