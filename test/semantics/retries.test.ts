@@ -84,6 +84,42 @@ describe.each(adapters)('retries ($name adapter)', (adapter) => {
     }
   });
 
+  it('retries only a status in the forcelist, for a method in allowedMethods (test_retries_wrong_*, test_default_method_forcelist_retried)', async () => {
+    const cases: Array<[method: string, retries: object, status: number]> = [
+      ['GET', { total: 1, statusForcelist: [418] }, 200],
+      ['OPTIONS', { total: 1, statusForcelist: [418] }, 200],
+      ['GET', { total: 1, statusForcelist: [202] }, 418],
+      ['GET', { total: 1, statusForcelist: [418], allowedMethods: ['POST'] }, 418],
+      ['GET', { total: 1 }, 418],
+    ];
+    const { clock } = fakeClock();
+    await using http = adapter.make({ clock });
+    for (const [method, retries, status] of cases) {
+      // urllib3's /successful_retry: 418 the first time, 200 after.
+      const teapot = await startServer(steps(answer(418), answer(200)), { collectBody: false });
+      try {
+        expect((await http.request(method, teapot.url('/successful_retry'), { retries })).status, JSON.stringify(retries)).toBe(status);
+      } finally {
+        await http.clear();
+        await teapot.close();
+      }
+    }
+  });
+
+  it('reuses the one connection for a retried status and a redirect (test_pool_size_retry, test_pool_size_redirect)', async () => {
+    const { clock } = fakeClock();
+    await using http = adapter.make({ clock, retries: { total: 1, raiseOnStatus: false, statusForcelist: [404] } });
+    const notFound = await http.request('GET', server.url('/status?status=404'), { preloadContent: false });
+    expect(notFound.status).toBe(404);
+    // The first 404 was drained, so its socket served the retry.
+    expect(http.connectionFromUrl(server.url()).numConnections).toBe(1);
+    await notFound.text();
+    const redirected = await http.request('GET', server.url('/redirect?target=%2Fecho'), { preloadContent: false });
+    expect(redirected.status).toBe(200);
+    await redirected.text();
+    expect(http.connectionFromUrl(server.url()).numConnections).toBe(1);
+  });
+
   it('throws MaxRetryError when status retries run out, or returns the last response with raiseOnStatus: false', async () => {
     const { clock } = fakeClock();
     await using http = adapter.make({ clock });
