@@ -108,7 +108,8 @@ describe.each(adapters)('retries ($name adapter)', (adapter) => {
 
   it('reuses the one connection for a retried status and a redirect (test_pool_size_retry, test_pool_size_redirect)', async () => {
     const { clock } = fakeClock();
-    await using http = adapter.make({ clock, retries: { total: 1, raiseOnStatus: false, statusForcelist: [404] } });
+    // One slot: the retry and the redirect can only go out once the answer before was drained.
+    await using http = adapter.make({ clock, maxSize: 1, retries: { total: 1, raiseOnStatus: false, statusForcelist: [404] } });
     const notFound = await http.request('GET', server.url('/status?status=404'), { preloadContent: false });
     expect(notFound.status).toBe(404);
     // The first 404 was drained, so its socket served the retry.
