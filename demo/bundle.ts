@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, stop, type Plugin } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const BUILT_FETCH_ENTRY = `${root}dist/adapters/fetch/index.js`;
@@ -41,6 +41,8 @@ export async function bundlePage(): Promise<string> {
     logLevel: 'silent',
     plugins: [useBuiltEntry],
   });
+  // esbuild's service process is not needed any more; a Ctrl-C on the process group should not find it.
+  await stop();
   const file = result.outputFiles[0];
   if (file === undefined) throw new Error('esbuild produced no output for demo/page/app.ts');
   if (/\bfrom\s*["']node:|require\(["']node:/.test(file.text)) throw new Error('The page bundle imports node: modules');

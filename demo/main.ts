@@ -33,6 +33,14 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  // Listening from the start (not only once the URL is printed): a Ctrl-C that arrives between the
+  // two would otherwise find no handler and kill the process before anything is closed. `on`, not
+  // `once`: Ctrl-C reaches this process and `npm run` (which forwards it again) together, and the
+  // repeat must not kill the process half-way through closing.
+  const stopRequested = new Promise<string>((resolve) => {
+    process.on('SIGINT', () => resolve('SIGINT'));
+    process.on('SIGTERM', () => resolve('SIGTERM'));
+  });
   ensureBuilt(note);
   const pageScript = await bundlePage();
   const origins = await startOrigins();
@@ -54,12 +62,7 @@ async function main(): Promise<number> {
     say(`  [${Math.round((Date.now() - started) / 1000)} s] ${state}: ${dashboard.live.sent} requests, ${rows.length} pools live, ${events.poolevict} evictions`);
   }, 10_000);
 
-  // `on`, not `once`: Ctrl-C reaches this process and `npm run` (which forwards it again) together; the
-  // repeat must not kill the process half-way through closing.
-  const signal = await new Promise<string>((resolve) => {
-    process.on('SIGINT', () => resolve('SIGINT'));
-    process.on('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await stopRequested;
   clearInterval(progress);
   say(`\n${signal}: stopping the workload, closing pools and servers…`);
   await dashboard.close();
