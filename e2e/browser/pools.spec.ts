@@ -4,8 +4,8 @@
  * pools allowed. Chromium itself would open 6 connections per origin, so
  * `maxSize: 2` is poolfetch's cap, not the browser's.
  */
-import { expect, test } from '@playwright/test';
-import { drive, gate, type Gate } from '../../test/fetch-adapter/support.js';
+import { expect, test, type Page, type Request } from '@playwright/test';
+import { drive, gate, startProbe, type Gate, type Probe } from '../../test/fetch-adapter/support.js';
 import { startServer, type TestServer } from '../../test/support/servers.js';
 import { startPage, type PageServer } from './page.js';
 
@@ -27,9 +27,11 @@ let flaky: TestServer;
 let flakyHits = 0;
 /** Sends headers and a first chunk at once, the rest of the body only when the test releases it. */
 let streaming: TestServer;
+let probe: Probe;
 
 test.beforeAll(async () => {
   site = await startPage();
+  probe = await startProbe({ cors: true });
   for (let i = 0; i < 3; i += 1) {
     const server: TestServer = await startServer(
       (req, res) => g.hold(`${server.origin}${req.url ?? ''}`, () => void res.end(req.url), server.origin),
@@ -59,7 +61,7 @@ test.beforeAll(async () => {
 
 test.afterAll(async () => {
   g.releaseAll();
-  await Promise.all([site, ...held, ...quick, flaky, streaming].map((s) => s.close()));
+  await Promise.all([site, probe, ...held, ...quick, flaky, streaming].map((s) => s.close()));
 });
 
 test.beforeEach(async ({ page }) => {
@@ -72,6 +74,21 @@ test.afterEach(() => {
   g.releaseAll();
 });
 
+/**
+ * The URLs Chromium sent (its own network log, not poolfetch's counters)
+ * before the page's probe request. The page sends the probe a task after a
+ * burst through the pools, and Chromium reports requests in the order they
+ * were made, so this is everything the pools let out of the burst.
+ */
+async function sentBeforeProbe(page: Page): Promise<string[]> {
+  const sent: string[] = [];
+  const record = (request: Request): void => void sent.push(request.url());
+  page.on('request', record);
+  await page.waitForRequest(probe.url);
+  page.off('request', record);
+  return sent.slice(0, sent.indexOf(probe.url));
+}
+
 test('the bundle is the fetch entry, resolved from package.json exports', () => {
   expect(site.inputs.some((p) => p.endsWith('/dist/adapters/fetch/index.js'))).toBe(true);
   expect(site.inputs.some((p) => p.includes('/adapters/node/') || p.includes('/undici/'))).toBe(false);
@@ -79,17 +96,26 @@ test('the bundle is the fetch entry, resolved from package.json exports', () => 
 
 test('the servers never see more than maxSize: 2 requests at once per origin', async ({ page }) => {
   const [a, b] = held.map((s) => s.origin);
+  const issued = sentBeforeProbe(page);
   const run = page.evaluate(
-    async ({ a, b }) => {
+    async ({ a, b, probe }) => {
       const manager = new window.poolfetch.PoolManager({ maxSize: 2 });
       const urls = [0, 1, 2, 3, 4, 5].flatMap((i) => [`${a}/${i}`, `${b}/${i}`]);
-      const texts = await Promise.all(urls.map(async (url) => (await manager.fetch(url)).text()));
+      const pending = urls.map(async (url) => (await manager.fetch(url)).text());
+      // One task later, every request the pools let through has been handed to the network: the probe follows them.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await fetch(probe);
+      const texts = await Promise.all(pending);
       const rows = manager.stats().map(({ origin, numRequests, numConnections }) => ({ origin, numRequests, numConnections }));
       await manager.clear();
       return { texts, rows, size: manager.pools.size };
     },
-    { a: a ?? '', b: b ?? '' },
+    { a: a ?? '', b: b ?? '', probe: probe.url },
   );
+  // What Chromium itself sent before the probe: only the pools' first two per origin.
+  const before = await issued;
+  expect(before.filter((url) => url.startsWith(`${a}/`))).toHaveLength(2);
+  expect(before.filter((url) => url.startsWith(`${b}/`))).toHaveLength(2);
   await Promise.all([a, b].map((origin) => drive(g, 6, 2, origin)));
   g.releaseAll();
   const { texts, rows, size } = await run;
@@ -127,16 +153,22 @@ test('a response holds its slot until its body is read, not merely until fetch()
 test('maxTotal holds across origins', async ({ page }) => {
   // Three per origin, within maxSize: maxTotal is the one cap that binds, so each release lets one more in.
   const origins = held.map((s) => s.origin);
+  const issued = sentBeforeProbe(page);
   const run = page.evaluate(
-    async (origins) => {
+    async ({ origins, probe }) => {
       const manager = new window.poolfetch.PoolManager({ maxSize: 3, maxTotal: 3 });
       const urls = origins.flatMap((origin) => [0, 1, 2].map((i) => `${origin}/${i}`));
-      const texts = await Promise.all(urls.map(async (url) => (await manager.fetch(url)).text()));
+      const pending = urls.map(async (url) => (await manager.fetch(url)).text());
+      // One task later, every request the pools let through has been handed to the network: the probe follows them.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await fetch(probe);
+      const texts = await Promise.all(pending);
       await manager.clear();
       return texts;
     },
-    origins,
+    { origins, probe: probe.url },
   );
+  expect(await issued).toHaveLength(3);
   await drive(g, 9, 3);
   g.releaseAll();
   expect(await run).toHaveLength(9);

@@ -5,7 +5,7 @@
  * per group (an origin, say). Holding requests is what makes a cap visible
  * without timing: a cap that did not hold would show more open at once.
  */
-import { deferred } from '../support/servers.js';
+import { deferred, startServer, type ServerOptions } from '../support/servers.js';
 
 export interface Gate extends Disposable {
   /** Request paths in the order the handler saw them start. */
@@ -21,6 +21,8 @@ export interface Gate extends Disposable {
   releaseAll(): void;
   /** The most requests of one group inside the handler at once. */
   peakOf(group: string): number;
+  /** Requests of one group that have arrived so far. */
+  startedOf(group: string): number;
   /** Wraps a handler body: counts it, waits for release, then answers. */
   hold<T>(path: string, answer: () => T, group?: string): Promise<T>;
 }
@@ -67,6 +69,9 @@ export function gate(): Gate {
     peakOf(group) {
       return groups.get(group)?.peak ?? 0;
     },
+    startedOf(group) {
+      return count(group);
+    },
     async hold(path, answer, group = '') {
       const g = groups.get(group) ?? { now: 0, peak: 0, started: 0 };
       groups.set(group, g);
@@ -106,4 +111,36 @@ export async function drive(g: Gate, total: number, open: number, group?: string
     await g.whenStarted(arrived, group);
     g.releaseOne(group);
   }
+}
+
+/**
+ * A server that answers at once and tells the test each time it is hit. A
+ * client sends it a request right after a burst through the pools: requests
+ * the pools wrongly let through in that burst reach their servers before (or
+ * with) the probe, so counting them once the probe has arrived exposes a cap
+ * that did not hold, where a driver releasing held requests could hide it.
+ */
+export interface Probe {
+  readonly url: string;
+  /** Resolves when the probe has been hit `n` times in all. */
+  whenHit(n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startProbe(options: ServerOptions = {}): Promise<Probe> {
+  let hits = 0;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const server = await startServer((_req, res) => {
+    hits += 1;
+    for (const w of waiters.filter((w) => hits >= w.n)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+    res.end('probe');
+  }, options);
+  return {
+    url: server.url('/probe'),
+    whenHit: (n) => (hits >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+    close: () => server.close(),
+  };
 }
