@@ -48,6 +48,17 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Requests sent and not yet done (their body unread); the peak is `numConnections` under fetch. */
   #running = 0;
   #peakRunning = 0;
+  /**
+   * Slots held here (at most `maxSize`). Slots are counted here rather than
+   * as p-queue tasks so that a request finding a free slot takes it without
+   * p-queue's per-task work; `#queue` (concurrency 1) is only the line of
+   * requests waiting for one, in order, with abort and timeout support.
+   */
+  #held = 0;
+  /** Hands a freed slot to the request at the head of the line, if one waits. */
+  #wake: (() => void) | undefined;
+  /** Resolves `close()` once the last slot is freed. */
+  #drained: (() => void) | undefined;
 
   constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
     this.poolKey = poolKey;
@@ -56,7 +67,7 @@ export class ConnectionPool implements Requester, RequestContext {
     this.options = options;
     this.#transport = transport;
     this.#shared = shared;
-    this.#queue = new PQueue({ concurrency: options.maxSize });
+    this.#queue = new PQueue({ concurrency: 1 });
   }
 
   /** Node: sockets opened so far; fetch: the peak number of requests in flight. */
@@ -70,12 +81,12 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /** True while a request holds or waits for a slot here. */
   get busy(): boolean {
-    return this.#queue.pending > 0 || this.#queue.size > 0;
+    return this.#held > 0 || this.#queue.pending > 0 || this.#queue.size > 0;
   }
 
   stats(): PoolStats {
     // A request holding this pool's slot while it waits under maxTotal is queued, not running.
-    const queued = this.#queue.size + this.#queue.pending - this.#running;
+    const queued = this.#queue.size + this.#queue.pending + this.#held - this.#running;
     return { running: this.#running, queued, ...this.#transport.connectionStats() };
   }
 
@@ -146,6 +157,7 @@ export class ConnectionPool implements Requester, RequestContext {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#queue.onIdle();
+      while (this.#held > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
       await this.#transport.close();
     })();
     return this.#closing;
@@ -187,12 +199,11 @@ export class ConnectionPool implements Requester, RequestContext {
     }
     signal?.throwIfAborted();
     const total = this.#shared.total;
-    const mustWait = isFull(this.#queue) || (total !== undefined && isFull(total));
-    // The fast path (a free slot) allocates no timer, controller or listener.
-    if (!mustWait) {
-      const local = take(this.#queue, undefined);
-      if (total === undefined) return local;
-      const releaseLocal = await local;
+    const lineEmpty = this.#queue.size === 0 && this.#queue.pending === 0;
+    // The fast path (a free slot, nobody waiting) allocates no timer, controller, listener or p-queue task.
+    if (lineEmpty && this.#held < this.options.maxSize && (total === undefined || !isFull(total))) {
+      const releaseLocal = this.#takeSlot();
+      if (total === undefined) return releaseLocal;
       const releaseTotal = await take(total, undefined);
       return once(() => {
         releaseTotal();
@@ -212,21 +223,65 @@ export class ConnectionPool implements Requester, RequestContext {
     }, poolTimeout);
     let releaseLocal: Release | undefined;
     try {
-      releaseLocal = await take(this.#queue, wait.signal);
+      releaseLocal = await this.#waitForSlot(wait.signal);
       const releaseTotal = total === undefined ? undefined : await take(total, wait.signal);
       const local = releaseLocal;
-      return once(() => {
-        releaseTotal?.();
+      return releaseTotal === undefined ? local : once(() => {
+        releaseTotal();
         local();
       });
     } catch (error) {
       releaseLocal?.();
       throw error;
     } finally {
-      // Once the slots are held, nothing may abort them: p-queue would free them under a running request.
+      // Once the slots are held, nothing may abort them.
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       this.#shutdown.signal.removeEventListener('abort', onShutdown);
+    }
+  }
+
+  #takeSlot(): Release {
+    this.#held += 1;
+    return once(() => {
+      this.#held -= 1;
+      const wake = this.#wake;
+      if (wake !== undefined) {
+        this.#wake = undefined;
+        wake();
+      } else if (this.#held === 0) {
+        this.#drained?.();
+      }
+    });
+  }
+
+  /** Joins the line; its head takes the next slot freed. Aborting `signal` leaves the line. */
+  async #waitForSlot(signal: AbortSignal): Promise<Release> {
+    let granted: Release | undefined;
+    try {
+      return await this.#queue.add(
+        () =>
+          new Promise<Release>((resolve, reject) => {
+            if (this.#held < this.options.maxSize) {
+              resolve((granted = this.#takeSlot()));
+              return;
+            }
+            const onAbort = (): void => {
+              this.#wake = undefined;
+              reject(signal.reason);
+            };
+            this.#wake = () => {
+              signal.removeEventListener('abort', onAbort);
+              resolve((granted = this.#takeSlot()));
+            };
+            signal.addEventListener('abort', onAbort, { once: true });
+          }),
+        { signal },
+      );
+    } catch (error) {
+      // Aborted just as a slot was handed over: give it back.
+      granted?.();
+      throw error;
     }
   }
 }
@@ -263,16 +318,45 @@ function once(fn: Release): Release {
 
 /** A response whose reading frees the slot at the end, on error or on cancel. */
 function holdUntilRead(response: WireResponse, release: Release): WireResponse {
-  return {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-    ...(response.url === undefined ? {} : { url: response.url }),
-    ...(response.redirected === undefined ? {} : { redirected: response.redirected }),
-    bytes: () => response.bytes().finally(release),
-    discard: () => response.discard().finally(release),
-    stream: () => releaseWhenDone(response.stream(), release),
-  };
+  return new HeldResponse(response, release) as WireResponse;
+}
+
+/**
+ * A class rather than an object literal: one is made per request, and a
+ * literal with a getter and spreads is built the slow way every time.
+ */
+class HeldResponse {
+  readonly #response: WireResponse;
+  readonly #release: Release;
+  constructor(response: WireResponse, release: Release) {
+    this.#response = response;
+    this.#release = release;
+  }
+  get status(): number {
+    return this.#response.status;
+  }
+  get statusText(): string {
+    return this.#response.statusText;
+  }
+  /** Passed through as a getter: a transport may build its Headers only when someone looks. */
+  get headers(): Headers {
+    return this.#response.headers;
+  }
+  get url(): string | undefined {
+    return this.#response.url;
+  }
+  get redirected(): boolean | undefined {
+    return this.#response.redirected;
+  }
+  bytes(): Promise<Uint8Array> {
+    return this.#response.bytes().finally(this.#release);
+  }
+  discard(): Promise<void> {
+    return this.#response.discard().finally(this.#release);
+  }
+  stream(): ReadableStream<Uint8Array> {
+    return releaseWhenDone(this.#response.stream(), this.#release);
+  }
 }
 
 /** Passes a stream through, calling `release` once it ends, fails or is cancelled. */

@@ -25,8 +25,8 @@ export async function runFetch(
 ): Promise<Response> {
   // Headers would strip a trailing CRLF silently; a header injection must fail instead.
   if (init?.headers !== undefined && !(init.headers instanceof Headers)) normalizeHeaders(init.headers, 'fetch headers');
-  let request: Request;
-  try {
+  let request: RequestParts | undefined = plainRequest(input, init);
+  if (request === undefined) try {
     request = new Request(input instanceof URL ? input.href : input, init);
   } catch (error) {
     if (typeof input === 'string' && !URL.canParse(input, globalThis.location?.href)) {
@@ -130,6 +130,42 @@ export async function runFetch(
 }
 
 /** The request's signal, joined with one that fires after `total` ms with a `ReadTimeoutError`. */
+/** The parts of a `Request` the loop reads. */
+type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect' | 'signal'>;
+
+/** The init keys a body-less request may have and still skip building a `Request`. */
+const PLAIN_INIT = new Set(['method', 'headers', 'signal', 'redirect']);
+const REDIRECT_MODES = new Set(['follow', 'error', 'manual']);
+const NO_HEADERS = new Headers();
+
+/**
+ * A body-less fetch to an absolute URL, as `new Request(input, init)` would
+ * see it, without building one: a `Request` costs more than a whole request
+ * over a kept-alive socket. Anything else (a Request input, a body, another
+ * init key, a relative URL, credentials in the URL) returns undefined and
+ * goes through `new Request`, which also gives the standard errors.
+ */
+function plainRequest(input: string | URL | Request, init: RequestInit | undefined): RequestParts | undefined {
+  if (typeof input !== 'string' && !(input instanceof URL)) return undefined;
+  if (init !== undefined) {
+    for (const key in init) {
+      if (!PLAIN_INIT.has(key) && (init as Record<string, unknown>)[key] !== undefined) return undefined;
+    }
+    if (init.redirect !== undefined && !REDIRECT_MODES.has(init.redirect)) return undefined;
+    if (init.signal != null && !(init.signal instanceof AbortSignal)) return undefined;
+  }
+  const url = input instanceof URL ? input : URL.canParse(input) ? new URL(input) : undefined;
+  if (url === undefined || url.username !== '' || url.password !== '') return undefined;
+  return {
+    method: init?.method ?? 'GET',
+    url: url.href,
+    headers: init?.headers === undefined ? NO_HEADERS : new Headers(init.headers),
+    body: null,
+    redirect: init?.redirect ?? 'follow',
+    signal: init?.signal ?? new AbortController().signal,
+  };
+}
+
 function withTotal(
   signal: AbortSignal,
   total: number | undefined,

@@ -54,7 +54,16 @@ export class RecentlyUsed<K, V> {
   add(key: K, value: V): void {
     this.#count += 1;
     this.#lru.set(key, value);
-    if (this.#count > this.#maxSize) this.#lru.evict(this.#count - this.#maxSize);
+    // Not quick-lru's evict(): it copies every entry into new maps on each call, and with more
+    // origins than numPools that is every request. The oldest entry is the first one ascending.
+    while (this.#count > this.#maxSize) {
+      const oldest = this.#lru.entriesAscending().next();
+      if (oldest.done === true) break;
+      const [oldKey, oldValue] = oldest.value;
+      this.#lru.delete(oldKey);
+      this.#count -= 1;
+      this.#onEvict(oldKey, oldValue);
+    }
   }
 
   /** Oldest first. */

@@ -13,7 +13,7 @@ import { normalizeRedirect, type ResolvedOptions } from './options.js';
 import { describe, parseUrl } from './pool-key.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import { PoolResponse } from './response.js';
-import { mayHaveBeenSent, normalizeRetry, RetryBudget } from './retry.js';
+import { mayHaveBeenSent, normalizeRetry, RETRY_AFTER_STATUSES, RetryBudget } from './retry.js';
 import { normalizeTimeout, type ResolvedTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
@@ -137,8 +137,9 @@ export async function runRequest(
         continue;
       }
 
-      const location = response.headers.get('location');
-      if (REDIRECT_STATUSES.has(response.status) && location !== null && resolved.redirect > 0 && !pool.followsRedirects) {
+      // Headers are read only for the statuses that need them: a Headers lookup is not free per request.
+      const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
+      if (location !== null && resolved.redirect > 0 && !pool.followsRedirects) {
         let nextUrl: URL;
         try {
           nextUrl = redirectTarget(location, currentUrl, currentMethod);
@@ -171,7 +172,8 @@ export async function runRequest(
         }
       }
 
-      const retryAfter = response.headers.get('retry-after');
+      const retryable = RETRY_AFTER_STATUSES.has(response.status) || resolved.retry.statusForcelist.has(response.status);
+      const retryAfter = retryable ? response.headers.get('retry-after') : null;
       if (budget.isRetryableStatus(currentMethod, response.status, retryAfter !== null) && canResend()) {
         let delay: number;
         try {
@@ -211,10 +213,12 @@ export async function runRequest(
     const finalUrl = response.url ?? currentUrl.href;
     // A transport that followed redirects itself tells only where it ended up.
     if (response.redirected === true && finalUrl !== currentUrl.href) redirects.push(finalUrl);
-    const init = { status: response.status, statusText: response.statusText, headers: response.headers, url: finalUrl, redirects };
-    if (resolved.preloadContent) return new PoolResponse({ ...init, data: await response.bytes() });
+    // Headers are handed over as a function: a transport may build them only when the caller looks.
+    const headers = (): Headers => response.headers;
+    const { status, statusText } = response;
+    if (resolved.preloadContent) return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, data: await response.bytes() });
     streaming = true;
-    return new PoolResponse({ ...init, body: whenDone(response.stream(), cleanup, signal) });
+    return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, body: whenDone(response.stream(), cleanup, signal) });
   }
 }
 

@@ -10,18 +10,19 @@ const EMPTY = new Uint8Array(0);
 export class PoolResponse {
   readonly status: number;
   readonly statusText: string;
-  readonly headers: Headers;
   /** The final URL, after redirects. */
   readonly url: string;
   /** The URLs redirected to, in order; empty when there was no redirect. */
   readonly redirects: readonly string[];
   readonly #data: Uint8Array | undefined;
   readonly #body: ReadableStream<Uint8Array> | null;
+  #headers: Headers | (() => Headers);
 
   constructor(init: {
     status: number;
     statusText: string;
-    headers: Headers;
+    /** Or a function that builds them: most callers never look, and building Headers is not free. */
+    headers: Headers | (() => Headers);
     url: string;
     redirects: readonly string[];
     data?: Uint8Array;
@@ -29,11 +30,17 @@ export class PoolResponse {
   }) {
     this.status = init.status;
     this.statusText = init.statusText;
-    this.headers = init.headers;
+    this.#headers = init.headers;
     this.url = init.url;
     this.redirects = init.redirects;
     this.#data = init.data;
     this.#body = init.body ?? null;
+  }
+
+  /** A standard Headers object. */
+  get headers(): Headers {
+    if (typeof this.#headers === 'function') this.#headers = this.#headers();
+    return this.#headers;
   }
 
   /** The whole body, when it was preloaded; throws for a streamed response. */

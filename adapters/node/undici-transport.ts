@@ -149,8 +149,8 @@ const DECODERS: Record<string, () => Transform> = {
 class UndiciResponse implements WireResponse {
   readonly status: number;
   readonly statusText: string;
-  readonly headers: Headers;
   readonly #data: Dispatcher.ResponseData;
+  #headers: Headers | undefined;
   readonly #where: [method: string, url: string, read: number | undefined];
   readonly #signal: AbortSignal | undefined;
 
@@ -160,17 +160,30 @@ class UndiciResponse implements WireResponse {
     this.#signal = signal;
     this.status = data.statusCode;
     this.statusText = data.statusText ?? '';
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(data.headers)) {
-      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      else if (value !== undefined) headers.append(name, value);
+  }
+
+  /** Built on first use: most requests never look at them, and a Headers object costs microseconds to fill. */
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(this.#data.headers)) {
+        if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+        else if (value !== undefined) headers.append(name, value);
+      }
+      this.#headers = headers;
     }
-    this.headers = headers;
+    return this.#headers;
+  }
+
+  /** `content-encoding` from undici's own header record, without building Headers. */
+  #encoding(): string | undefined {
+    const value = this.#data.headers['content-encoding'];
+    return Array.isArray(value) ? value.join(', ') : value;
   }
 
   /** The body with any content-encoding undone. */
   #decoded(): Readable {
-    const encoding = this.headers.get('content-encoding')?.trim().toLowerCase();
+    const encoding = this.#encoding()?.trim().toLowerCase();
     const decoder = encoding === undefined ? undefined : DECODERS[encoding];
     if (decoder === undefined || this.#where[0] === 'HEAD' || this.status === 204 || this.status === 304) return this.#data.body;
     const out = decoder();
@@ -180,7 +193,7 @@ class UndiciResponse implements WireResponse {
 
   async bytes(): Promise<Uint8Array> {
     try {
-      if (this.headers.has('content-encoding')) {
+      if (this.#encoding() !== undefined) {
         const chunks: Buffer[] = [];
         for await (const chunk of this.#decoded()) chunks.push(chunk as Buffer);
         return Buffer.concat(chunks);
