@@ -12,9 +12,26 @@ export function makeWorker(poolfetch: FetchEntry): { fetch(request: Request): Pr
   const { PoolManager } = poolfetch;
   const manager = new PoolManager({ maxTotal: 6 });
 
-  /** Fetches every URL through `through`, reading each body, and reports what the pools counted. */
-  async function fetchAll(through: InstanceType<FetchEntry['PoolManager']>, urls: string[]): Promise<Response> {
-    const texts = await Promise.all(urls.map(async (url) => (await through.fetch(url)).text()));
+  // What the pools hand to the runtime: the fetch adapter looks globalThis.fetch up on every call,
+  // so a wrapper installed here sees each request as it leaves poolfetch for workerd's network.
+  const sent: string[] = [];
+  const runtimeFetch = globalThis.fetch;
+  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    sent.push(input instanceof Request ? input.url : String(input));
+    return runtimeFetch(input, init);
+  }) as typeof fetch;
+
+  /**
+   * Fetches every URL through `through`, reading each body. A task after the
+   * burst it tells the test's probe how many requests had left the pools by
+   * then, and answers with what the pools counted.
+   */
+  async function fetchAll(through: InstanceType<FetchEntry['PoolManager']>, urls: string[], probe: string | null): Promise<Response> {
+    const before = sent.length;
+    const pending = urls.map(async (url) => (await through.fetch(url)).text());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (probe !== null) await (await runtimeFetch(`${probe}?sent=${sent.length - before}`)).text();
+    const texts = await Promise.all(pending);
     return Response.json({ texts, stats: through.stats() });
   }
 
@@ -24,6 +41,7 @@ export function makeWorker(poolfetch: FetchEntry): { fetch(request: Request): Pr
       const origins = url.searchParams.getAll('origin');
       const each = Number(url.searchParams.get('each') ?? '1');
       const urls = origins.flatMap((origin) => Array.from({ length: each }, (_, i) => `${origin}/${i}`));
+      const probe = url.searchParams.get('probe');
       switch (url.pathname) {
         case '/entry':
           try {
@@ -33,14 +51,14 @@ export function makeWorker(poolfetch: FetchEntry): { fetch(request: Request): Pr
             return Response.json({ entry: 'fetch', name: (error as Error).name, message: (error as Error).message });
           }
         case '/shared':
-          return fetchAll(manager, urls);
+          return fetchAll(manager, urls, probe);
         case '/own': {
           const maxTotal = url.searchParams.get('maxTotal');
           await using own = new PoolManager({
             maxSize: Number(url.searchParams.get('maxSize') ?? '6'),
             ...(maxTotal === null ? {} : { maxTotal: Number(maxTotal) }),
           });
-          return await fetchAll(own, urls);
+          return await fetchAll(own, urls, probe);
         }
         default:
           return new Response('unknown path', { status: 404 });

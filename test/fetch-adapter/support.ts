@@ -122,17 +122,19 @@ export async function drive(g: Gate, total: number, open: number, group?: string
  */
 export interface Probe {
   readonly url: string;
+  /** The paths (with query) it was hit with, in order. */
+  readonly hits: readonly string[];
   /** Resolves when the probe has been hit `n` times in all. */
   whenHit(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startProbe(options: ServerOptions = {}): Promise<Probe> {
-  let hits = 0;
+  const hits: string[] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const server = await startServer((_req, res) => {
-    hits += 1;
-    for (const w of waiters.filter((w) => hits >= w.n)) {
+  const server = await startServer((req, res) => {
+    hits.push(req.url ?? '');
+    for (const w of waiters.filter((w) => hits.length >= w.n)) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve();
     }
@@ -140,7 +142,8 @@ export async function startProbe(options: ServerOptions = {}): Promise<Probe> {
   }, options);
   return {
     url: server.url('/probe'),
-    whenHit: (n) => (hits >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+    hits,
+    whenHit: (n) => (hits.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
     close: () => server.close(),
   };
 }
