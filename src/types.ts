@@ -121,13 +121,22 @@ export type BodyInit = string | Uint8Array | ArrayBuffer | ReadableStream<Uint8A
 
 /** Options of one `request()`. */
 export interface RequestOptions {
+  /**
+   * The request body; a string, a form or `json` also sets the content-type fetch would.
+   * A `ReadableStream` is streamed (Node) and can be sent once: no retry, no 307/308 after it.
+   */
   body?: BodyInit | null;
   /** Serialised with `JSON.stringify`; sets `content-type: application/json`. */
   json?: unknown;
+  /** Laid over the manager's `headers`, name by name. */
   headers?: HeadersInit;
+  /** Overrides the manager's `retries`; an object is laid over the manager's settings. @default the manager's */
   retries?: number | RetryOptions | false;
+  /** Overrides the manager's `timeout`, field by field. @default the manager's */
   timeout?: number | TimeoutOptions;
+  /** Follow redirects (`true`: up to the manager's limit), a hop limit, or `false` for the 3xx. @default the manager's */
   redirect?: boolean | number;
+  /** Aborts the request at any stage, its streamed body included, with the signal's reason. */
   signal?: AbortSignal;
   /** Read the body into `data` before resolving; else stream it from `body`. @default true */
   preloadContent?: boolean;
