@@ -95,6 +95,8 @@ for (const runtime of runtimes) {
       g = gate();
       await using manager = new poolfetch.PoolManager({ maxSize: 2 });
       const all = [1, 2, 3, 4, 5, 6].map((i) => manager.request('GET', held.url(`/${i}`)));
+      await g.whenStarted(2, 'held');
+      expect(manager.connectionFromUrl(held.origin).stats()).toMatchObject({ running: 2, queued: 4 });
       await drive(g, 6, 2, 'held');
       g.releaseAll();
       expect(await Promise.all(all.map(async (r) => (await r).text()))).toEqual(['/1', '/2', '/3', '/4', '/5', '/6']);
