@@ -193,9 +193,16 @@ describe('normalizeRetry', () => {
     expect(normalizeRetry(undefined, 'retries')).toBe(retryDefaults);
   });
 
-  it('overlays a per-request object on the manager settings', () => {
-    const base = normalizeRetry({ total: 7, statusForcelist: [502] }, 'retries');
-    expect(normalizeRetry({ backoffFactor: 1 }, 'retries', base)).toMatchObject({ total: 7, backoffFactor: 1 });
+  it('overlays a per-request object or count on the manager settings', () => {
+    const base = normalizeRetry({ total: 7, connect: 2, read: 1, status: 4, redirect: 3, statusForcelist: [502] }, 'retries');
+    const overlaid = normalizeRetry({ backoffFactor: 1 }, 'retries', base);
+    expect(overlaid).toMatchObject({ total: 7, connect: 2, read: 1, status: 4, redirect: 3, backoffFactor: 1 });
+    expect([...overlaid.statusForcelist]).toEqual([502]);
+    expect(normalizeRetry(2, 'retries', base)).toMatchObject({ total: 2, connect: 2, redirect: 3 });
+    expect(normalizeRetry({ redirect: true }, 'retries', base).redirect).toBeUndefined();
+    // Over a manager with retries off, a request's settings start from the defaults.
+    expect(normalizeRetry({ statusForcelist: [500] }, 'retries', normalizeRetry(false, 'retries'))).toMatchObject({ enabled: true, total: 3 });
+    expect(normalizeRetry(1, 'retries', normalizeRetry(false, 'retries'))).toMatchObject({ enabled: true, total: 1 });
   });
 
   it.each([

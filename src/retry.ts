@@ -60,7 +60,9 @@ const KNOWN = new Set([
 export function normalizeRetry(value: unknown, name: string, base: ResolvedRetry = retryDefaults): ResolvedRetry {
   if (value === undefined) return base;
   if (value === false) return NONE;
-  if (typeof value === 'number') return { ...base, enabled: true, total: count(name, value) };
+  // A manager with retries off leaves nothing to lay a request's settings over but the defaults.
+  const from = base.enabled ? base : retryDefaults;
+  if (typeof value === 'number') return { ...from, total: count(name, value) };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`${name} must be a number, false or an object of retry options, got ${describe(value)}`);
   }
@@ -71,22 +73,24 @@ export function normalizeRetry(value: unknown, name: string, base: ResolvedRetry
   }
   const o = value as RetryOptions;
   const opt = (key: 'connect' | 'read' | 'status'): number | undefined =>
-    o[key] === undefined ? undefined : count(`${name}.${key}`, o[key]);
+    o[key] === undefined ? from[key] : count(`${name}.${key}`, o[key]);
   return {
     enabled: true,
-    total: o.total === undefined ? base.total : o.total === false ? undefined : count(`${name}.total`, o.total),
+    total: o.total === undefined ? from.total : o.total === false ? undefined : count(`${name}.total`, o.total),
     connect: opt('connect'),
     read: opt('read'),
-    redirect: o.redirect === undefined || o.redirect === true ? undefined : o.redirect === false ? 0 : count(`${name}.redirect`, o.redirect),
+    redirect: o.redirect === undefined ? from.redirect : o.redirect === true ? undefined : o.redirect === false ? 0 : count(`${name}.redirect`, o.redirect),
     status: opt('status'),
-    statusForcelist: o.statusForcelist === undefined ? base.statusForcelist : statuses(`${name}.statusForcelist`, o.statusForcelist),
-    allowedMethods: o.allowedMethods === undefined ? base.allowedMethods : methods(`${name}.allowedMethods`, o.allowedMethods),
-    backoffFactor: o.backoffFactor === undefined ? base.backoffFactor : seconds(`${name}.backoffFactor`, o.backoffFactor),
-    backoffMax: o.backoffMax === undefined ? base.backoffMax : seconds(`${name}.backoffMax`, o.backoffMax),
-    respectRetryAfter: o.respectRetryAfter === undefined ? base.respectRetryAfter : bool(`${name}.respectRetryAfter`, o.respectRetryAfter),
-    retryAfterMax: o.retryAfterMax === undefined ? base.retryAfterMax : seconds(`${name}.retryAfterMax`, o.retryAfterMax),
-    raiseOnStatus: o.raiseOnStatus === undefined ? base.raiseOnStatus : bool(`${name}.raiseOnStatus`, o.raiseOnStatus),
-    raiseOnRedirect: o.redirect === false ? false : o.raiseOnRedirect === undefined ? base.raiseOnRedirect : bool(`${name}.raiseOnRedirect`, o.raiseOnRedirect),
+    statusForcelist: o.statusForcelist === undefined ? from.statusForcelist : statuses(`${name}.statusForcelist`, o.statusForcelist),
+    allowedMethods: o.allowedMethods === undefined ? from.allowedMethods : methods(`${name}.allowedMethods`, o.allowedMethods),
+    backoffFactor: o.backoffFactor === undefined ? from.backoffFactor : seconds(`${name}.backoffFactor`, o.backoffFactor),
+    backoffMax: o.backoffMax === undefined ? from.backoffMax : seconds(`${name}.backoffMax`, o.backoffMax),
+    respectRetryAfter: o.respectRetryAfter === undefined ? from.respectRetryAfter : bool(`${name}.respectRetryAfter`, o.respectRetryAfter),
+    retryAfterMax: o.retryAfterMax === undefined ? from.retryAfterMax : seconds(`${name}.retryAfterMax`, o.retryAfterMax),
+    raiseOnStatus: o.raiseOnStatus === undefined ? from.raiseOnStatus : bool(`${name}.raiseOnStatus`, o.raiseOnStatus),
+    raiseOnRedirect: o.redirect === false
+      ? false
+      : o.raiseOnRedirect === undefined ? (o.redirect === undefined ? from.raiseOnRedirect : true) : bool(`${name}.raiseOnRedirect`, o.raiseOnRedirect),
   };
 }
 
