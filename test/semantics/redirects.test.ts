@@ -128,6 +128,10 @@ describe.each(adapters)('redirects ($name adapter)', (adapter) => {
     expect(res.redirected).toBe(true);
     expect(res.url).toBe(b.url('/echo'));
     expect(((await res.json()) as Echo).url).toBe('/echo');
+    const credentials = { authorization: 'Bearer s3cret', 'x-kept': 'yes' };
+    const crossed = (await (await http.fetch(redirectTo(a, b.url('/echo'), 307), { headers: credentials })).json()) as Echo;
+    expect(crossed.headers.authorization).toBeUndefined();
+    expect(crossed.headers['x-kept']).toBe('yes');
     const plain = await http.fetch(a.url('/echo'));
     expect(plain.redirected).toBe(false);
     expect(plain.url).toBe(a.url('/echo'));
