@@ -82,6 +82,19 @@ describe('the fetch adapter against a real server', () => {
   });
 });
 
+describe('a body nobody reads', () => {
+  it('holds its slot until its request is aborted', async () => {
+    await using manager = new PoolManager({ maxSize: 1 });
+    const controller = new AbortController();
+    const unread = await manager.fetch(server.url('/endless'), { signal: controller.signal });
+    const next = manager.fetch(server.url('/after-abort'));
+    expect(manager.connectionFromUrl(server.origin).stats()).toMatchObject({ running: 1, queued: 1 });
+    controller.abort();
+    expect(await (await next).text()).toBe('ok /after-abort');
+    expect(unread.bodyUsed).toBe(false);
+  });
+});
+
 describe('network failures', () => {
   let closedUrl: string;
   beforeAll(async () => {
