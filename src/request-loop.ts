@@ -188,10 +188,7 @@ export async function runRequest(
         continue;
       }
 
-      if (!resolved.preloadContent) {
-        streaming = true;
-        return await finish(response);
-      }
+      if (!resolved.preloadContent) return await finish(response);
       try {
         return await finish(response);
       } catch (error) {
