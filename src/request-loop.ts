@@ -214,8 +214,10 @@ export async function runRequest(
     const headers = (): Headers => response.headers;
     const { status, statusText } = response;
     if (resolved.preloadContent) return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, data: await response.bytes() });
+    const body = whenDone(response.stream(), cleanup, signal);
+    // From here the body stream ends the total timeout, not the loop.
     streaming = true;
-    return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, body: whenDone(response.stream(), cleanup, signal) });
+    return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, body });
   }
 }
 
