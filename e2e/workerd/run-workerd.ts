@@ -94,6 +94,10 @@ export async function startWorker(): Promise<RunningWorker> {
       if (event.event === 'listen' && event.socket === 'http' && event.port !== undefined) done(event.port);
     });
     void exited.then(() => fail(new Error(`workerd exited before listening:\n${output}`)));
+  }).catch((error: unknown) => {
+    process.off('exit', killOnExit);
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   });
 
   const url = `http://127.0.0.1:${port}`;
