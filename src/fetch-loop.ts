@@ -71,7 +71,7 @@ export async function runFetch(
     return endsWith(response, whenDone(response.body, timeout.cleanup, timeout.signal));
   } catch (error) {
     timeout.cleanup();
-    throw timeout.signal.aborted ? timeout.signal.reason : error;
+    throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
   }
 
   async function follow(): Promise<Response> {
@@ -87,7 +87,7 @@ export async function runFetch(
         method,
         headers,
         body,
-        signal: timeout.signal,
+        signal: timeout.signal ?? null,
         redirect: followHere ? 'manual' : mode,
         ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
       },
@@ -129,9 +129,8 @@ export async function runFetch(
   }
 }
 
-/** The request's signal, joined with one that fires after `total` ms with a `ReadTimeoutError`. */
-/** The parts of a `Request` the loop reads. */
-type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect' | 'signal'>;
+/** The parts of a `Request` the loop reads; no signal when the caller gave none (an AbortSignal is not free). */
+type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect'> & { readonly signal: AbortSignal | undefined };
 
 /** The init keys a body-less request may have and still skip building a `Request`. */
 const PLAIN_INIT = new Set(['method', 'headers', 'signal', 'redirect']);
@@ -162,29 +161,30 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
     headers: init?.headers === undefined ? NO_HEADERS : new Headers(init.headers),
     body: null,
     redirect: init?.redirect ?? 'follow',
-    signal: init?.signal ?? new AbortController().signal,
+    signal: init?.signal ?? undefined,
   };
 }
 
+/** The request's signal, joined with one that fires after `total` ms with a `ReadTimeoutError`. */
 function withTotal(
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   total: number | undefined,
   where: () => { method: string; url: string },
-): { signal: AbortSignal; cleanup: () => void } {
+): { signal: AbortSignal | undefined; cleanup: () => void } {
   if (total === undefined) return { signal, cleanup: noop };
   const controller = new AbortController();
   const timer = setTimeout(() => {
     const { method, url } = where();
     controller.abort(new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }));
   }, total);
-  const onAbort = (): void => controller.abort(signal.reason);
-  if (signal.aborted) controller.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
+  const onAbort = (): void => controller.abort(signal?.reason);
+  if (signal?.aborted === true) controller.abort(signal.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
   return {
     signal: controller.signal,
     cleanup: () => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
     },
   };
 }
