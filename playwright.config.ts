@@ -4,7 +4,8 @@
  * which `npm test` installs with apt-get when missing. Specs live under e2e/
  * (`*.spec.ts`; e2e/browser for the package, e2e/demo for `npm run demo`) and
  * load the BUILT package, so `npm run build` comes first. The JSON report
- * feeds the pass count of `npm test`.
+ * feeds the pass count of `npm test`. Every launch gets a fresh temporary
+ * user-data-dir from Playwright.
  */
 import { defineConfig } from '@playwright/test';
 
