@@ -13,11 +13,14 @@ import { adapters, type Adapter } from './support.js';
 /** `/stall` never answers; `/trickle` sends headers and one chunk, then stalls; else 'ok'. */
 let server: TestServer;
 const stalled = new Set<http.ServerResponse>();
+/** Resolved when a request reaches `/stall`. */
+let stallArrived = deferred();
 
 beforeAll(async () => {
   server = await startServer((req, res) => {
     if (req.url === '/stall') {
       stalled.add(res);
+      stallArrived.resolve();
       return;
     }
     if (req.url === '/trickle') {
@@ -156,12 +159,9 @@ describe.each(adapters)('abort ($name adapter)', (adapter) => {
   it('aborts while waiting for the answer, with an AbortError DOMException, and frees the slot at once', async () => {
     await using http = adapter.make({ maxSize: 1 });
     const controller = new AbortController();
-    const arrived = deferred();
-    const count = server.requests.length;
+    stallArrived = deferred();
     const pending = http.request('GET', server.url('/stall'), { signal: controller.signal });
-    const watch = setInterval(() => server.requests.length > count && arrived.resolve(), 5);
-    await arrived.promise;
-    clearInterval(watch);
+    await stallArrived.promise;
     controller.abort();
     expect(isAbortError(await pending.catch((e: unknown) => e))).toBe(true);
     const pool = http.connectionFromUrl(server.url());
