@@ -165,6 +165,8 @@ describe('which responses are retried (test_status_forcelist, test_allowed_metho
     expect(b.isRetryableStatus('GET', 500, true)).toBe(false);
     expect(b.isRetryableStatus('POST', 503, true)).toBe(false);
     expect(budget(false).isRetryableStatus('GET', 503, true)).toBe(false);
+    expect(budget({ total: false }).isRetryableStatus('GET', 503, true)).toBe(false);
+    expect(budget(0).isRetryableStatus('GET', 503, true)).toBe(false);
   });
 
   it('allows read retries only for allowedMethods (idempotent by default)', () => {

@@ -177,7 +177,8 @@ export class RetryBudget {
   isRetryableStatus(method: string, status: number, hasRetryAfter = false): boolean {
     if (!this.config.enabled || !this.config.allowedMethods.has(method)) return false;
     if (this.config.statusForcelist.has(status)) return true;
-    return this.config.respectRetryAfter && hasRetryAfter && RETRY_AFTER_STATUSES.has(status) && this.total !== 0;
+    // As urllib3: only while `total` has retries left (never with `total: false`, which could loop forever).
+    return this.config.respectRetryAfter && hasRetryAfter && RETRY_AFTER_STATUSES.has(status) && this.total !== undefined && this.total > 0;
   }
 
   /** Redirect hops still allowed. */
