@@ -242,6 +242,10 @@ describe('redirects: what only the core follows (Node adapter)', () => {
     await expect(http.request('POST', redirectTo(a, a.url('/echo'), 307), { body })).rejects.toThrow(
       /Cannot follow the 307 redirect .* ReadableStream/,
     );
+    const fetchBody = new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(new Uint8Array([1])), c.close()) });
+    await expect(http.fetch(redirectTo(a, a.url('/echo'), 308), { method: 'POST', body: fetchBody, duplex: 'half' } as RequestInit)).rejects.toThrow(
+      /Cannot follow the 308 redirect .* stream/,
+    );
     // 303 drops the body, so a stream is no obstacle there.
     const dropped = new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(new Uint8Array([1])), c.close()) });
     expect((await http.request('POST', redirectTo(a, a.url('/echo'), 303), { body: dropped })).status).toBe(200);
