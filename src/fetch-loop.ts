@@ -75,57 +75,57 @@ export async function runFetch(
   }
 
   async function follow(): Promise<Response> {
-  const redirects: string[] = [];
-  for (;;) {
-    const pool = ctx.route(url);
-    if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${url.href}`);
-    const followHere = !pool.followsRedirects;
-    const call: WireFetch = {
-      url,
-      init: {
-        ...passed,
-        method,
-        headers,
-        body,
-        signal: timeout.signal ?? null,
-        redirect: followHere ? 'manual' : mode,
-        ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-      },
-      timeout: ctx.options.timeout,
-    };
-    const response = await pool.fetchOnce(call);
-    const location = response.headers.get('location');
-    if (!followHere || mode === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
-      return redirects.length === 0 ? response : markRedirected(response, url);
-    }
-    const where = { method, url: url.href };
-    if (mode === 'error') {
+    const redirects: string[] = [];
+    for (;;) {
+      const pool = ctx.route(url);
+      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${url.href}`);
+      const followHere = !pool.followsRedirects;
+      const call: WireFetch = {
+        url,
+        init: {
+          ...passed,
+          method,
+          headers,
+          body,
+          signal: timeout.signal ?? null,
+          redirect: followHere ? 'manual' : mode,
+          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+        },
+        timeout: ctx.options.timeout,
+      };
+      const response = await pool.fetchOnce(call);
+      const location = response.headers.get('location');
+      if (!followHere || mode === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
+        return redirects.length === 0 ? response : markRedirected(response, url);
+      }
+      const where = { method, url: url.href };
+      if (mode === 'error') {
+        await response.body?.cancel();
+        throw new TypeError(`fetch failed: ${url.href} redirected with ${response.status} and the redirect mode is 'error'`);
+      }
+      let nextUrl: URL;
+      try {
+        nextUrl = redirectTarget(location, url, method);
+      } catch (error) {
+        await response.body?.cancel();
+        throw error;
+      }
+      if (ctx.route(nextUrl) === undefined) return redirects.length === 0 ? response : markRedirected(response, url);
+      if (redirects.length >= ctx.options.redirect) {
+        await response.body?.cancel();
+        throw new MaxRetryError(new Error(`too many redirects (more than ${ctx.options.redirect})`), where);
+      }
+      const next = redirectMethod(response.status, method, 'fetch');
       await response.body?.cancel();
-      throw new TypeError(`fetch failed: ${url.href} redirected with ${response.status} and the redirect mode is 'error'`);
+      if (!next.dropBody && body !== null && !replayable) {
+        throw new TypeError(`Cannot follow the ${response.status} redirect from ${url.href}: the request body was a stream and is spent`);
+      }
+      headers = redirectHeaders(headers, url, nextUrl, next.dropBody);
+      if (next.dropBody) body = null;
+      method = next.method;
+      url = nextUrl;
+      redirects.push(url.href);
     }
-    let nextUrl: URL;
-    try {
-      nextUrl = redirectTarget(location, url, method);
-    } catch (error) {
-      await response.body?.cancel();
-      throw error;
-    }
-    if (ctx.route(nextUrl) === undefined) return redirects.length === 0 ? response : markRedirected(response, url);
-    if (redirects.length >= ctx.options.redirect) {
-      await response.body?.cancel();
-      throw new MaxRetryError(new Error(`too many redirects (more than ${ctx.options.redirect})`), where);
-    }
-    const next = redirectMethod(response.status, method, 'fetch');
-    await response.body?.cancel();
-    if (!next.dropBody && body !== null && !replayable) {
-      throw new TypeError(`Cannot follow the ${response.status} redirect from ${url.href}: the request body was a stream and is spent`);
-    }
-    headers = redirectHeaders(headers, url, nextUrl, next.dropBody);
-    if (next.dropBody) body = null;
-    method = next.method;
-    url = nextUrl;
-    redirects.push(url.href);
-  }
   }
 }
 
