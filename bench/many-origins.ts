@@ -7,7 +7,7 @@
  * each client reports its RSS as it goes.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { OriginClientConfig, OriginClientMessage, OriginParentMessage, SocketStats } from './protocol.js';
+import { loopbackAddress, type OriginClientConfig, type OriginClientMessage, type OriginParentMessage, type SocketStats } from './protocol.js';
 import { here, startServerProcess, sumStats, type ServerProcess } from './processes.js';
 import { median, MiB } from './stats.js';
 
@@ -38,6 +38,9 @@ export interface ManyOriginsClientResult {
   passes: number[];
   median: number;
   rssAfterWarmup: number;
+  /** The highest RSS seen during the warm-up pass: with garbage collection RSS is a sawtooth, so peaks are compared with peaks. */
+  rssWarmupMax: number;
+  /** The highest RSS seen after the warm-up pass. */
   rssMax: number;
   rssEnd: number;
   /** RSS as the run goes, x = requests sent since the start (warm-up included). */
@@ -53,11 +56,6 @@ export interface ManyOriginsResult {
   maxSize: number;
   bound: number;
   clients: ManyOriginsClientResult[];
-}
-
-/** `127.1.x.y` with y in 1..254, so no address ends in .0 or .255. */
-function address(i: number): string {
-  return `127.1.${Math.floor(i / 254)}.${(i % 254) + 1}`;
 }
 
 interface ClientProcess {
@@ -113,16 +111,12 @@ export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOrigins
     // The first server picks the ports; the others listen on the same ports on their own addresses.
     let ports: number[] = Array.from({ length: PORTS_PER_ADDRESS }, () => 0);
     for (let first = 0; first < addresses; first += perServer) {
-      const hosts = Array.from({ length: Math.min(perServer, addresses - first) }, (_, i) => address(first + i));
+      const hosts = Array.from({ length: Math.min(perServer, addresses - first) }, (_, i) => loopbackAddress(first + i));
       const server = await startServerProcess({ hosts, ports });
       ports = server.ports;
       servers.push(server);
     }
-    // Port-major, so consecutive requests go to different addresses.
-    const origins: string[] = [];
-    for (const port of ports) {
-      for (let i = 0; i < addresses && origins.length < plan.origins; i++) origins.push(`http://${address(i)}:${port}`);
-    }
+    const origins = { count: plan.origins, addresses, ports };
     plan.log(`  ${plan.origins} origins on ${addresses} addresses × ${ports.length} ports, ${servers.length} server process(es)`);
 
     for (const name of CLIENTS) {
@@ -140,7 +134,7 @@ export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOrigins
     const stats = async (): Promise<SocketStats> => sumStats(await Promise.all(servers.map((s) => s.stats())));
     const results = new Map<OriginClientName, ManyOriginsClientResult>();
     for (const c of clients) {
-      results.set(c.name, { client: c.name, passes: [], median: 0, rssAfterWarmup: 0, rssMax: 0, rssEnd: 0, rssSeries: [], peakSockets: 0, endSockets: 0 });
+      results.set(c.name, { client: c.name, passes: [], median: 0, rssAfterWarmup: 0, rssWarmupMax: 0, rssMax: 0, rssEnd: 0, rssSeries: [], peakSockets: 0, endSockets: 0 });
     }
     const sampleEvery = Math.max(50, Math.floor(plan.requestsPerPass / 20));
     let done = 0;
@@ -167,6 +161,7 @@ export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOrigins
     for (const r of results.values()) {
       r.median = median(r.passes);
       r.rssMax = Math.max(...r.rssSeries.filter((s) => s.done > plan.warmup).map((s) => s.rss), r.rssEnd);
+      r.rssWarmupMax = Math.max(...r.rssSeries.filter((s) => s.done <= plan.warmup).map((s) => s.rss), r.rssAfterWarmup);
     }
     return { origins: plan.origins, numPools: plan.numPools, maxSize: plan.maxSize, bound: plan.numPools * plan.maxSize, clients: [...results.values()] };
   } finally {
@@ -175,4 +170,5 @@ export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOrigins
   }
 }
 
-export const rssGrowth = (r: ManyOriginsClientResult): number => (r.rssMax - r.rssAfterWarmup) / MiB;
+/** Growth after warm-up: the highest RSS after it minus the highest during it, in MiB. */
+export const rssGrowth = (r: ManyOriginsClientResult): number => (r.rssMax - r.rssWarmupMax) / MiB;

@@ -8,11 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import type * as NodeEntry from '../adapters/node/index.js';
 import { at } from './stats.js';
-import type { OriginClientConfig, OriginClientMessage, OriginParentMessage } from './protocol.js';
+import { originList, type OriginClientConfig, type OriginClientMessage, type OriginParentMessage } from './protocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as OriginClientConfig & { nodeEntry: string };
 const tag = { 'x-bench': config.client };
-const { origins, concurrency } = config;
+const { concurrency } = config;
+const origins = originList(config.origins.count, config.origins.addresses, config.origins.ports);
 
 async function makeCall(): Promise<{ call: (url: string) => Promise<unknown>; close: () => Promise<void> }> {
   switch (config.client) {

@@ -23,10 +23,24 @@ export type ServerMessage =
 
 export type ParentMessage = { type: 'stats'; id: number } | { type: 'reset-peaks'; id: number } | { type: 'close' };
 
-/** A many-origins client process: which client, and the origins it cycles through. */
+/** `127.1.x.y` with y in 1..254, so no address ends in .0 or .255. */
+export function loopbackAddress(i: number): string {
+  return `127.1.${Math.floor(i / 254)}.${(i % 254) + 1}`;
+}
+
+/** The origins of a many-origins run, port-major so consecutive requests go to different addresses. */
+export function originList(count: number, addresses: number, ports: readonly number[]): string[] {
+  const origins: string[] = [];
+  for (const port of ports) {
+    for (let i = 0; i < addresses && origins.length < count; i++) origins.push(`http://${loopbackAddress(i)}:${port}`);
+  }
+  return origins;
+}
+
+/** A many-origins client process: which client, and the origins it cycles through (see originList; a list of 10,000 is too long for argv). */
 export interface OriginClientConfig {
   client: 'poolfetch' | 'undici-agent' | 'global-fetch';
-  origins: string[];
+  origins: { count: number; addresses: number; ports: number[] };
   concurrency: number;
   numPools: number;
   maxSize: number;

@@ -106,7 +106,7 @@ function throughputTable(rows: ThroughputRow[], md: boolean): string {
 }
 
 function manyTable(runs: ManyOriginsResult[], md: boolean): string {
-  const header = ['origins', 'client', 'req/s (median)', '÷ undici Agent', 'peak sockets', 'sockets at end', 'RSS after warm-up', 'RSS max', 'growth'];
+  const header = ['origins', 'client', 'req/s (median)', '÷ undici Agent', 'peak sockets', 'sockets at end', 'RSS max in warm-up', 'RSS max after', 'growth'];
   const out: string[] = [];
   const line = (cells: string[]): string => (md ? `| ${cells.join(' | ')} |` : cells.map((c, i) => (i === 1 ? c.padEnd(13) : c.padStart(i === 0 ? 7 : 14))).join(' '));
   out.push(line(header));
@@ -123,7 +123,7 @@ function manyTable(runs: ManyOriginsResult[], md: boolean): string {
           `${fixed(vsAgent)}×`,
           String(c.peakSockets),
           String(c.endSockets),
-          `${(c.rssAfterWarmup / MiB).toFixed(0)} MiB`,
+          `${(c.rssWarmupMax / MiB).toFixed(0)} MiB`,
           `${(c.rssMax / MiB).toFixed(0)} MiB`,
           `${rssGrowth(c) >= 0 ? '+' : ''}${rssGrowth(c).toFixed(1)} MiB`,
         ]),
@@ -202,7 +202,8 @@ round-robin with 50 requests in flight. poolfetch runs with \`numPools: 100\` an
 \`Agent\` and Node's global fetch with their defaults; each client is its own process (its RSS is its own) and the
 clients take turns pass by pass. Sockets are counted at the servers by client (every request carries an
 \`x-bench\` header naming its client); "peak" is the most open at once, summed over the server processes (an
-upper bound). RSS growth is the largest RSS after the warm-up pass minus the RSS at its end.
+upper bound). RSS is sampled as the run goes; garbage collection makes it a sawtooth, so growth compares peaks:
+the highest RSS after the warm-up pass minus the highest during it.
 
 ![Throughput and RSS vs origins](bench/chart.svg)
 
