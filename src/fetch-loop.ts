@@ -94,8 +94,9 @@ export async function runFetch(
         timeout: ctx.options.timeout,
       };
       const response = await pool.fetchOnce(call);
-      const location = response.headers.get('location');
-      if (!followHere || mode === 'manual' || !REDIRECT_STATUSES.has(response.status) || location === null) {
+      // Location is looked up only on a redirect this loop follows: a Headers lookup is not free per request.
+      const location = followHere && mode !== 'manual' && REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
+      if (location === null) {
         return redirects.length === 0 ? response : markRedirected(response, url);
       }
       const where = { method, url: url.href };

@@ -12,6 +12,8 @@ export class RecentlyUsed<K, V> {
   readonly #maxSize: number;
   readonly #onEvict: (key: K, value: V) => void;
   #count = 0;
+  /** The most recently used entry: asking for it again (one busy origin) needs no reordering. */
+  #last: { key: K; value: V } | undefined;
 
   constructor(maxSize: number, onEvict: (key: K, value: V) => void) {
     this.#maxSize = maxSize;
@@ -20,6 +22,7 @@ export class RecentlyUsed<K, V> {
       maxSize,
       onEviction: (key, value) => {
         this.#count -= 1;
+        if (this.#last?.key === key) this.#last = undefined;
         this.#onEvict(key, value);
       },
     });
@@ -31,6 +34,8 @@ export class RecentlyUsed<K, V> {
 
   /** The value, marked as most recently used. */
   get(key: K): V | undefined {
+    const last = this.#last;
+    if (last !== undefined && last.key === key) return last.value;
     if (!this.#lru.has(key)) return undefined;
     // quick-lru's get() reorders only keys in its old generation; a key still in
     // its young map keeps its insertion place. Re-inserting makes it the newest
@@ -38,6 +43,7 @@ export class RecentlyUsed<K, V> {
     const value = this.#lru.peek(key) as V;
     this.#lru.delete(key);
     this.#lru.set(key, value);
+    this.#last = { key, value };
     return value;
   }
 
@@ -62,8 +68,10 @@ export class RecentlyUsed<K, V> {
       const [oldKey, oldValue] = oldest.value;
       this.#lru.delete(oldKey);
       this.#count -= 1;
+      if (this.#last?.key === oldKey) this.#last = undefined;
       this.#onEvict(oldKey, oldValue);
     }
+    this.#last = { key, value };
   }
 
   /** Oldest first. */
@@ -81,6 +89,7 @@ export class RecentlyUsed<K, V> {
     const values = this.values();
     this.#lru.clear();
     this.#count = 0;
+    this.#last = undefined;
     return values;
   }
 }
