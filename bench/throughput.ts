@@ -15,6 +15,8 @@ export interface ThroughputRow {
   rounds: number[];
   median: number;
   spread: number;
+  /** This process's CPU time per request (user + system, µs), median over rounds: steadier than req/s on a busy machine. */
+  cpuMicros: number;
 }
 
 export interface ThroughputResult {
@@ -38,16 +40,23 @@ export async function runThroughput(plan: ThroughputPlan): Promise<ThroughputRes
   try {
     for (const payload of plan.payloads) {
       const byName = new Map<string, number[]>(clients.map((c) => [c.name, []]));
+      const cpuByName = new Map<string, number[]>(clients.map((c) => [c.name, []]));
       for (let round = 0; round < plan.warmupRounds + plan.rounds; round++) {
         const warm = round < plan.warmupRounds;
         for (const client of shuffled(clients)) {
-          const rps = await load(() => client.call(payload.path), warm ? Math.ceil(payload.requests / 2) : payload.requests, plan.concurrency);
-          if (!warm) byName.get(client.name)?.push(rps);
+          const requests = warm ? Math.ceil(payload.requests / 2) : payload.requests;
+          const cpu = process.cpuUsage();
+          const rps = await load(() => client.call(payload.path), requests, plan.concurrency);
+          const used = process.cpuUsage(cpu);
+          if (!warm) {
+            byName.get(client.name)?.push(rps);
+            cpuByName.get(client.name)?.push((used.user + used.system) / requests);
+          }
         }
         plan.log(`  ${payload.label} ${warm ? 'warm-up' : `round ${round - plan.warmupRounds + 1}/${plan.rounds}`} done`);
       }
       for (const [name, rounds] of byName) {
-        rows.push({ name, payload: payload.label, rounds, median: median(rounds), spread: spread(rounds) });
+        rows.push({ name, payload: payload.label, rounds, median: median(rounds), spread: spread(rounds), cpuMicros: median(cpuByName.get(name) ?? []) });
       }
     }
   } finally {
