@@ -37,7 +37,7 @@ const plan = quick
       many: [
         { origins: 100, numPools: 100, warmup: 500, passes: 2, requestsPerPass: 1000 },
         { origins: 1000, numPools: 100, warmup: 1000, passes: 3, requestsPerPass: 1000 },
-        { origins: 10_000, numPools: 100, warmup: 3000, passes: 2, requestsPerPass: 5000 },
+        { origins: 10_000, numPools: 100, warmup: 5000, passes: 2, requestsPerPass: 5000 },
       ],
       core: 30_000,
       browser: { rounds: 5, requests: 100 },
