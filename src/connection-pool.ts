@@ -121,7 +121,7 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /** Sends one request once it has a slot; the slot is freed when its body is done. */
   async exchange(request: WireRequest): Promise<WireResponse> {
-    const release = this.#started(await this.#acquire(request.signal));
+    const release = this.#started(this.#freeSlot(request.signal) ?? (await this.#acquire(request.signal)));
     let response: WireResponse;
     try {
       response = await this.#transport.send(request);
@@ -134,7 +134,8 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /** Fetches once it has a slot; the slot is freed when the response body is done. */
   async fetchOnce(call: WireFetch): Promise<Response> {
-    const release = this.#started(await this.#acquire(call.init.signal ?? undefined));
+    const signal = call.init.signal ?? undefined;
+    const release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal)));
     let response: Response;
     try {
       response = await this.#transport.fetch(call);
@@ -239,6 +240,17 @@ export class ConnectionPool implements Requester, RequestContext {
       signal?.removeEventListener('abort', onAbort);
       this.#shutdown.signal.removeEventListener('abort', onShutdown);
     }
+  }
+
+  /**
+   * The fast path, synchronous: a free slot here with nobody waiting and no
+   * `maxTotal`, taken at once; otherwise undefined and `#acquire` decides
+   * (including the errors for a closed pool or an aborted signal).
+   */
+  #freeSlot(signal: AbortSignal | undefined): Release | undefined {
+    if (this.#closing !== undefined || signal?.aborted === true || this.#shared.total !== undefined) return undefined;
+    if (this.#held >= this.options.maxSize || this.#queue.size > 0 || this.#queue.pending > 0) return undefined;
+    return this.#takeSlot();
   }
 
   #takeSlot(): Release {
