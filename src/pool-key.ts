@@ -22,8 +22,16 @@ export interface PoolKey {
   readonly id: string;
 }
 
+/**
+ * The last string parsed and its URL: code that calls one endpoint over and
+ * over passes the same string, and parsing it costs more than the rest of
+ * the lookup. Safe to share because the core never mutates a URL.
+ */
+let lastParsed: { input: string; url: URL } | undefined;
+
 /** Parses a request URL, refusing what no pool can serve. */
 export function parseUrl(url: string | URL, method?: string): URL {
+  if (lastParsed !== undefined && url === lastParsed.input) return lastParsed.url;
   let parsed: URL;
   if (url instanceof URL) {
     parsed = url;
@@ -47,6 +55,7 @@ export function parseUrl(url: string | URL, method?: string): URL {
   if (parsed.hostname === '') {
     throw new LocationValueError(`No host specified in URL ${JSON.stringify(parsed.href)}`, { method, url: parsed.href });
   }
+  if (typeof url === 'string') lastParsed = { input: url, url: parsed };
   return parsed;
 }
 
