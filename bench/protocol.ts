@@ -6,6 +6,8 @@ export interface ServerConfig {
   /** 0 = a free port, chosen on the first host and reused on the others. */
   ports: number[];
   delayMs?: number;
+  /** Idle keep-alive sockets close after this long (Node's default: 5 s). */
+  keepAliveTimeoutMs?: number;
   /** Extra files served as they are (the browser page and bundle). */
   statics?: Record<string, { type: string; body: string }>;
 }

@@ -172,11 +172,16 @@ export function markdown(results: Results, checks: Check[]): string {
 against the same local servers, and writes this file, \`bench/chart.svg\` and \`bench/results.json\` (not committed).
 Absolute requests per second depend on the machine; **the ratios are the result**.
 
-> Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpuModel}, Node ${m.node}, in ${m.seconds} s.
-> Load average ${m.loadavgStart.toFixed(1)} at the start and ${m.loadavgEnd.toFixed(1)} at the end: this machine was shared with
-> other jobs while it ran, so absolute figures are noisy and spreads are wide. Clients run interleaved round by
-> round and every ratio is the median of per-round ratios, which keeps them fairer than the absolute numbers.
-> Re-run \`npm run bench\` on a quiet machine for figures to quote.
+> Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpuModel}, Node ${m.node}, in ${m.seconds} s;
+> load average ${m.loadavgStart.toFixed(1)} at the start and ${m.loadavgEnd.toFixed(1)} at the end.${
+    Math.max(m.loadavgStart, m.loadavgEnd) > m.cpus / 2
+      ? `
+> The machine was busy with other jobs while it ran, so absolute figures are noisy and spreads are wide; re-run
+> \`npm run bench\` on a quiet machine for figures to quote.`
+      : ''
+  }
+> Clients run interleaved round by round and every ratio is the median of per-round ratios, which keeps them
+> fairer than the absolute numbers when the machine is not quiet.
 
 ## Targets
 
@@ -254,6 +259,11 @@ Where a target is missed above, the cause is known: \`manager.fetch\` must hand 
 \`ReadableStream\` (in Node, undici's fetch also returns undici's own \`Response\` class, not the global one). A
 \`ReadableStream\` and a \`Response\` cost tens of µs each in Node. Removing that needs the transport to report when
 the connection is free (undici's dispatcher handler sees it) instead of watching the body.
+
+\`request\` against raw \`Pool.request\`: the core alone costs a few µs per request over a no-op transport (above);
+against a real socket the rest of the difference in the CPU column is parsing the URL and routing it to a pool,
+the loop's bookkeeping (retry budget, timeouts, redirect checks) and one more layer of promises per hop. On a busy
+machine the per-round ratio swings by tens of percent either way, so compare the CPU column too.
 
 `);
   parts.push(`## Running it

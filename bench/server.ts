@@ -78,7 +78,8 @@ const servers: http.Server[] = [];
 async function listen(host: string, port: number): Promise<number> {
   const server = http.createServer({ keepAlive: true }, onRequest);
   server.on('connection', onConnection);
-  // Idle keep-alive sockets close after 5 s (Node's default), as a real server's would.
+  // Idle keep-alive sockets close after 5 s (Node's default) unless told otherwise, as a real server's would.
+  if (config.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = config.keepAliveTimeoutMs;
   servers.push(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -33,7 +33,9 @@ export interface ThroughputPlan {
 }
 
 export async function runThroughput(plan: ThroughputPlan): Promise<ThroughputResult> {
-  const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0] });
+  // Sockets stay open between rounds: a server closing an idle socket just as an http.Agent reuses
+  // it is a race (ECONNRESET) that has nothing to do with the client's speed.
+  const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0], keepAliveTimeoutMs: 10 * 60_000 });
   const origin = `http://127.0.0.1:${server.ports[0]}`;
   const clients: Client[] = makeSpecs(plan.entries).map((spec) => spec.make(origin, plan.concurrency));
   const rows: ThroughputRow[] = [];
