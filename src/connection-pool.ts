@@ -13,6 +13,7 @@ import { runRequest, type RequestContext } from './request-loop.js';
 import type { PoolResponse } from './response.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from './transport.js';
 import type { PoolStats, RequestOptions, Requester } from './types.js';
+import { whenDone } from './watch-body.js';
 
 type Release = () => void;
 
@@ -148,7 +149,7 @@ export class ConnectionPool implements Requester, RequestContext {
       // Rebuild where possible so callers always get this runtime's own Response class.
       return response.status < 200 ? response : withUrl(new Response(null, response), response);
     }
-    const body = releaseWhenDone(response.body, release);
+    const body = whenDone(response.body, release, undefined);
     // The stream, not the Response: a reader may outlive the Response object.
     forgotten?.register(body, release);
     return withUrl(new Response(body, response), response);
@@ -367,54 +368,6 @@ class HeldResponse {
     return this.#response.discard().finally(this.#release);
   }
   stream(): ReadableStream<Uint8Array> {
-    return releaseWhenDone(this.#response.stream(), this.#release);
+    return whenDone(this.#response.stream(), this.#release, undefined);
   }
-}
-
-/** Passes a stream through, calling `release` once it ends, fails or is cancelled. */
-export function releaseWhenDone(body: ReadableStream<Uint8Array>, release: Release): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            controller.close();
-            release();
-          } else {
-            controller.enqueue(value);
-          }
-        } catch (error) {
-          controller.error(error);
-          release();
-        }
-      },
-      async cancel(reason) {
-        try {
-          await reader.cancel(reason);
-        } finally {
-          release();
-        }
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
-/** `setTimeout` as a promise that an abort cuts short. */
-export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

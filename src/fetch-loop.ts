@@ -11,7 +11,8 @@ import { normalizeHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import { ReadTimeoutError } from './errors.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
-import { whenDone, type RequestContext } from './request-loop.js';
+import type { RequestContext } from './request-loop.js';
+import { whenDone } from './watch-body.js';
 import type { WireFetch } from './transport.js';
 
 /** Request fields a browser's fetch uses and the core passes through untouched. */

@@ -18,6 +18,7 @@ import { normalizeTimeout, type ResolvedTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
 import type { ConnectionPool } from './connection-pool.js';
+import { noop, whenDone } from './watch-body.js';
 
 /** What the loop needs from whoever runs it. */
 export interface RequestContext {
@@ -221,63 +222,6 @@ export async function runRequest(
   }
 }
 
-/**
- * Passes a stream through and calls `done` once it ends, fails or is
- * cancelled. An abort of `signal` errors it at once, even while nobody is
- * reading, and cancels the stream under it, so its slot is free at once.
- */
-export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
-  if (done === noop && signal === undefined) return body;
-  const reader = body.getReader();
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    signal?.removeEventListener('abort', onAbort);
-    done();
-  };
-  let stream!: ReadableStreamDefaultController<Uint8Array>;
-  const onAbort = (): void => {
-    if (finished) return;
-    const reason: unknown = signal?.reason;
-    stream.error(reason);
-    reader.cancel(reason).catch(noop);
-    finish();
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        stream = controller;
-        if (signal?.aborted === true) onAbort();
-        else signal?.addEventListener('abort', onAbort, { once: true });
-      },
-      async pull(controller) {
-        try {
-          const { done: end, value } = await reader.read();
-          if (finished) return;
-          if (end) {
-            finish();
-            controller.close();
-          } else {
-            controller.enqueue(value);
-          }
-        } catch (error) {
-          if (finished) return;
-          finish();
-          controller.error(error);
-        }
-      },
-      async cancel(reason) {
-        try {
-          await reader.cancel(reason);
-        } finally {
-          finish();
-        }
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
 
 /**
  * The caller's signal, joined with one that fires after `timeout.total`.
@@ -318,4 +262,3 @@ function abortReasonOr(error: unknown, signal: AbortSignal | undefined): unknown
   return signal?.aborted === true ? signal.reason : error;
 }
 
-function noop(): void {}
