@@ -113,6 +113,8 @@ export async function runFetch(
         throw error;
       }
       if (ctx.route(nextUrl) === undefined) return redirects.length === 0 ? response : markRedirected(response, url);
+      // A manager made with redirect: false hands back the 3xx, as request() does.
+      if (ctx.options.redirect === 0) return response;
       if (redirects.length >= ctx.options.redirect) {
         await response.body?.cancel();
         throw new MaxRetryError(new Error(`too many redirects (more than ${ctx.options.redirect})`), where);

@@ -51,6 +51,13 @@ describe('normalizeHeaders', () => {
     expect([...normalizeHeaders(undefined, 'h')]).toEqual([]);
     expect(normalizeHeaders({ 'x-tab': 'a\tb' }, 'h').get('x-tab')).toBe('a\tb');
   });
+
+  it('reads any iterable of pairs (a Map, another Headers class) as pairs, not as an empty record', () => {
+    expect(normalizeHeaders(new Map([['x-m', 'v']]), 'h').get('x-m')).toBe('v');
+    const foreign = { *[Symbol.iterator]() { yield ['x-f', 'w']; } };
+    expect(normalizeHeaders(foreign, 'h').get('x-f')).toBe('w');
+    expect(() => normalizeHeaders(new Map([['x-bad', 'a\r\nb']]), 'h')).toThrow(TypeError);
+  });
 });
 
 describe('checkHeader', () => {

@@ -36,8 +36,9 @@ export function normalizeHeaders(init: unknown, where: string): Headers {
   };
   if (init instanceof Headers) {
     init.forEach((value, name) => add(name, value));
-  } else if (Array.isArray(init)) {
-    for (const pair of init as unknown[]) {
+  } else if (typeof (init as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function') {
+    // Pairs: an array, a Map, or another Headers class (npm undici's, a polyfill's), not a record.
+    for (const pair of init as Iterable<unknown>) {
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new TypeError(`${where}: each header entry must be a [name, value] pair, got ${describe(pair)}`);
       }

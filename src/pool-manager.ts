@@ -46,6 +46,8 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   readonly #tlsIds = new Map<string, string>();
   /** Pools that left the LRU but are still finishing requests. */
   readonly #closing = new Map<ConnectionPool, Promise<void>>();
+  /** Pools whose `poolclose` has been dispatched. */
+  readonly #ended = new WeakSet<ConnectionPool>();
   #managerTlsId: string | undefined;
 
   constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }, extraKeys?: ReadonlySet<string>) {
@@ -142,10 +144,8 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
    */
   async destroy(): Promise<void> {
     for (const pool of this.#pools.drain()) this.#retire(pool);
-    const pools = [...this.#closing.keys()];
-    // A destroyed pool's graceful close may still be waiting on a body nobody reads: stop tracking it.
-    this.#closing.clear();
-    await Promise.all(pools.map((pool) => pool.destroy()));
+    // A destroyed pool's graceful close may still be waiting on a body nobody reads: do not wait for it.
+    await Promise.all([...this.#closing.keys()].map((pool) => pool.destroy().then(() => this.#closed(pool))));
   }
 
   /** Same as `clear()`: the manager stays usable and makes new pools on demand. */
@@ -168,16 +168,17 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
 
   /** Closes a pool once its requests are done (an eviction never fails a request). */
   #retire(pool: ConnectionPool): void {
-    const closing = pool.close().then(
-      () => {
-        this.#closing.delete(pool);
-        this.dispatchEvent(new PoolEvent('poolclose', pool));
-      },
-      () => {
-        this.#closing.delete(pool);
-      },
-    );
-    this.#closing.set(pool, closing);
+    // A close that fails (undici rejects close() after destroy()) still ends the pool's life.
+    const closed = (): void => this.#closed(pool);
+    this.#closing.set(pool, pool.close().then(closed, closed));
+  }
+
+  /** Once per pool, however it ended: forget it and say so. */
+  #closed(pool: ConnectionPool): void {
+    if (this.#ended.has(pool)) return;
+    this.#ended.add(pool);
+    this.#closing.delete(pool);
+    this.dispatchEvent(new PoolEvent('poolclose', pool));
   }
 
   #tlsId(https: boolean, overrides: PoolOverrides | undefined): string {

@@ -123,7 +123,7 @@ export async function runRequest(
         const kind = failureKind(error);
         // A keep-alive socket the server closed as we reused it: nothing was answered, so
         // an idempotent request goes once more at no cost to its retries (as browsers do).
-        if (error instanceof ProtocolError && !staleRetried && IDEMPOTENT.has(currentMethod) && canResend()) {
+        if (isDroppedSocket(error) && !staleRetried && IDEMPOTENT.has(currentMethod) && canResend()) {
           staleRetried = true;
           continue;
         }
@@ -262,3 +262,17 @@ function abortReasonOr(error: unknown, signal: AbortSignal | undefined): unknown
   return signal?.aborted === true ? signal.reason : error;
 }
 
+/** Codes of a socket the server closed under us, as opposed to a malformed answer (HPE_*), which is no reason to resend. */
+const DROPPED_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/** A `ProtocolError` whose cause (at any depth) is a dropped socket. */
+function isDroppedSocket(error: unknown): boolean {
+  if (!(error instanceof ProtocolError)) return false;
+  let cause: unknown = error.cause;
+  for (let depth = 0; depth < 4 && typeof cause === 'object' && cause !== null; depth += 1) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && DROPPED_SOCKET_CODES.has(code)) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}

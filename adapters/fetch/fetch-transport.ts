@@ -3,7 +3,7 @@
  * so a "connection" is a request in flight, capped per origin by the core's
  * queue. The runtime owns the sockets and follows redirects itself.
  */
-import { MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError } from '../../src/errors.js';
+import { ClosedPoolError, MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError } from '../../src/errors.js';
 import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
@@ -77,7 +77,13 @@ export class FetchTransport implements Transport {
 
   async close(): Promise<void> {}
 
-  async destroy(): Promise<void> {}
+  /** Aborts every request this transport has in flight (their bodies included). */
+  async destroy(): Promise<void> {
+    this.#shutdown.abort(new ClosedPoolError('The pool was destroyed'));
+  }
+
+  /** Aborted by `destroy()`: fetch has no sockets to close, only requests to abort. */
+  readonly #shutdown = new AbortController();
 
   async #call(url: URL, method: string, init: RequestInit, read?: number): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
@@ -85,17 +91,17 @@ export class FetchTransport implements Transport {
     // fetch does not say when the connection is made, so `read` bounds the whole wait for the
     // response headers (connect included); the body is bounded only by `total`.
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const signals = [this.#shutdown.signal];
+    if (init.signal != null) signals.push(init.signal);
     if (read !== undefined) {
-      const outer = init.signal ?? undefined;
-      const controller = new AbortController();
-      if (outer?.aborted === true) controller.abort(outer.reason);
-      outer?.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+      const headersDeadline = new AbortController();
       timer = setTimeout(() => {
         const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${url.href})`;
-        controller.abort(new ReadTimeoutError(message, { method, url: url.href, timeout: read }));
+        headersDeadline.abort(new ReadTimeoutError(message, { method, url: url.href, timeout: read }));
       }, read);
-      init = { ...init, signal: controller.signal };
+      signals.push(headersDeadline.signal);
     }
+    init = { ...init, signal: anySignal(signals) };
     try {
       return await fetch(url.href, init);
     } catch (error) {
@@ -148,4 +154,27 @@ function promptlyCancelled(body: ReadableStream<Uint8Array>): ReadableStream<Uin
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * One signal that aborts when any of `signals` does. `AbortSignal.any` holds
+ * the sources weakly, so a long-lived caller signal collects no listeners;
+ * the fallback (older runtimes) removes its listeners once one fires.
+ */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (signals.length === 1) return signals[0] as AbortSignal;
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
+  const controller = new AbortController();
+  const onAbort = (event: Event): void => {
+    for (const s of signals) s.removeEventListener('abort', onAbort);
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  for (const s of signals) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      break;
+    }
+    s.addEventListener('abort', onAbort);
+  }
+  return controller.signal;
 }

@@ -18,12 +18,18 @@ export const fetchDefaults = { maxSize: 6 } as const;
 export class PoolManager extends BasePoolManager {
   constructor(numPools?: number | PoolManagerOptions) {
     super(numPools, fetchDefaults);
-    if (this.options.tls !== undefined) {
-      throw new NotSupportedError('The tls option needs the Node entry (poolfetch/node): browsers and Workers own TLS');
-    }
+    refuseTls(this.options);
   }
 
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+    // Also per pool: connectionFromUrl(url, { tls }) must not silently ignore a CA.
+    refuseTls(options);
     return new ConnectionPool(key, options, new FetchTransport(options), shared);
+  }
+}
+
+function refuseTls(options: ResolvedOptions): void {
+  if (options.tls !== undefined) {
+    throw new NotSupportedError('The tls option needs the Node entry (poolfetch/node): browsers and Workers own TLS');
   }
 }

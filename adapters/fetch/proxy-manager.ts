@@ -7,8 +7,12 @@ export type { ProxyEnvironmentOptions, ProxyManagerOptions } from '../../src/typ
 
 const WHY = 'ProxyManager needs sockets, which browsers and Workers do not give: import it from poolfetch/node in Node';
 
+/** The same signature as the Node entry's, so isomorphic code type-checks against either entry. */
 export class ProxyManager extends PoolManager {
-  constructor(proxyUrl: string | URL, options: ProxyManagerOptions = {}) {
+  /** The proxy as `scheme://host:port` (never set here: construction throws). */
+  declare readonly proxy: string;
+
+  constructor(proxyUrl: string | URL, options: number | ProxyManagerOptions = {}) {
     void proxyUrl;
     void options;
     throw new NotSupportedError(WHY);
@@ -16,7 +20,7 @@ export class ProxyManager extends PoolManager {
   }
 }
 
-export function proxyFromEnvironment(options?: ProxyEnvironmentOptions): PoolManager {
+export function proxyFromEnvironment(options: number | ProxyEnvironmentOptions = {}): PoolManager {
   void options;
   throw new NotSupportedError(WHY.replace('ProxyManager', 'proxyFromEnvironment'));
 }

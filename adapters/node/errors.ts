@@ -57,7 +57,8 @@ export function translateError(error: unknown, method: string, url: string, limi
       where,
     );
   }
-  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_CONSTANT' || code.startsWith('HPE_')) {
+  // undici's HTTPParserError does not always carry an HPE_ code; its name says it.
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code.startsWith('HPE_') || inner.name === 'HTTPParserError') {
     return new ProtocolError(`Connection broken: ${inner.message} (${method} ${url})`, where);
   }
   return error;

@@ -121,13 +121,16 @@ describe('disposal', () => {
     }
   });
 
-  it('destroy(): does not wait for an unread streamed body, and closes its socket', async () => {
+  it('destroy(): does not wait for an unread streamed body, closes its socket and says poolclose', async () => {
     const manager = new PoolManager(10);
     const server = servers[0] as TestServer;
+    let closed = 0;
+    manager.addEventListener('poolclose', () => (closed += 1));
     const unread = await manager.request('GET', server.url('/stream'), { preloadContent: false });
     expect(unread.body).not.toBeNull();
     await manager.destroy();
     expect(manager.pools.size).toBe(0);
+    expect(closed).toBe(1);
     await expectNoServerSockets();
   });
 });

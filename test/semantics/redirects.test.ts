@@ -205,6 +205,14 @@ describe('redirects: what only the core follows (Node adapter)', () => {
     expect(viaFetch.body).toBe('x');
   });
 
+  it('hands back the 3xx from manager.fetch too when the manager says redirect: false', async () => {
+    await using http = node.make({ redirect: false });
+    const response = await http.fetch(redirectTo(a, a.url('/echo'), 302));
+    expect(response.status).toBe(302);
+    expect(response.redirected).toBe(false);
+    await response.body?.cancel();
+  });
+
   it('honours a lower hop limit, and retries.redirect over the redirect option', async () => {
     await using http = node.make({ redirect: 2 });
     const before = a.requests.length;

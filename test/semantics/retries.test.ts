@@ -5,10 +5,11 @@
  * Retry-After, raiseOnStatus, and a stale keep-alive socket.
  */
 import type http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaxRetryError, NewConnectionError, ProtocolError } from '../../src/errors.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
-import { adapters, fakeClock, readBody, routesServer } from './support.js';
+import { adapters, fakeClock, readBody, routesServer, type Adapter } from './support.js';
 
 let server: TestServer;
 /** A port nothing listens on: a server was there and is gone. */
@@ -285,5 +286,31 @@ describe('retries: the clock', () => {
     await http.request('GET', server.url('/status?status=500'));
     await gate.promise;
     expect(calls).toEqual([{ ms: 0, signal: undefined }]);
+  });
+});
+
+describe('a malformed answer is not a dropped keep-alive socket (Node adapter)', () => {
+  it('sends the request once with retries: false, and fails with ProtocolError', async () => {
+    let requests = 0;
+    const sockets = new Set<net.Socket>();
+    const garbage = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.once('data', () => {
+        requests += 1;
+        socket.end('this is not HTTP at all\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    const { port } = garbage.address() as net.AddressInfo;
+    const node = adapters.find((adapter) => adapter.name === 'node') as Adapter;
+    try {
+      await using http = node.make({ retries: false });
+      await expect(http.request('GET', `http://127.0.0.1:${port}/`)).rejects.toBeInstanceOf(ProtocolError);
+      expect(requests).toBe(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => garbage.close(resolve));
+    }
   });
 });
