@@ -61,6 +61,17 @@ export interface Transport {
   readonly numConnections: number | undefined;
   send(request: WireRequest): Promise<WireResponse>;
   fetch(call: WireFetch): Promise<Response>;
+  /**
+   * Optional: a fetch that itself reports, through `settled`, when the
+   * exchange is over (the response body fully received, failed or aborted),
+   * where the runtime can see it (Node: undici's dispatcher handler). The
+   * pool then frees the slot on `settled` and hands the Response back as is,
+   * instead of rebuilding it around a stream that watches the body, which
+   * costs tens of µs per request. Must return this runtime's own `Response`
+   * class and call `settled` at least once whatever happens (the pool
+   * ignores repeats). Without it (browsers) the pool watches the body.
+   */
+  fetchSettled?(call: WireFetch, settled: () => void): Promise<Response>;
   connectionStats(): { connected: number; free: number };
   /** Closes once in-flight work is done. */
   close(): Promise<void>;

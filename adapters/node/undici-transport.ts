@@ -78,9 +78,27 @@ export class UndiciTransport implements Transport {
   }
 
   async fetch(call: WireFetch): Promise<Response> {
+    return (await this.#fetch(call, this.#dispatcher)) as unknown as Response;
+  }
+
+  /**
+   * undici's fetch over a per-call dispatcher whose handler reports the end
+   * of the exchange, handed back as the global `Response` (another undici
+   * copy's class in Node) over the same body stream, unwrapped.
+   */
+  async fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
+    const fetched = await this.#fetch(call, new SettledDispatcher(this.#dispatcher, settled) as unknown as Dispatcher);
+    const body = fetched.body as ReadableStream<Uint8Array> | null;
+    // 1xx other than 101 never reaches here; 101 cannot be built.
+    if (fetched.status < 200) return fetched as unknown as Response;
+    return new FetchedResponse(fetched, body);
+  }
+
+  async #fetch(call: WireFetch, dispatcher: Dispatcher): Promise<UndiciFetchResponse> {
     try {
       // undici's own fetch with its own dispatcher: Node's global fetch bundles another undici copy.
-      return (await undiciFetch(call.url, { ...(call.init as object), dispatcher: this.#dispatcher })) as unknown as Response;
+      // Headers from this runtime's class cost undici a generic sequence conversion: a record is cheaper.
+      return await undiciFetch(call.url, { ...(call.init as object), headers: headerRecord(call.init.headers), dispatcher } as UndiciFetchInit);
     } catch (error) {
       const signal = call.init.signal;
       if (signal?.aborted === true) throw signal.reason;
@@ -99,6 +117,108 @@ export class UndiciTransport implements Transport {
 
   destroy(): Promise<void> {
     return this.#pool.destroy();
+  }
+}
+
+type UndiciFetchResponse = Awaited<ReturnType<typeof undiciFetch>>;
+type UndiciFetchInit = Parameters<typeof undiciFetch>[1];
+
+/**
+ * The global `Response` over an undici one's body stream, with its `url` and
+ * `redirected` (a built Response has neither; getters here cost less than
+ * defining them on each instance).
+ */
+class FetchedResponse extends Response {
+  /**
+   * undici cancels the body of an undici Response once that is collected,
+   * unless the stream is locked; this one carries the stream now, so it
+   * keeps the undici Response alive as long as it lives itself.
+   */
+  readonly #fetched: UndiciFetchResponse;
+
+  constructor(fetched: UndiciFetchResponse, body: ReadableStream<Uint8Array> | null) {
+    super(body, fetched as unknown as ResponseInit);
+    this.#fetched = fetched;
+  }
+
+  override get url(): string {
+    return this.#fetched.url;
+  }
+
+  override get redirected(): boolean {
+    return this.#fetched.redirected;
+  }
+}
+
+/**
+ * One fetch's dispatcher: the pool's own, with the handler watched so that
+ * `settled` is called once the response has been received to the end or the
+ * exchange failed or was aborted.
+ */
+class SettledDispatcher {
+  readonly #dispatcher: Dispatcher;
+  readonly #settled: () => void;
+
+  constructor(dispatcher: Dispatcher, settled: () => void) {
+    this.#dispatcher = dispatcher;
+    this.#settled = settled;
+  }
+
+  dispatch(options: Dispatcher.DispatchOptions, handler: LegacyHandler): boolean {
+    return this.#dispatcher.dispatch(options, new SettledHandler(handler, this.#settled) as Dispatcher.DispatchHandler);
+  }
+}
+
+/** The handler API undici's fetch uses (undici calls these on any handler without `onRequestStart`). */
+interface LegacyHandler {
+  onConnect(abort: (reason?: Error) => void, context?: object): void;
+  onResponseStarted?(): void;
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: string[] | null): void;
+  onError(error: Error): void;
+}
+
+/** Passes every callback to undici fetch's own handler, and reports the end. */
+class SettledHandler implements LegacyHandler {
+  readonly #handler: LegacyHandler;
+  readonly #settled: () => void;
+
+  constructor(handler: LegacyHandler, settled: () => void) {
+    this.#handler = handler;
+    this.#settled = settled;
+  }
+
+  onConnect(abort: (reason?: Error) => void, context?: object): void {
+    this.#handler.onConnect(abort, context);
+  }
+
+  onResponseStarted(): void {
+    this.#handler.onResponseStarted?.();
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.#handler.onHeaders(statusCode, headers, resume, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#handler.onData(chunk);
+  }
+
+  onComplete(trailers: string[] | null): void {
+    try {
+      this.#handler.onComplete(trailers);
+    } finally {
+      this.#settled();
+    }
+  }
+
+  onError(error: Error): void {
+    try {
+      this.#handler.onError(error);
+    } finally {
+      this.#settled();
+    }
   }
 }
 
@@ -130,6 +250,15 @@ function settleOnAbort(signal: AbortSignal | undefined, pending: Promise<Dispatc
       },
     );
   });
+}
+
+/** The headers as a plain record, or undefined when there are none. */
+function headerRecord(headers: Headers): Record<string, string> | undefined {
+  let record: Record<string, string> | undefined;
+  headers.forEach((value, name) => {
+    (record ??= {})[name] = value;
+  });
+  return record;
 }
 
 /** undici takes a flat [name, value, …] array without copying it into an object. */
