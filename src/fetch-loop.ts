@@ -9,10 +9,10 @@ import { LocationValueError, MaxRetryError } from './errors.js';
 import { checkMethod } from './methods.js';
 import { normalizeHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
-import { ReadTimeoutError } from './errors.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import type { RequestContext } from './request-loop.js';
-import { whenDone } from './watch-body.js';
+import { withTotalTimeout } from './timeout.js';
+import { noop, whenDone } from './watch-body.js';
 import type { WireFetch } from './transport.js';
 
 /** Request fields a browser's fetch uses and the core passes through untouched. */
@@ -59,7 +59,7 @@ export async function runFetch(
     const value = (init as Record<string, unknown> | undefined)?.[field];
     if (value !== undefined) (passed as Record<string, unknown>)[field] = value;
   }
-  const timeout = withTotal(request.signal, ctx.options.timeout.total, () => ({ method, url: url.href }));
+  const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method, url: url.href }));
   try {
     const response = await follow();
     // The total limit covers the body too: it ends when the body does. An abort errors
@@ -169,29 +169,6 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
   };
 }
 
-/** The request's signal, joined with one that fires after `total` ms with a `ReadTimeoutError`. */
-function withTotal(
-  signal: AbortSignal | undefined,
-  total: number | undefined,
-  where: () => { method: string; url: string },
-): { signal: AbortSignal | undefined; cleanup: () => void } {
-  if (total === undefined) return { signal, cleanup: noop };
-  const controller = new AbortController();
-  const timer = setTimeout(() => {
-    const { method, url } = where();
-    controller.abort(new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }));
-  }, total);
-  const onAbort = (): void => controller.abort(signal?.reason);
-  if (signal?.aborted === true) controller.abort(signal.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    cleanup: () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    },
-  };
-}
 
 /** The same response over another body stream, keeping `url` and `redirected`. */
 function endsWith(response: Response, body: ReadableStream<Uint8Array>): Response {
@@ -201,7 +178,6 @@ function endsWith(response: Response, body: ReadableStream<Uint8Array>): Respons
   return wrapped;
 }
 
-function noop(): void {}
 
 /** A Response cannot be built with `url` and `redirected` set; set them on the instance as fetch would. */
 function markRedirected(response: Response, url: URL): Response {

@@ -42,14 +42,13 @@ const KNOWN = new Set([
 export function normalizeOptions(
   input: number | PoolManagerOptions | undefined,
   adapterDefaults: { maxSize: number },
-  extraKeys: ReadonlySet<string> = new Set(),
 ): ResolvedOptions {
   const options: PoolManagerOptions = typeof input === 'number' ? { numPools: input } : input ?? {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`PoolManager options must be a number (numPools) or an object, got ${describe(input)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key) && !extraKeys.has(key)) {
+    if (!KNOWN.has(key)) {
       const value = (options as Record<string, unknown>)[key];
       throw new TypeError(`Unknown PoolManager option ${JSON.stringify(key)} (value ${describe(value)})`);
     }

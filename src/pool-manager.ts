@@ -50,9 +50,9 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   readonly #ended = new WeakSet<ConnectionPool>();
   #managerTlsId: string | undefined;
 
-  constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }, extraKeys?: ReadonlySet<string>) {
+  constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }) {
     super();
-    this.options = normalizeOptions(numPools, adapterDefaults, extraKeys);
+    this.options = normalizeOptions(numPools, adapterDefaults);
     this.#shared = { total: this.options.maxTotal === undefined ? undefined : new PQueue({ concurrency: this.options.maxTotal }) };
     this.#pools = new RecentlyUsed(this.options.numPools, (_key, pool) => {
       this.dispatchEvent(new PoolEvent('poolevict', pool));

@@ -14,11 +14,11 @@ import { describe, parseUrl } from './pool-key.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import { PoolResponse } from './response.js';
 import { mayHaveBeenSent, normalizeRetry, RETRY_AFTER_STATUSES, RetryBudget } from './retry.js';
-import { normalizeTimeout, type ResolvedTimeout } from './timeout.js';
+import { normalizeTimeout, withTotalTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
 import type { ConnectionPool } from './connection-pool.js';
-import { noop, whenDone } from './watch-body.js';
+import { whenDone } from './watch-body.js';
 
 /** What the loop needs from whoever runs it. */
 export interface RequestContext {
@@ -89,7 +89,7 @@ export async function runRequest(
     headers.set('content-type', prepared.contentType);
   }
   let body: WireBody | null = prepared.body;
-  const { signal, cleanup } = withTotalTimeout(resolved.signal, resolved.timeout, () => ({
+  const { signal, cleanup } = withTotalTimeout(resolved.signal, resolved.timeout.total, () => ({
     method: currentMethod,
     url: currentUrl.href,
   }));
@@ -223,39 +223,6 @@ export async function runRequest(
 }
 
 
-/**
- * The caller's signal, joined with one that fires after `timeout.total`.
- * The abort reason is the `ReadTimeoutError` itself, so whatever a transport
- * or a body stream throws on abort is already the right error.
- */
-function withTotalTimeout(
-  signal: AbortSignal | undefined,
-  timeout: ResolvedTimeout,
-  where: () => { method: string; url: string },
-): { signal: AbortSignal | undefined; cleanup: () => void } {
-  const total = timeout.total;
-  if (total === undefined) return { signal, cleanup: noop };
-  const controller = new AbortController();
-  const timer = setTimeout(() => {
-    const { method, url } = where();
-    controller.abort(
-      new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }),
-    );
-  }, total);
-  const onAbort = (): void => controller.abort(signal?.reason);
-  if (signal?.aborted === true) controller.abort(signal.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let cleaned = false;
-  return {
-    signal: controller.signal,
-    cleanup: () => {
-      if (cleaned) return;
-      cleaned = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    },
-  };
-}
 
 /** After an abort, the abort's reason is the error, whatever the transport wrapped it in. */
 function abortReasonOr(error: unknown, signal: AbortSignal | undefined): unknown {

@@ -181,11 +181,6 @@ export class RetryBudget {
     return this.config.respectRetryAfter && hasRetryAfter && RETRY_AFTER_STATUSES.has(status) && this.total !== undefined && this.total > 0;
   }
 
-  /** Redirect hops still allowed. */
-  get redirectsLeft(): number {
-    return this.redirect;
-  }
-
   /** May a read-side failure of this method be retried (was it safe to send twice)? */
   canRetryRead(method: string): boolean {
     return this.config.enabled && this.config.allowedMethods.has(method);

@@ -3,7 +3,9 @@
  * Adapters map them: the Node adapter onto undici's connect, headers and body
  * timeouts; both adapters enforce `total` with an `AbortSignal`.
  */
+import { ReadTimeoutError } from './errors.js';
 import { describe } from './pool-key.js';
+import { noop } from './watch-body.js';
 
 export interface ResolvedTimeout {
   readonly connect: number | undefined;
@@ -58,3 +60,36 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** The real time and the real wait: the default `clock` option. */
 export const realClock = { now: (): number => Date.now(), sleep } as const;
+
+/**
+ * The caller's signal, joined with one that fires after `timeout.total`.
+ * The abort reason is the `ReadTimeoutError` itself, so whatever a transport
+ * or a body stream throws on abort is already the right error.
+ */
+export function withTotalTimeout(
+  signal: AbortSignal | undefined,
+  total: number | undefined,
+  where: () => { method: string; url: string },
+): { signal: AbortSignal | undefined; cleanup: () => void } {
+  if (total === undefined) return { signal, cleanup: noop };
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    const { method, url } = where();
+    controller.abort(
+      new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }),
+    );
+  }, total);
+  const onAbort = (): void => controller.abort(signal?.reason);
+  if (signal?.aborted === true) controller.abort(signal.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let cleaned = false;
+  return {
+    signal: controller.signal,
+    cleanup: () => {
+      if (cleaned) return;
+      cleaned = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}

@@ -20,6 +20,9 @@ const TLS_CODES = new Set([
   'CERT_UNTRUSTED', 'CERT_REJECTED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_SIGNATURE_FAILURE',
 ]);
 
+/** undici's own connect timeout, stated so pools and error messages can name it. */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
 interface CodedError extends Error {
   code?: string;
 }
@@ -35,9 +38,9 @@ export function translateError(error: unknown, method: string, url: string, limi
   const code = (inner as CodedError).code ?? '';
   const where = { method, url, cause: inner };
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new ConnectTimeoutError(`Connection to ${new URL(url).origin} timed out after ${String(limits.connect ?? 10_000)} ms (${method} ${url})`, {
+    return new ConnectTimeoutError(`Connection to ${new URL(url).origin} timed out after ${String(limits.connect ?? DEFAULT_CONNECT_TIMEOUT)} ms (${method} ${url})`, {
       ...where,
-      timeout: limits.connect ?? 10_000,
+      timeout: limits.connect ?? DEFAULT_CONNECT_TIMEOUT,
     });
   }
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {

@@ -9,6 +9,7 @@
 import type { Dispatcher } from 'undici';
 import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
 import { ProxyError } from '../../src/errors.js';
+import { DEFAULT_CONNECT_TIMEOUT } from './errors.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
 import type { WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
@@ -25,9 +26,6 @@ export interface ProxiedKey extends PoolKey {
 export function isProxiedKey(key: PoolKey): key is ProxiedKey {
   return 'proxy' in key && 'mode' in key;
 }
-
-/** undici's own default, as UndiciTransport uses it. */
-const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
 /**
  * The key of the pool that carries `url` through `route`: the one forward
