@@ -253,12 +253,17 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
   \`AbortSignal\` when the caller gave none.
 - **O(1) LRU eviction.** quick-lru's \`evict()\` copies its maps on every call, and with more origins than
   \`numPools\` that is every request; the oldest entry is now taken from \`entriesAscending()\`.
+- **No body-watching wrapper for \`manager.fetch\` in Node.** The slot must be held until the response has
+  ended, failed or been aborted. The fetch adapter learns that only by rebuilding every response around a
+  \`ReadableStream\` that watches the body (a stream and a \`Response\` cost tens of µs each in Node). The Node
+  adapter instead runs undici's fetch over a per-call dispatcher whose handler reports the end of the exchange
+  (\`Transport.fetchSettled\`), and returns a global \`Response\` over undici's own body stream. Request headers
+  go to undici as a plain record: a \`Headers\` object from Node's own undici costs a generic sequence conversion.
 
-Where a target is missed above, the cause is known: \`manager.fetch\` must hand back the runtime's own
-\`Response\` whose body frees the pool slot when it ends, so every response is rebuilt around a wrapping
-\`ReadableStream\` (in Node, undici's fetch also returns undici's own \`Response\` class, not the global one). A
-\`ReadableStream\` and a \`Response\` cost tens of µs each in Node. Removing that needs the transport to report when
-the connection is free (undici's dispatcher handler sees it) instead of watching the body.
+What is left between \`manager.fetch\` and undici's fetch with a dispatcher: the global \`Response\` built over
+undici's (in Node the global class belongs to another copy of undici, about 10 µs with its headers), and the
+core's fetch loop (URL parsing, routing, the slot). The fetch adapter over undici's fetch still pays for the
+watching wrapper: a browser's fetch gives no other way to see the end of a body.
 
 \`request\` against raw \`Pool.request\`: the core alone costs a few µs per request over a no-op transport (above);
 against a real socket the rest of the difference in the CPU column is parsing the URL and routing it to a pool,
