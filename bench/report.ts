@@ -261,7 +261,7 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
   go to undici as a plain record: a \`Headers\` object from Node's own undici costs a generic sequence conversion.
 
 What is left between \`manager.fetch\` and undici's fetch with a dispatcher: the global \`Response\` built over
-undici's (in Node the global class belongs to another copy of undici, about 10 µs with its headers), and the
+undici's (in Node the global class belongs to another copy of undici, 15–20 µs with its headers, measured in place), and the
 core's fetch loop (URL parsing, routing, the slot). The fetch adapter over undici's fetch still pays for the
 watching wrapper: a browser's fetch gives no other way to see the end of a body.
 
