@@ -23,9 +23,12 @@ export interface SharedLimits {
 }
 
 /**
- * Bodies that are never read keep their slot until the response object is
- * garbage-collected; this returns the slot then, so a forgotten body cannot
- * starve the pool forever. Cloudflare Workers have no FinalizationRegistry
+ * A `fetch()` body (on the wrapper path) that is never read keeps its slot
+ * until the stream is garbage-collected; this returns the slot then, so a
+ * forgotten body cannot starve the pool forever. (A `request()` body with
+ * `preloadContent: false` is the caller's to read or cancel: freeing its slot
+ * here would leave its socket busy under a pool that thinks it is free.)
+ * Cloudflare Workers have no FinalizationRegistry
  * unless the `enable_weak_ref` compatibility flag is set: there a forgotten
  * body holds its slot until the request is aborted or the isolate goes.
  */

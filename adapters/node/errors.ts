@@ -61,6 +61,10 @@ export function translateError(error: unknown, method: string, url: string, limi
     );
   }
   // undici's HTTPParserError does not always carry an HPE_ code; its name says it.
+  // zlib's codes (Z_DATA_ERROR, …) and brotli's: the body arrived but is not what content-encoding says.
+  if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR__ERROR')) {
+    return new ProtocolError(`Could not decode the response body (content-encoding): ${inner.message} (${method} ${url})`, where);
+  }
   if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code.startsWith('HPE_') || inner.name === 'HTTPParserError') {
     return new ProtocolError(`Connection broken: ${inner.message} (${method} ${url})`, where);
   }

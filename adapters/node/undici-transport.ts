@@ -4,16 +4,14 @@
  * `Pool.request` (the fast path, no WHATWG streams unless asked for);
  * `fetch()` uses undici's own `fetch` with the pool as dispatcher.
  */
-import { Readable, type Transform } from 'node:stream';
+import { pipeline, Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { fetch as undiciFetch, Pool, type Dispatcher } from 'undici';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
-import { translateError } from './errors.js';
-
-/** undici's own default, stated so error messages can name it. */
-const DEFAULT_CONNECT_TIMEOUT = 10_000;
+import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
+import { noop } from '../../src/watch-body.js';
 
 export class UndiciTransport implements Transport {
   readonly followsRedirects = false;
@@ -335,9 +333,9 @@ class UndiciResponse implements WireResponse {
     const encoding = this.#encoding()?.trim().toLowerCase();
     const decoder = encoding === undefined ? undefined : DECODERS[encoding];
     if (decoder === undefined || this.#where[0] === 'HEAD' || this.status === 204 || this.status === 304) return this.#data.body;
-    const out = decoder();
-    this.#data.body.on('error', (error) => out.destroy(error));
-    return this.#data.body.pipe(out);
+    // pipeline, not pipe: a body that fails to decode must also destroy the undici body,
+    // or its socket stays busy forever and the pool's next request waits for it.
+    return pipeline(this.#data.body, decoder(), noop);
   }
 
   async bytes(): Promise<Uint8Array> {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
-import { adapters, routesServer, type Echo } from './support.js';
+import { adapters, routesServer, type Adapter, type Echo } from './support.js';
 
 let server: TestServer;
 let compressed: TestServer;
@@ -169,5 +169,32 @@ describe.each(adapters)('responses ($name adapter)', (adapter) => {
     expect(await (await http.fetch(compressed.url(`/${encoding}`))).text()).toBe(TEXT);
     const head = await http.request('HEAD', compressed.url(`/${encoding}`));
     expect(head.data).toHaveLength(0);
+  });
+});
+
+describe('a body that fails to decode (Node adapter)', () => {
+  it('is a ProtocolError and frees the socket for the next request (maxSize 1)', async () => {
+    const server = await startServer(async (req, res) => {
+      if (req.url === '/corrupt') {
+        // The rest of the body never comes: only destroying the request frees its socket.
+        res.writeHead(200, { 'content-encoding': 'gzip' });
+        res.write('this is not gzip');
+        await new Promise((resolve) => res.on('close', resolve));
+      } else {
+        res.end('fine');
+      }
+    });
+    const node = adapters.find((adapter) => adapter.name === 'node') as Adapter;
+    try {
+      await using http = node.make({ maxSize: 1, retries: false });
+      await expect(http.request('GET', server.url('/corrupt'))).rejects.toThrow(/Could not decode the response body/);
+      await expect(http.request('GET', server.url('/corrupt'), { preloadContent: false }).then((r) => r.text())).rejects.toThrow(
+        /Could not decode the response body/,
+      );
+      const next = await http.request('GET', server.url('/after'));
+      expect(await next.text()).toBe('fine');
+    } finally {
+      await server.close();
+    }
   });
 });
