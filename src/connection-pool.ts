@@ -13,7 +13,7 @@ import { runRequest, type RequestContext } from './request-loop.js';
 import type { PoolResponse } from './response.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from './transport.js';
 import type { PoolStats, RequestOptions, Requester } from './types.js';
-import { whenDone } from './watch-body.js';
+import { rebody, whenDone } from './watch-body.js';
 
 type Release = () => void;
 
@@ -151,12 +151,12 @@ export class ConnectionPool implements Requester, RequestContext {
     if (response.body === null) {
       release();
       // Rebuild where possible so callers always get this runtime's own Response class.
-      return response.status < 200 ? response : withUrl(new Response(null, response), response);
+      return response.status < 200 ? response : rebody(response, null);
     }
     const body = whenDone(response.body, release, undefined);
     // The stream, not the Response: a reader may outlive the Response object.
     forgotten?.register(body, release);
-    return withUrl(new Response(body, response), response);
+    return rebody(response, body);
   }
 
   /**
@@ -331,12 +331,6 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 }
 
-/** A built Response has an empty `url` and `redirected: false`; give it the fetched one's. */
-function withUrl(response: Response, from: Response): Response {
-  Object.defineProperty(response, 'url', { value: from.url, configurable: true });
-  if (from.redirected) Object.defineProperty(response, 'redirected', { value: true, configurable: true });
-  return response;
-}
 
 function isFull(queue: PQueue): boolean {
   return queue.pending >= queue.concurrency || queue.size > 0;

@@ -12,7 +12,7 @@ import { describe, parseUrl } from './pool-key.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import type { RequestContext } from './request-loop.js';
 import { withTotalTimeout } from './timeout.js';
-import { noop, whenDone } from './watch-body.js';
+import { noop, rebody, whenDone } from './watch-body.js';
 import type { WireFetch } from './transport.js';
 
 /** Request fields a browser's fetch uses and the core passes through untouched. */
@@ -69,7 +69,7 @@ export async function runFetch(
       timeout.cleanup();
       return response;
     }
-    return endsWith(response, whenDone(response.body, timeout.cleanup, timeout.signal));
+    return rebody(response, whenDone(response.body, timeout.cleanup, timeout.signal));
   } catch (error) {
     timeout.cleanup();
     throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
@@ -170,13 +170,6 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
 }
 
 
-/** The same response over another body stream, keeping `url` and `redirected`. */
-function endsWith(response: Response, body: ReadableStream<Uint8Array>): Response {
-  const wrapped = new Response(body, response);
-  Object.defineProperty(wrapped, 'url', { value: response.url, configurable: true });
-  if (response.redirected) Object.defineProperty(wrapped, 'redirected', { value: true, configurable: true });
-  return wrapped;
-}
 
 
 /** A Response cannot be built with `url` and `redirected` set; set them on the instance as fetch would. */

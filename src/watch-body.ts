@@ -63,3 +63,15 @@ export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, sig
     { highWaterMark: 0 },
   );
 }
+
+/**
+ * The same response over another body (or none): status, headers, `url` and
+ * `redirected` kept. A constructed Response has an empty `url` and
+ * `redirected: false`, and neither can be passed to the constructor.
+ */
+export function rebody(from: Response, body: ReadableStream<Uint8Array> | null): Response {
+  const response = new Response(body, from);
+  Object.defineProperty(response, 'url', { value: from.url, configurable: true });
+  if (from.redirected) Object.defineProperty(response, 'redirected', { value: true, configurable: true });
+  return response;
+}

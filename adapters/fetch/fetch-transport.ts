@@ -8,6 +8,7 @@ import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
 import type { ResolvedOptions } from '../../src/options.js';
+import { rebody } from '../../src/watch-body.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 
 const EMPTY = new Uint8Array(0);
@@ -65,10 +66,7 @@ export class FetchTransport implements Transport {
   async fetch(call: WireFetch): Promise<Response> {
     const response = await this.#call(call.url, call.init.method, call.init, call.timeout.read);
     if (response.body === null) return response;
-    const wrapped = new Response(promptlyCancelled(response.body), response);
-    Object.defineProperty(wrapped, 'url', { value: response.url, configurable: true });
-    if (response.redirected) Object.defineProperty(wrapped, 'redirected', { value: true, configurable: true });
-    return wrapped;
+    return rebody(response, promptlyCancelled(response.body));
   }
 
   connectionStats(): { connected: number; free: number } {
