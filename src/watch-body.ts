@@ -52,12 +52,11 @@ export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, sig
           controller.error(error);
         }
       },
-      async cancel(reason) {
-        try {
-          await reader.cancel(reason);
-        } finally {
-          finish();
-        }
+      cancel(reason) {
+        // Free the slot now, without waiting for the runtime's own cancel: some never settle
+        // it (msw's mocked bodies), and a cancelled body's connection is being dropped anyway.
+        finish();
+        reader.cancel(reason).catch(noop);
       },
     },
     { highWaterMark: 0 },

@@ -8,7 +8,6 @@ import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
 import type { ResolvedOptions } from '../../src/options.js';
-import { rebody } from '../../src/watch-body.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 
 const EMPTY = new Uint8Array(0);
@@ -56,7 +55,7 @@ export class FetchTransport implements Transport {
             : error;
         }
       },
-      stream: () => (response.body === null ? new ReadableStream({ start: (c) => c.close() }) : promptlyCancelled(response.body)),
+      stream: () => (response.body === null ? new ReadableStream({ start: (c) => c.close() }) : response.body),
       discard: async () => {
         void response.body?.cancel().catch(() => undefined);
       },
@@ -64,9 +63,8 @@ export class FetchTransport implements Transport {
   }
 
   async fetch(call: WireFetch): Promise<Response> {
-    const response = await this.#call(call.url, call.init.method, call.init, call.timeout.read);
-    if (response.body === null) return response;
-    return rebody(response, promptlyCancelled(response.body));
+    // The pool watches the body (src/watch-body.ts), which frees the slot on cancel without waiting.
+    return this.#call(call.url, call.init.method, call.init, call.timeout.read);
   }
 
   connectionStats(): { connected: number; free: number } {
@@ -131,28 +129,6 @@ export class FetchTransport implements Transport {
   }
 }
 
-/**
- * The body, with a `cancel()` that does not wait for the runtime's: the pool
- * frees the slot once cancel settles, and some fetches never settle it
- * (msw's mocked bodies, for one). A browser drops the connection on cancel
- * anyway; nothing is gained by waiting.
- */
-function promptlyCancelled(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel(reason) {
-        reader.cancel(reason).catch(() => undefined);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
 
 /**
  * One signal that aborts when any of `signals` does. `AbortSignal.any` holds
