@@ -13,7 +13,7 @@ import { runRequest, type RequestContext } from './request-loop.js';
 import type { PoolResponse } from './response.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from './transport.js';
 import type { PoolStats, RequestOptions, Requester } from './types.js';
-import { rebody, whenDone } from './watch-body.js';
+import { watchResponse, whenDone, type OpenBodies } from './watch-body.js';
 
 type Release = () => void;
 
@@ -21,18 +21,6 @@ type Release = () => void;
 export interface SharedLimits {
   readonly total: PQueue | undefined;
 }
-
-/**
- * A `fetch()` body (on the wrapper path) that is never read keeps its slot
- * until the stream is garbage-collected; this returns the slot then, so a
- * forgotten body cannot starve the pool forever. (A `request()` body with
- * `preloadContent: false` is the caller's to read or cancel: freeing its slot
- * here would leave its socket busy under a pool that thinks it is free.)
- * Cloudflare Workers have no FinalizationRegistry
- * unless the `enable_weak_ref` compatibility flag is set: there a forgotten
- * body holds its slot until the request is aborted or the isolate goes.
- */
-const forgotten = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Release>((release) => release()) : undefined;
 
 export class ConnectionPool implements Requester, RequestContext {
   /** `scheme://host:port`. */
@@ -48,6 +36,8 @@ export class ConnectionPool implements Requester, RequestContext {
   readonly #shared: SharedLimits;
   /** Aborts every request still waiting for a slot when the pool is destroyed. */
   readonly #shutdown = new AbortController();
+  /** Fetch bodies not yet done, which `destroy()` aborts. */
+  readonly #openBodies: OpenBodies = new Set();
   #closing: Promise<void> | undefined;
   /** Requests sent and not yet done (their body unread); the peak is `numConnections` under fetch. */
   #running = 0;
@@ -148,15 +138,8 @@ export class ConnectionPool implements Requester, RequestContext {
       release();
       throw error;
     }
-    if (response.body === null) {
-      release();
-      // Rebuild where possible so callers always get this runtime's own Response class.
-      return response.status < 200 ? response : rebody(response, null);
-    }
-    const body = whenDone(response.body, release, undefined);
-    // The stream, not the Response: a reader may outlive the Response object.
-    forgotten?.register(body, release);
-    return rebody(response, body);
+    // destroy() aborts the body: the transport may have sent the request without a signal.
+    return watchResponse(response, release, this.#openBodies);
   }
 
   /**
@@ -200,6 +183,7 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Fails waiting requests with `ClosedPoolError`, aborts running ones, and closes. */
   async destroy(): Promise<void> {
     this.#shutdown.abort(new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
+    for (const body of this.#openBodies) body.abort(this.#shutdown.signal.reason);
     this.#closing ??= Promise.resolve();
     this.#queue.clear();
     await this.#transport.destroy();

@@ -157,7 +157,7 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
     if (init.redirect !== undefined && !REDIRECT_MODES.has(init.redirect)) return undefined;
     if (init.signal != null && !(init.signal instanceof AbortSignal)) return undefined;
   }
-  const url = input instanceof URL ? input : URL.canParse(input) ? new URL(input) : undefined;
+  const url = input instanceof URL ? input : absoluteUrl(input);
   if (url === undefined || url.username !== '' || url.password !== '') return undefined;
   return {
     method: init?.method ?? 'GET',
@@ -171,6 +171,15 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
 
 
 
+
+/** The URL when `input` is absolute (one parse; `URL.canParse` first would be a second). */
+function absoluteUrl(input: string): URL | undefined {
+  try {
+    return new URL(input);
+  } catch {
+    return undefined;
+  }
+}
 
 /** A Response cannot be built with `url` and `redirected` set; set them on the instance as fetch would. */
 function markRedirected(response: Response, url: URL): Response {

@@ -74,3 +74,232 @@ export function rebody(from: Response, body: ReadableStream<Uint8Array> | null):
   if (from.redirected) Object.defineProperty(response, 'redirected', { value: true, configurable: true });
   return response;
 }
+
+/**
+ * A `fetch()` body (on the watched path) that is never read keeps its slot
+ * until the response, or the stream taken from it, is garbage-collected; this
+ * returns the slot then, so a forgotten body cannot starve the pool forever.
+ * Cloudflare Workers have no FinalizationRegistry unless the `enable_weak_ref`
+ * compatibility flag is set: there a forgotten body holds its slot until the
+ * request is aborted or the isolate goes.
+ */
+const forgotten = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<() => void>((done) => done()) : undefined;
+
+const utf8 = new TextDecoder();
+
+/** Watched bodies still open, so their owner (a pool being destroyed) can abort them all. */
+export type OpenBodies = Set<{ abort(reason: unknown): void }>;
+
+/**
+ * The response itself, watched: `done` is called once its body has been read
+ * to the end, has failed or was cancelled, or was aborted through `open`.
+ *
+ * `arrayBuffer()`, `bytes()`, `text()` and `json()` read the runtime's stream
+ * directly: no second stream and no second Response are built, and in Node
+ * each of those costs more than the pool's whole bookkeeping. `body`,
+ * `blob()`, `formData()` and `clone()` switch to a watched stream under a new
+ * Response (as `whenDone` gives), which the caller then reads.
+ */
+export function watchResponse(response: Response, done: () => void, open: OpenBodies): Response {
+  const source = response.body;
+  if (source === null) {
+    done();
+    return response;
+  }
+  const watch = new BodyWatch(source, done, open);
+  // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
+  watch.guard(response);
+  // One shared prototype per Response class rather than own methods per response: defining
+  // seven properties on every response costs more than the rest of the pool's bookkeeping.
+  Object.setPrototypeOf(response, watchedPrototype(Object.getPrototypeOf(response) as Response));
+  (response as Watched)[WATCH] = watch;
+  return response;
+}
+
+const WATCH = Symbol('poolfetch.watch');
+type Watched = Response & { [WATCH]: BodyWatch };
+type Bytes = Response & { bytes(): Promise<Uint8Array> };
+const watchedPrototypes = new WeakMap<Response, Response>();
+
+/**
+ * `own` (the runtime's Response prototype) with the body methods watched. A
+ * direct read builds nothing; `body`, `blob()`, `formData()` and `clone()`
+ * move the body to a watched stream under an inner Response. Once a direct
+ * read has begun, the runtime's own methods answer (with its "body already
+ * used" error).
+ */
+function watchedPrototype(own: Response): Response {
+  let proto = watchedPrototypes.get(own);
+  if (proto !== undefined) return proto;
+  const method = (value: (this: Watched) => unknown): PropertyDescriptor => ({ value, configurable: true, writable: true });
+  proto = Object.create(own, {
+    arrayBuffer: method(function () {
+      const w = this[WATCH];
+      return w.inner !== undefined ? w.inner.arrayBuffer() : w.readAll().then(exactBuffer);
+    }),
+    text: method(function () {
+      const w = this[WATCH];
+      return w.inner !== undefined ? w.inner.text() : w.readAll().then((bytes) => utf8.decode(bytes));
+    }),
+    json: method(function () {
+      const w = this[WATCH];
+      return w.inner !== undefined ? w.inner.json() : w.readAll().then((bytes) => JSON.parse(utf8.decode(bytes)) as unknown);
+    }),
+    blob: method(function () {
+      return (this[WATCH].delegate(this) ?? own).blob.call(this[WATCH].inner ?? this);
+    }),
+    formData: method(function () {
+      return (this[WATCH].delegate(this) ?? own).formData.call(this[WATCH].inner ?? this);
+    }),
+    clone: method(function () {
+      const inner = this[WATCH].delegate(this);
+      return inner === undefined ? own.clone.call(this) : rebody(this, inner.clone().body);
+    }),
+    body: {
+      get(this: Watched) {
+        return this[WATCH].delegate(this)?.body ?? this[WATCH].source;
+      },
+      configurable: true,
+    },
+    // Once the body moved, the response's own stream is read by the watcher, not by the caller.
+    bodyUsed: {
+      get(this: Watched) {
+        const inner = this[WATCH].inner;
+        return inner === undefined ? (Reflect.get(own, 'bodyUsed', this) as boolean) : inner.bodyUsed;
+      },
+      configurable: true,
+    },
+  }) as Response;
+  if (typeof (own as Partial<Bytes>).bytes === 'function') {
+    Object.defineProperty(proto, 'bytes', method(function () {
+      const w = this[WATCH];
+      return w.inner !== undefined ? (w.inner as Bytes).bytes() : w.readAll().then(exactCopy);
+    }));
+  }
+  watchedPrototypes.set(own, proto);
+  return proto;
+}
+
+/**
+ * The state of one watched body. Kept apart from the Response: what the
+ * FinalizationRegistry and the open set hold must not reach the response,
+ * or it could never be collected.
+ */
+class BodyWatch {
+  /** The Response the body moved to once it was asked for as a stream. */
+  inner: Response | undefined;
+  /** True once the body is read directly or handed out as a stream. */
+  #started = false;
+  #finished = false;
+  #guarded = false;
+  #aborted: { reason: unknown } | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** Aborts the watched stream once the body moved to one. */
+  #streamAbort: AbortController | undefined;
+  readonly source: ReadableStream<Uint8Array>;
+  readonly #done: () => void;
+  readonly #open: OpenBodies;
+
+  constructor(source: ReadableStream<Uint8Array>, done: () => void, open: OpenBodies) {
+    this.source = source;
+    this.#done = done;
+    this.#open = open;
+    open.add(this);
+  }
+
+  readonly finish = (): void => {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#open.delete(this);
+    this.#unguard();
+    this.#done();
+  };
+
+  /** Frees the slot when `owner` is garbage-collected unread; one owner at a time. */
+  guard(owner: object): void {
+    if (forgotten === undefined) return;
+    forgotten.register(owner, this.finish, this.finish);
+    this.#guarded = true;
+  }
+
+  #unguard(): void {
+    if (!this.#guarded) return;
+    this.#guarded = false;
+    forgotten?.unregister(this.finish);
+  }
+
+  abort(reason: unknown): void {
+    if (this.#streamAbort !== undefined) {
+      this.#streamAbort.abort(reason);
+      return;
+    }
+    this.#aborted = { reason };
+    // A cancelled reader ends its pending read as if the body were complete; #aborted says otherwise.
+    (this.#reader ?? this.source).cancel(reason).catch(noop);
+    this.finish();
+  }
+
+  async readAll(): Promise<Uint8Array> {
+    if (this.#aborted !== undefined) throw this.#aborted.reason;
+    // Throws TypeError when the body was already used, as the runtime's own methods do.
+    const reader = this.source.getReader();
+    this.#reader = reader;
+    this.#started = true;
+    // From here the read itself holds the slot; the response may be collected while it runs.
+    this.#unguard();
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        // Set by #onAbort while the read was pending (narrowing does not see that).
+        const aborted = this.#aborted as { reason: unknown } | undefined;
+        if (aborted !== undefined) throw aborted.reason;
+        if (done) break;
+        chunks.push(value);
+        length += value.byteLength;
+      }
+    } finally {
+      this.finish();
+    }
+    return concat(chunks, length);
+  }
+
+  /** The inner Response over a watched stream, made on first call; undefined once a direct read began. */
+  delegate(response: Response): Response | undefined {
+    if (this.inner === undefined && !this.#started) this.inner = rebody(response, this.#stream());
+    return this.inner;
+  }
+
+  /** The body as a watched stream; whoever holds the stream now holds the slot. */
+  #stream(): ReadableStream<Uint8Array> {
+    this.#started = true;
+    this.#unguard();
+    const aborted = this.#aborted;
+    if (aborted !== undefined) return new ReadableStream({ start: (controller) => controller.error(aborted.reason) });
+    this.#streamAbort = new AbortController();
+    const stream = whenDone(this.source, this.finish, this.#streamAbort.signal);
+    this.guard(stream);
+    return stream;
+  }
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Chunks may be views into a larger (pooled) buffer; callers get a buffer of their own. */
+function exactCopy(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+function exactBuffer(bytes: Uint8Array): ArrayBuffer {
+  return exactCopy(bytes).buffer as ArrayBuffer;
+}

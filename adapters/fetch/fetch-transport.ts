@@ -7,6 +7,7 @@ import { ClosedPoolError, MaxRetryError, NewConnectionError, ProtocolError, Read
 import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
+import { noop } from '../../src/watch-body.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 
@@ -37,7 +38,7 @@ export class FetchTransport implements Transport {
       redirect: request.redirect ?? 'follow',
       ...(signal === undefined ? {} : { signal }),
       ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    }, request.timeout.read);
+    }, request.timeout.read, true);
     return {
       status: response.status,
       statusText: response.statusText,
@@ -76,18 +77,29 @@ export class FetchTransport implements Transport {
   /** Aborts every request this transport has in flight (their bodies included). */
   async destroy(): Promise<void> {
     this.#shutdown.abort(new ClosedPoolError('The pool was destroyed'));
+    for (const stop of this.#waiting) stop(this.#shutdown.signal.reason);
+    this.#waiting.clear();
   }
 
   /** Aborted by `destroy()`: fetch has no sockets to close, only requests to abort. */
   readonly #shutdown = new AbortController();
+  /** Stops the wait for the headers of a request sent without a signal. */
+  readonly #waiting = new Set<(reason: unknown) => void>();
 
-  async #call(url: URL, method: string, init: RequestInit, read?: number): Promise<Response> {
+  /**
+   * `abortable`: pass a signal even when neither the caller nor a timeout
+   * needs one, so that `destroy()` can stop the body read by `send()`'s own
+   * consumers (a `fetch()` body is the pool's to abort).
+   */
+  async #call(url: URL, method: string, init: RequestInit, read: number | undefined, abortable = false): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
     const fetch = underlyingFetch(this.#options.fetch);
     // fetch does not say when the connection is made, so `read` bounds the whole wait for the
     // response headers (connect included); the body is bounded only by `total`.
+    const shutdown = this.#shutdown.signal;
+    if (shutdown.aborted) throw shutdown.reason;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const signals = [this.#shutdown.signal];
+    const signals: AbortSignal[] = [];
     if (init.signal != null) signals.push(init.signal);
     if (read !== undefined) {
       const headersDeadline = new AbortController();
@@ -97,9 +109,13 @@ export class FetchTransport implements Transport {
       }, read);
       signals.push(headersDeadline.signal);
     }
-    init = { ...init, signal: anySignal(signals) };
+    // A signal is passed only when the caller's or a read timeout needs one: Node's fetch spends
+    // ~50 µs a request on one, and holds its listener on a shared signal until GC. Without one,
+    // destroy() stops the wait for the headers and cancels the body when it comes.
+    init = leanInit(init, signals.length === 0 && !abortable ? undefined : anySignal([...signals, shutdown]));
     try {
-      return await fetch(url.href, init);
+      const pending = fetch(url.href, init);
+      return await (init.signal === undefined ? this.#untilShutdown(pending) : pending);
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
       if (error instanceof TypeError) {
@@ -127,16 +143,63 @@ export class FetchTransport implements Transport {
       clearTimeout(timer);
     }
   }
+
+  #untilShutdown(pending: Promise<Response>): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const stop = (reason: unknown): void => {
+        reject(reason);
+        pending.then((late) => late.body?.cancel().catch(noop), noop);
+      };
+      this.#waiting.add(stop);
+      pending.then(
+        (response) => {
+          this.#waiting.delete(stop);
+          resolve(response);
+        },
+        (error: unknown) => {
+          this.#waiting.delete(stop);
+          reject(error);
+        },
+      );
+    });
+  }
 }
 
+/**
+ * The init with only what differs from fetch's defaults: each key given to
+ * Node's fetch is validated and converted, a foreign Headers object entry by
+ * entry, which costs more than the whole pool's bookkeeping.
+ */
+function leanInit(init: RequestInit, signal: AbortSignal | undefined): RequestInit {
+  const lean: Record<string, unknown> = {};
+  for (const key in init) {
+    const value = (init as Record<string, unknown>)[key];
+    if (value === undefined || value === null || key === 'signal' || (key === 'redirect' && value === 'follow')) continue;
+    if (key === 'method' && value === 'GET') continue;
+    lean[key] = value instanceof Headers ? headerRecord(value) : value;
+  }
+  if (lean.headers === undefined) delete lean.headers;
+  if (signal !== undefined) lean.signal = signal;
+  return lean;
+}
+
+/** A plain record, which every fetch takes cheaply; undefined when there are no headers. */
+function headerRecord(headers: Headers): Record<string, string> | undefined {
+  let record: Record<string, string> | undefined;
+  headers.forEach((value, name) => {
+    (record ??= {})[name] = value;
+  });
+  return record;
+}
 
 /**
- * One signal that aborts when any of `signals` does. `AbortSignal.any` holds
- * the sources weakly, so a long-lived caller signal collects no listeners;
- * the fallback (older runtimes) removes its listeners once one fires.
+ * A new signal that aborts when any of `signals` does; new even for one, so
+ * that fetch's listener dies with the request rather than piling up on a
+ * long-lived signal. `AbortSignal.any` holds the sources weakly, so a
+ * long-lived caller signal collects no listeners; the fallback (older
+ * runtimes) removes its listeners once one fires.
  */
 function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (signals.length === 1) return signals[0] as AbortSignal;
   if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
   const controller = new AbortController();
   const onAbort = (event: Event): void => {
