@@ -130,7 +130,17 @@ export class ConnectionPool implements Requester, RequestContext {
   async fetchOnce(call: WireFetch): Promise<Response> {
     const signal = call.init.signal ?? undefined;
     const release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal)));
-    if (this.#transport.fetchSettled !== undefined) return this.#fetchSettled(call, signal, release);
+    const fetchSettled = this.#transport.fetchSettled;
+    if (fetchSettled !== undefined) {
+      // The common case inline: each async layer costs a request a promise and a turn.
+      if (signal !== undefined) return this.#fetchSettled(call, signal, release);
+      try {
+        return await fetchSettled.call(this.#transport, call, release);
+      } catch (error) {
+        release();
+        throw error;
+      }
+    }
     let response: Response;
     try {
       response = await this.#transport.fetch(call);
@@ -147,16 +157,8 @@ export class ConnectionPool implements Requester, RequestContext {
    * watching. An abort frees the slot at once, without waiting for the
    * transport to notice (undici may report it a tick later).
    */
-  async #fetchSettled(call: WireFetch, signal: AbortSignal | undefined, release: Release): Promise<Response> {
+  async #fetchSettled(call: WireFetch, signal: AbortSignal, release: Release): Promise<Response> {
     const fetchSettled = this.#transport.fetchSettled as NonNullable<Transport['fetchSettled']>;
-    if (signal === undefined) {
-      try {
-        return await fetchSettled.call(this.#transport, call, release);
-      } catch (error) {
-        release();
-        throw error;
-      }
-    }
     const settled = (): void => {
       signal.removeEventListener('abort', settled);
       release();

@@ -45,10 +45,9 @@ export async function runFetch(
     throw error;
   }
   let method = checkMethod(request.method);
-  let url = parseUrl(request.url, method);
+  let url = parseUrl(request.parsed ?? request.url, method);
   check?.(url);
-  let headers = new Headers(ctx.options.headers);
-  request.headers.forEach((value, name) => headers.set(name, value));
+  let headers = mergeHeaders(ctx.options.headers, request.headers);
   // Keep a body we can send again (a string, bytes) rather than the Request's one-shot stream.
   const initBody = init?.body;
   const replayable = initBody !== undefined && initBody !== null && !(initBody instanceof ReadableStream);
@@ -134,7 +133,11 @@ export async function runFetch(
 }
 
 /** The parts of a `Request` the loop reads; no signal when the caller gave none (an AbortSignal is not free). */
-type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect'> & { readonly signal: AbortSignal | undefined };
+type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect'> & {
+  readonly signal: AbortSignal | undefined;
+  /** The URL already parsed, when it was. */
+  readonly parsed?: URL;
+};
 
 /** The init keys a body-less request may have and still skip building a `Request`. */
 const PLAIN_INIT = new Set(['method', 'headers', 'signal', 'redirect']);
@@ -162,6 +165,8 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
   return {
     method: init?.method ?? 'GET',
     url: url.href,
+    // Not the caller's own URL object, which they may change after the call.
+    ...(url === input ? {} : { parsed: url }),
     headers: init?.headers === undefined ? NO_HEADERS : new Headers(init.headers),
     body: null,
     redirect: init?.redirect ?? 'follow',
@@ -171,6 +176,22 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
 
 
 
+
+/** Whether each manager's default headers are empty, looked up once: most requests then build no Headers. */
+const emptyDefaults = new WeakMap<Headers, boolean>();
+
+/** The manager's default headers under the request's own; never changed in place, so one empty set is shared. */
+function mergeHeaders(defaults: Headers, given: Headers): Headers {
+  let empty = emptyDefaults.get(defaults);
+  if (empty === undefined) {
+    empty = defaults.keys().next().done === true;
+    emptyDefaults.set(defaults, empty);
+  }
+  if (empty) return given === NO_HEADERS ? NO_HEADERS : given;
+  const headers = new Headers(defaults);
+  given.forEach((value, name) => headers.set(name, value));
+  return headers;
+}
 
 /** The URL when `input` is absolute (one parse; `URL.canParse` first would be a second). */
 function absoluteUrl(input: string): URL | undefined {

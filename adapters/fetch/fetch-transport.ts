@@ -8,6 +8,7 @@ import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
 import { noop } from '../../src/watch-body.js';
+import { leanInit } from '../../src/fetch-init.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 
@@ -163,33 +164,6 @@ export class FetchTransport implements Transport {
       );
     });
   }
-}
-
-/**
- * The init with only what differs from fetch's defaults: each key given to
- * Node's fetch is validated and converted, a foreign Headers object entry by
- * entry, which costs more than the whole pool's bookkeeping.
- */
-function leanInit(init: RequestInit, signal: AbortSignal | undefined): RequestInit {
-  const lean: Record<string, unknown> = {};
-  for (const key in init) {
-    const value = (init as Record<string, unknown>)[key];
-    if (value === undefined || value === null || key === 'signal' || (key === 'redirect' && value === 'follow')) continue;
-    if (key === 'method' && value === 'GET') continue;
-    lean[key] = value instanceof Headers ? headerRecord(value) : value;
-  }
-  if (lean.headers === undefined) delete lean.headers;
-  if (signal !== undefined) lean.signal = signal;
-  return lean;
-}
-
-/** A plain record, which every fetch takes cheaply; undefined when there are no headers. */
-function headerRecord(headers: Headers): Record<string, string> | undefined {
-  let record: Record<string, string> | undefined;
-  headers.forEach((value, name) => {
-    (record ??= {})[name] = value;
-  });
-  return record;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
+import { leanInit } from '../../src/fetch-init.js';
 import { noop } from '../../src/watch-body.js';
 
 export class UndiciTransport implements Transport {
@@ -75,33 +76,30 @@ export class UndiciTransport implements Transport {
     return new UndiciResponse(data, method, url.href, timeout.read, signal);
   }
 
-  async fetch(call: WireFetch): Promise<Response> {
-    return (await this.#fetch(call, this.#dispatcher)) as unknown as Response;
+  /** Unused by the pools, which call fetchSettled; here for the Transport contract. */
+  fetch(call: WireFetch): Promise<Response> {
+    return this.fetchSettled(call, noop);
   }
 
   /**
    * undici's fetch over a per-call dispatcher whose handler reports the end
-   * of the exchange, handed back as the global `Response` (another undici
-   * copy's class in Node) over the same body stream, unwrapped.
+   * of the exchange, handed back behind the global `Response` class.
    */
   async fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
-    const fetched = await this.#fetch(call, new SettledDispatcher(this.#dispatcher, settled) as unknown as Dispatcher);
-    const body = fetched.body as ReadableStream<Uint8Array> | null;
-    // 1xx other than 101 never reaches here; 101 cannot be built.
-    if (fetched.status < 200) return fetched as unknown as Response;
-    return new FetchedResponse(fetched, body);
-  }
-
-  async #fetch(call: WireFetch, dispatcher: Dispatcher): Promise<UndiciFetchResponse> {
+    const init = leanInit(call.init, call.init.signal ?? undefined) as UndiciFetchInit & object;
+    init.dispatcher = new SettledDispatcher(this.#dispatcher, settled) as unknown as Dispatcher;
+    let fetched: UndiciFetchResponse;
     try {
       // undici's own fetch with its own dispatcher: Node's global fetch bundles another undici copy.
-      // Headers from this runtime's class cost undici a generic sequence conversion: a record is cheaper.
-      return await undiciFetch(call.url, { ...(call.init as object), headers: headerRecord(call.init.headers), dispatcher } as UndiciFetchInit);
+      fetched = await undiciFetch(call.url, init);
     } catch (error) {
       const signal = call.init.signal;
       if (signal?.aborted === true) throw signal.reason;
       throw translateError(error, call.init.method, call.url.href, { connect: this.#connectTimeout, read: call.timeout.read });
     }
+    // 1xx other than 101 never reaches here; 101 cannot be built.
+    if (fetched.status < 200) return fetched as unknown as Response;
+    return new FetchedResponse(fetched);
   }
 
   connectionStats(): { connected: number; free: number } {
@@ -122,23 +120,44 @@ type UndiciFetchResponse = Awaited<ReturnType<typeof undiciFetch>>;
 type UndiciFetchInit = Parameters<typeof undiciFetch>[1];
 
 /**
- * The global `Response` over an undici one's body stream, with its `url` and
- * `redirected` (a built Response has neither; getters here cost less than
- * defining them on each instance).
+ * A global `Response` in front of undici's: `instanceof Response` holds as
+ * callers expect, while status, headers and body stay undici's and are read
+ * through it. Building the global Response over the same body and headers
+ * would cost more than the pool's whole bookkeeping (Node's fetch bundles
+ * another undici copy, so undici's Response is not the global class). The
+ * global base holds no body: Response.prototype's own methods called
+ * directly on this object would see an empty one.
  */
 class FetchedResponse extends Response {
   /**
    * undici cancels the body of an undici Response once that is collected,
-   * unless the stream is locked; this one carries the stream now, so it
-   * keeps the undici Response alive as long as it lives itself.
+   * unless the stream is locked; holding it here keeps it alive as long as
+   * this one lives.
    */
   readonly #fetched: UndiciFetchResponse;
+  #headers: Headers | undefined;
 
-  constructor(fetched: UndiciFetchResponse, body: ReadableStream<Uint8Array> | null) {
-    // Not `fetched` itself as the init: Node's Response would read undici's Headers through the generic
-    // iterable conversion, which costs several µs more than a plain record.
-    super(body, { status: fetched.status, statusText: fetched.statusText, headers: responseHeaders(fetched.headers) });
+  constructor(fetched: UndiciFetchResponse) {
+    super(null, { status: fetched.status, statusText: fetched.statusText });
     this.#fetched = fetched;
+  }
+
+  /** Built on first use, as the global class, from undici's. */
+  override get headers(): Headers {
+    this.#headers ??= new Headers(responseHeaders(this.#fetched.headers));
+    return this.#headers;
+  }
+
+  override get body(): Response['body'] {
+    return this.#fetched.body as Response['body'];
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#fetched.bodyUsed;
+  }
+
+  override get type(): ResponseType {
+    return this.#fetched.type;
   }
 
   override get url(): string {
@@ -147,6 +166,35 @@ class FetchedResponse extends Response {
 
   override get redirected(): boolean {
     return this.#fetched.redirected;
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#fetched.arrayBuffer();
+  }
+
+  override bytes(): ReturnType<Response['bytes']> {
+    return this.#fetched.bytes() as ReturnType<Response['bytes']>;
+  }
+
+  override text(): Promise<string> {
+    return this.#fetched.text();
+  }
+
+  override json(): Promise<unknown> {
+    return this.#fetched.json();
+  }
+
+  override blob(): Promise<Blob> {
+    return this.#fetched.blob() as Promise<Blob>;
+  }
+
+  /** Through the global class, so the FormData is the global one too. */
+  override formData(): Promise<FormData> {
+    return new Response(this.body, { headers: this.headers }).formData();
+  }
+
+  override clone(): Response {
+    return new FetchedResponse(this.#fetched.clone());
   }
 }
 
@@ -270,14 +318,6 @@ function responseHeaders(headers: UndiciFetchResponse['headers']): Record<string
   return record ?? (pairs as Array<[string, string]>);
 }
 
-/** The headers as a plain record, or undefined when there are none. */
-function headerRecord(headers: Headers): Record<string, string> | undefined {
-  let record: Record<string, string> | undefined;
-  headers.forEach((value, name) => {
-    (record ??= {})[name] = value;
-  });
-  return record;
-}
 
 /** undici takes a flat [name, value, …] array without copying it into an object. */
 function toUndiciHeaders(headers: Headers): string[] {
