@@ -254,21 +254,33 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
 - **O(1) LRU eviction.** quick-lru's \`evict()\` copies its maps on every call, and with more origins than
   \`numPools\` that is every request; the oldest entry is now taken from \`entriesAscending()\`.
 - **No body-watching wrapper for \`manager.fetch\` in Node.** The slot must be held until the response has
-  ended, failed or been aborted. The fetch adapter learns that only by rebuilding every response around a
-  \`ReadableStream\` that watches the body (a stream and a \`Response\` cost tens of µs each in Node). The Node
-  adapter instead runs undici's fetch over a per-call dispatcher whose handler reports the end of the exchange
-  (\`Transport.fetchSettled\`), and returns a global \`Response\` over undici's own body stream. Request headers
-  go to undici as a plain record: a \`Headers\` object from Node's own undici costs a generic sequence conversion.
+  ended, failed or been aborted. The Node adapter runs undici's fetch over a per-call dispatcher whose handler
+  reports the end of the exchange (\`Transport.fetchSettled\`), and returns a global \`Response\` *in front of*
+  undici's: the global base is built with no body and no headers (under 1 µs), and body, headers and methods
+  are read through undici's response. Building the global \`Response\` over undici's body and headers cost
+  15–20 µs (Node's global class belongs to another copy of undici).
+- **The fetch adapter watches the runtime's own Response in place.** It used to rebuild every response around a
+  \`ReadableStream\` that watched the body (a stream costs ~14 µs to make in Node 20, and a \`Response\` more).
+  Now the response keeps its own stream and gets a shared prototype whose \`text()\`, \`json()\`,
+  \`arrayBuffer()\` and \`bytes()\` read that stream directly and free the slot at its end; only \`body\`,
+  \`blob()\`, \`formData()\` and \`clone()\` move it to a watched stream.
+- **No signal handed to fetch unless needed.** One long-lived signal shared by all requests (for \`destroy()\`)
+  made Node's fetch keep a listener per request on it until garbage collection: ~50 µs a request and a
+  \`MaxListenersExceededWarning\` after 1,500. The fetch adapter now passes a signal only for the caller's
+  signal or a read timeout; \`destroy()\` reaches the rest through the pool's set of open bodies.
+- **A lean fetch init.** Only the keys that differ from fetch's defaults, headers as a plain record, and no
+  \`Headers\` built at all for a request without headers: Node's fetch validates and converts every key it gets.
 
-What is left between \`manager.fetch\` and undici's fetch with a dispatcher: the global \`Response\` built over
-undici's (in Node the global class belongs to another copy of undici, 15–20 µs with its headers, measured in place), and the
-core's fetch loop (URL parsing, routing, the slot). The fetch adapter over undici's fetch still pays for the
-watching wrapper: a browser's fetch gives no other way to see the end of a body.
+What is left between \`manager.fetch\` and undici's fetch with a dispatcher, and between the fetch adapter and the
+fetch it wraps: the core's fetch loop (URL parsing, routing, the slot, a promise layer per step) and, for the
+fetch adapter, the watched read of the body — a few µs against ~350 µs of CPU per request.
 
-\`request\` against raw \`Pool.request\`: the core alone costs a few µs per request over a no-op transport (above);
-against a real socket the rest of the difference in the CPU column is parsing the URL and routing it to a pool,
-the loop's bookkeeping (retry budget, timeouts, redirect checks) and one more layer of promises per hop. On a busy
-machine the per-round ratio swings by tens of percent either way, so compare the CPU column too.
+\`request\` against raw \`Pool.request\`: at 1 KiB, \`Pool.request\` costs ~90 µs of CPU per request here, so
+the 0.95× target leaves ~4.5 µs for everything poolfetch adds. The core alone costs 4–6.5 µs per request over a
+no-op transport (above), and a CPU profile against a real socket puts poolfetch's own code at ~12 µs per
+request (parsing the URL and routing it to a pool, the retry budget, timeouts, redirect checks, one more layer
+of promises per hop). At 64 KiB the socket work dominates and the target holds. On this machine the per-round
+ratio swings by tens of percent either way between runs, so compare the CPU column too.
 
 `);
   parts.push(`## Running it
