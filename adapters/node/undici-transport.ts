@@ -60,15 +60,20 @@ export class UndiciTransport implements Transport {
     const { url, method, signal, timeout } = request;
     let data: Dispatcher.ResponseData;
     try {
-      data = await settleOnAbort(signal, this.#dispatcher.request({
+      const options: Dispatcher.RequestOptions = {
         origin: url.origin,
         path: url.pathname + url.search,
         method: method as Dispatcher.HttpMethod,
         headers: toUndiciHeaders(request.headers),
         body: request.body as string | Uint8Array | Readable | null,
-        signal,
-        ...(timeout.read === undefined ? {} : { headersTimeout: timeout.read, bodyTimeout: timeout.read }),
-      }));
+      };
+      // Only what is set: undici checks every option it is given, on every request.
+      if (signal !== undefined) options.signal = signal;
+      if (timeout.read !== undefined) {
+        options.headersTimeout = timeout.read;
+        options.bodyTimeout = timeout.read;
+      }
+      data = await settleOnAbort(signal, this.#dispatcher.request(options));
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
       throw translateError(error, method, url.href, { connect: this.#connectTimeout, read: timeout.read });
@@ -320,9 +325,9 @@ function responseHeaders(headers: UndiciFetchResponse['headers']): Record<string
 
 
 /** undici takes a flat [name, value, …] array without copying it into an object. */
-function toUndiciHeaders(headers: Headers): string[] {
-  const flat: string[] = [];
-  headers.forEach((value, name) => flat.push(name, value));
+function toUndiciHeaders(headers: Headers): string[] | null {
+  let flat: string[] | null = null;
+  headers.forEach((value, name) => (flat ??= []).push(name, value));
   return flat;
 }
 
