@@ -97,21 +97,23 @@ export function normalizeRedirect(value: unknown, name: string, fallback: number
   throw new TypeError(`${name} must be a boolean or a non-negative integer, got ${describe(value)}`);
 }
 
-function normalizeTls(value: unknown): TlsOptions | undefined {
+const TLS_KEYS = new Set(['ca', 'cert', 'key', 'rejectUnauthorized', 'servername']);
+
+/** Checks TLS settings: the `tls` option, and the Node entry's `proxyTls` (as `name`). */
+export function normalizeTls(value: unknown, name = 'tls'): TlsOptions | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`tls must be an object, got ${describe(value)}`);
+    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
   }
-  const allowed = new Set(['ca', 'cert', 'key', 'rejectUnauthorized', 'servername']);
   for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) throw new TypeError(`Unknown tls option ${JSON.stringify(key)}`);
+    if (!TLS_KEYS.has(key)) throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}`);
   }
   const tls = value as TlsOptions;
   if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== 'boolean') {
-    throw new TypeError(`tls.rejectUnauthorized must be a boolean, got ${describe(tls.rejectUnauthorized)}`);
+    throw new TypeError(`${name}.rejectUnauthorized must be a boolean, got ${describe(tls.rejectUnauthorized)}`);
   }
   if (tls.servername !== undefined && typeof tls.servername !== 'string') {
-    throw new TypeError(`tls.servername must be a string, got ${describe(tls.servername)}`);
+    throw new TypeError(`${name}.servername must be a string, got ${describe(tls.servername)}`);
   }
   return tls;
 }

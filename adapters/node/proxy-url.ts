@@ -9,6 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { LocationValueError, ProxySchemeUnknown } from '../../src/errors.js';
 import { base64, normalizeHeaders } from '../../src/headers.js';
 import { describe } from '../../src/pool-key.js';
+import { normalizeTls } from '../../src/options.js';
 import type { TlsOptions } from '../../src/types.js';
 
 /** Where a manager sends proxied requests, and what it tells the proxy. */
@@ -57,7 +58,7 @@ export function parseProxyUrl(proxyUrl: unknown, options: ProxyRouteOptions = {}
   }
   const port = url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port);
   const headers = normalizeHeaders(options.proxyHeaders, 'proxyHeaders');
-  const proxyTls = checkTls(options.proxyTls, 'proxyTls');
+  const proxyTls = normalizeTls(options.proxyTls, 'proxyTls');
   // Explicit proxyHeaders win over credentials in the URL, as in undici's ProxyAgent.
   if ((url.username !== '' || url.password !== '') && !headers.has('proxy-authorization')) {
     let user: string;
@@ -81,27 +82,6 @@ export function parseProxyUrl(proxyUrl: unknown, options: ProxyRouteOptions = {}
     // Checked for every proxy, used for an https:// one: a typo should not wait for the day the proxy changes.
     tls: scheme === 'https' ? connectionOptions(proxyTls) : undefined,
   };
-}
-
-const TLS_KEYS = new Set(['ca', 'cert', 'key', 'rejectUnauthorized', 'servername']);
-
-/** Checks TLS settings the way the `tls` option is checked. */
-export function checkTls(value: unknown, name: string): TlsOptions | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
-  }
-  for (const key of Object.keys(value)) {
-    if (!TLS_KEYS.has(key)) throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}`);
-  }
-  const tls = value as TlsOptions;
-  if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== 'boolean') {
-    throw new TypeError(`${name}.rejectUnauthorized must be a boolean, got ${describe(tls.rejectUnauthorized)}`);
-  }
-  if (tls.servername !== undefined && typeof tls.servername !== 'string') {
-    throw new TypeError(`${name}.servername must be a string, got ${describe(tls.servername)}`);
-  }
-  return tls;
 }
 
 /** poolfetch's TLS options as `tls.connect` options. */
