@@ -7,7 +7,7 @@ import { ClosedPoolError, MaxRetryError, NewConnectionError, ProtocolError, Read
 import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { underlyingFetch } from '../../src/install-fetch.js';
-import { noop } from '../../src/watch-body.js';
+import { noop, whenDone } from '../../src/watch-body.js';
 import { leanInit } from '../../src/fetch-init.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
@@ -32,14 +32,41 @@ export class FetchTransport implements Transport {
           'fetch forbids it; send it with POST or PUT',
       );
     }
-    const response = await this.#call(url, method, {
-      method,
-      headers: request.headers,
-      body: body as BodyInit | null,
-      redirect: request.redirect ?? 'follow',
-      ...(signal === undefined ? {} : { signal }),
-      ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    }, request.timeout.read, true);
+    // A signal of its own, which destroy() aborts and the caller's abort follows, unlinked when the
+    // exchange ends: linking with AbortSignal.any would leave a WeakRef on the long-lived signal per
+    // request in Node 20, and handing fetch the long-lived signal itself piles up fetch's listeners.
+    const controller = new AbortController();
+    this.#live.add(controller);
+    const onAbort = (): void => controller.abort(signal?.reason);
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      this.#live.delete(controller);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    let response: Response;
+    try {
+      response = await this.#call(url, method, {
+        method,
+        headers: request.headers,
+        body: body as BodyInit | null,
+        redirect: request.redirect ?? 'follow',
+        signal: controller.signal,
+        ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+      }, request.timeout.read);
+    } catch (error) {
+      end();
+      throw error;
+    }
+    const failed = (error: unknown): unknown => {
+      if (controller.signal.aborted) return controller.signal.reason;
+      return error instanceof TypeError
+        ? new ProtocolError(`Connection broken while reading the body: ${error.message} (${method} ${url.href})`, { method, url: url.href, cause: error })
+        : error;
+    };
     return {
       status: response.status,
       statusText: response.statusText,
@@ -47,19 +74,22 @@ export class FetchTransport implements Transport {
       url: response.url === '' ? url.href : response.url,
       redirected: response.redirected,
       bytes: async () => {
-        if (response.body === null) return EMPTY;
         try {
-          return new Uint8Array(await response.arrayBuffer());
+          return response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer());
         } catch (error) {
-          if (signal?.aborted === true) throw signal.reason;
-          throw error instanceof TypeError
-            ? new ProtocolError(`Connection broken while reading the body: ${error.message} (${method} ${url.href})`, { method, url: url.href, cause: error })
-            : error;
+          throw failed(error);
+        } finally {
+          end();
         }
       },
-      stream: () => (response.body === null ? new ReadableStream({ start: (c) => c.close() }) : response.body),
+      stream: () => {
+        if (response.body !== null) return whenDone(response.body, end, undefined);
+        end();
+        return new ReadableStream({ start: (c) => c.close() });
+      },
       discard: async () => {
-        void response.body?.cancel().catch(() => undefined);
+        end();
+        void response.body?.cancel().catch(noop);
       },
     };
   }
@@ -77,28 +107,26 @@ export class FetchTransport implements Transport {
 
   /** Aborts every request this transport has in flight (their bodies included). */
   async destroy(): Promise<void> {
-    this.#shutdown.abort(new ClosedPoolError('The pool was destroyed'));
-    for (const stop of this.#waiting) stop(this.#shutdown.signal.reason);
+    const reason = (this.#destroyed ??= new ClosedPoolError('The pool was destroyed'));
+    for (const stop of this.#waiting) stop(reason);
     this.#waiting.clear();
+    for (const controller of this.#live) controller.abort(reason);
+    this.#live.clear();
   }
 
-  /** Aborted by `destroy()`: fetch has no sockets to close, only requests to abort. */
-  readonly #shutdown = new AbortController();
-  /** Stops the wait for the headers of a request sent without a signal. */
+  /** Set by `destroy()`: fetch has no sockets to close, only requests to stop. */
+  #destroyed: ClosedPoolError | undefined;
+  /** Stops the wait for the headers of a request in flight. */
   readonly #waiting = new Set<(reason: unknown) => void>();
+  /** `send()` exchanges not yet over, aborted by `destroy()` (a `fetch()` body is the pool's to abort). */
+  readonly #live = new Set<AbortController>();
 
-  /**
-   * `abortable`: pass a signal even when neither the caller nor a timeout
-   * needs one, so that `destroy()` can stop the body read by `send()`'s own
-   * consumers (a `fetch()` body is the pool's to abort).
-   */
-  async #call(url: URL, method: string, init: RequestInit, read: number | undefined, abortable = false): Promise<Response> {
+  async #call(url: URL, method: string, init: RequestInit, read: number | undefined): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
     const fetch = underlyingFetch(this.#options.fetch);
     // fetch does not say when the connection is made, so `read` bounds the whole wait for the
     // response headers (connect included); the body is bounded only by `total`.
-    const shutdown = this.#shutdown.signal;
-    if (shutdown.aborted) throw shutdown.reason;
+    if (this.#destroyed !== undefined) throw this.#destroyed;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const signals: AbortSignal[] = [];
     if (init.signal != null) signals.push(init.signal);
@@ -111,12 +139,11 @@ export class FetchTransport implements Transport {
       signals.push(headersDeadline.signal);
     }
     // A signal is passed only when the caller's or a read timeout needs one: Node's fetch spends
-    // ~50 µs a request on one, and holds its listener on a shared signal until GC. Without one,
-    // destroy() stops the wait for the headers and cancels the body when it comes.
-    init = leanInit(init, signals.length === 0 && !abortable ? undefined : anySignal([...signals, shutdown]));
+    // ~50 µs a request on one, and holds its listener on a shared signal until GC. destroy() does
+    // not go through it: it stops the wait for the headers and cancels the body when it comes.
+    init = leanInit(init, signals.length === 0 ? undefined : anySignal(signals));
     try {
-      const pending = fetch(url.href, init);
-      return await (init.signal === undefined ? this.#untilShutdown(pending) : pending);
+      return await this.#untilShutdown(fetch(url.href, init));
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
       if (error instanceof TypeError) {
@@ -167,13 +194,12 @@ export class FetchTransport implements Transport {
 }
 
 /**
- * A new signal that aborts when any of `signals` does; new even for one, so
- * that fetch's listener dies with the request rather than piling up on a
- * long-lived signal. `AbortSignal.any` holds the sources weakly, so a
- * long-lived caller signal collects no listeners; the fallback (older
- * runtimes) removes its listeners once one fires.
+ * One signal that aborts when any of `signals` does. `AbortSignal.any` holds
+ * the sources weakly, so a long-lived caller signal collects no listeners;
+ * the fallback (older runtimes) removes its listeners once one fires.
  */
 function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (signals.length === 1) return signals[0] as AbortSignal;
   if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
   const controller = new AbortController();
   const onAbort = (event: Event): void => {

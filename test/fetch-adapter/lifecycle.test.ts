@@ -60,4 +60,15 @@ describe('fetch adapter lifecycle', () => {
     expect(getEventListeners(controller.signal, 'abort').length).toBeLessThanOrEqual(1);
     await manager.close();
   });
+
+  it('adds no listener to a caller signal that outlives its request() calls (no timeout)', async () => {
+    const manager = new PoolManager();
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i += 1) {
+      const r = await manager.request('GET', server.url('/'), { signal: controller.signal });
+      expect(await r.text()).toBe('ok');
+    }
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    await manager.close();
+  });
 });
