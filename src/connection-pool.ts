@@ -382,4 +382,8 @@ class HeldResponse {
   stream(): ReadableStream<Uint8Array> {
     return whenDone(this.#response.stream(), this.#release, undefined);
   }
+  abandon(): void {
+    this.#response.abandon?.();
+    this.#release();
+  }
 }

@@ -18,7 +18,7 @@ import { normalizeTimeout, withTotalTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
 import type { ConnectionPool } from './connection-pool.js';
-import { whenDone } from './watch-body.js';
+import { noop, whenCollected, whenDone } from './watch-body.js';
 
 /** What the loop needs from whoever runs it. */
 export interface RequestContext {
@@ -215,7 +215,13 @@ export async function runRequest(
     const headers = (): Headers => response.headers;
     const { status, statusText } = response;
     if (resolved.preloadContent) return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, data: await response.bytes() });
-    const body = whenDone(response.stream(), cleanup, signal);
+    let forget = noop;
+    const body = whenDone(response.stream(), () => {
+      forget();
+      cleanup();
+    }, signal);
+    // A body dropped unread would keep its connection (and slot) busy for good: close it once collected.
+    forget = whenCollected(body, () => response.abandon?.());
     // From here the body stream ends the total timeout, not the loop.
     streaming = true;
     return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, body });

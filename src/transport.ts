@@ -41,6 +41,11 @@ export interface WireResponse {
   stream(): ReadableStream<Uint8Array>;
   /** Throws the body away so the connection can be reused. */
   discard(): Promise<void>;
+  /**
+   * Optional: the caller dropped the response with its body unread (it was
+   * garbage-collected), so close the connection under it.
+   */
+  abandon?(): void;
 }
 
 /** One fetch as the transport sends it; redirects are the core's business unless `followsRedirects`. */

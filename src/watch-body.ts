@@ -85,6 +85,19 @@ export function rebody(from: Response, body: ReadableStream<Uint8Array> | null):
  */
 const forgotten = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<() => void>((done) => done()) : undefined;
 
+/**
+ * Calls `callback` once `target` has been garbage-collected, unless the
+ * returned function is called first. `callback` must not reach `target`, or
+ * it never will be collected.
+ */
+export function whenCollected(target: object, callback: () => void): () => void {
+  if (forgotten === undefined) return noop;
+  const registry = forgotten;
+  const token = {};
+  registry.register(target, callback, token);
+  return () => registry.unregister(token);
+}
+
 const utf8 = new TextDecoder();
 
 /** Watched bodies still open, so their owner (a pool being destroyed) can abort them all. */

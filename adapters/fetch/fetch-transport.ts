@@ -91,6 +91,10 @@ export class FetchTransport implements Transport {
         end();
         void response.body?.cancel().catch(noop);
       },
+      abandon: () => {
+        controller.abort();
+        end();
+      },
     };
   }
 

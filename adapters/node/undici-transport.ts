@@ -424,6 +424,11 @@ class UndiciResponse implements WireResponse {
     );
   }
 
+  /** Destroying an unfinished undici body aborts its request and closes the socket under it. */
+  abandon(): void {
+    this.#data.body.destroy();
+  }
+
   async discard(): Promise<void> {
     try {
       await this.#data.body.dump();

@@ -3,6 +3,8 @@
  * and content-encoding decoded, on both adapters against a real server.
  */
 import { promisify } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
@@ -193,6 +195,42 @@ describe('a body that fails to decode (Node adapter)', () => {
       );
       const next = await http.request('GET', server.url('/after'));
       expect(await next.text()).toBe('fine');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe.each(adapters)('a streamed response nobody reads ($name adapter)', (adapter) => {
+  it('gives its slot and its connection back once garbage-collected (maxSize 1)', async () => {
+    const closed = deferred();
+    const server = await startServer(async (req, res) => {
+      if (req.url === '/endless') {
+        res.writeHead(200);
+        res.write('first chunk, and no more until the client goes away');
+        await new Promise((resolve) => res.on('close', resolve));
+        closed.resolve();
+      } else {
+        res.end('fine');
+      }
+    });
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    try {
+      await using http = adapter.make({ maxSize: 1 });
+      await (async () => {
+        await http.request('GET', server.url('/endless'), { preloadContent: false });
+      })();
+      const next = http.request('GET', server.url('/after'));
+      // FinalizationRegistry callbacks run in a later task, after a collection that found the body unreachable.
+      let settled = false;
+      void closed.promise.then(() => (settled = true));
+      for (let i = 0; i < 50 && !settled; i += 1) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await closed.promise;
+      expect(await (await next).text()).toBe('fine');
     } finally {
       await server.close();
     }
