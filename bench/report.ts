@@ -149,7 +149,7 @@ function otherLines(results: Results): string[] {
   if (b !== undefined) {
     out.push(
       `chromium, one request at a time: plain fetch ${(b.median['plain fetch'] / 1000).toFixed(2)} ms, manager.fetch ${(b.median['manager.fetch'] / 1000).toFixed(2)} ms ` +
-        `(+${b.overhead['manager.fetch'].toFixed(0)} µs), manager.request ${(b.median['manager.request'] / 1000).toFixed(2)} ms (+${b.overhead['manager.request'].toFixed(0)} µs) per request`,
+        `(${signedMicros(b.overhead['manager.fetch'])} against plain fetch, the median of per-round differences), manager.request ${(b.median['manager.request'] / 1000).toFixed(2)} ms (${signedMicros(b.overhead['manager.request'])}) per request`,
     );
   }
   return out;
@@ -295,4 +295,9 @@ The bench builds the node, fetch and browser entries from the current sources wi
 first, so it measures what the package ships, not tsx-transformed sources.
 `);
   return parts.join('\n');
+}
+
+/** "+507 µs" or "−64 µs" (a negative overhead is noise, and should read as such rather than "+-64"). */
+function signedMicros(micros: number): string {
+  return `${micros < 0 ? '−' : '+'}${Math.abs(micros).toFixed(0)} µs`;
 }
