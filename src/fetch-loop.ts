@@ -7,7 +7,7 @@
  */
 import { LocationValueError, MaxRetryError } from './errors.js';
 import { checkMethod } from './methods.js';
-import { normalizeHeaders } from './headers.js';
+import { mergeHeaders, normalizeHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import type { RequestContext } from './request-loop.js';
@@ -47,7 +47,8 @@ export async function runFetch(
   let method = checkMethod(request.method);
   let url = parseUrl(request.parsed ?? request.url, method);
   check?.(url);
-  let headers = mergeHeaders(ctx.options.headers, request.headers);
+  // The manager's headers as they are when the request has none: nothing here changes them in place.
+  let headers = request.headers === NO_HEADERS ? ctx.options.headers : mergeHeaders(ctx.options.headers, request.headers);
   // Keep a body we can send again (a string, bytes) rather than the Request's one-shot stream.
   const initBody = init?.body;
   const replayable = initBody !== undefined && initBody !== null && !(initBody instanceof ReadableStream);
@@ -176,22 +177,6 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
 
 
 
-
-/** Whether each manager's default headers are empty, looked up once: most requests then build no Headers. */
-const emptyDefaults = new WeakMap<Headers, boolean>();
-
-/** The manager's default headers under the request's own; never changed in place, so one empty set is shared. */
-function mergeHeaders(defaults: Headers, given: Headers): Headers {
-  let empty = emptyDefaults.get(defaults);
-  if (empty === undefined) {
-    empty = defaults.keys().next().done === true;
-    emptyDefaults.set(defaults, empty);
-  }
-  if (empty) return given === NO_HEADERS ? NO_HEADERS : given;
-  const headers = new Headers(defaults);
-  given.forEach((value, name) => headers.set(name, value));
-  return headers;
-}
 
 /** The URL when `input` is absolute (one parse; `URL.canParse` first would be a second). */
 function absoluteUrl(input: string): URL | undefined {

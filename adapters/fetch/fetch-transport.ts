@@ -147,7 +147,7 @@ export class FetchTransport implements Transport {
     // not go through it: it stops the wait for the headers and cancels the body when it comes.
     init = leanInit(init, signals.length === 0 ? undefined : anySignal(signals));
     try {
-      return await this.#untilShutdown(fetch(url.href, init));
+      return await this.#unlessDestroyed(fetch(url.href, init));
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
       if (error instanceof TypeError) {
@@ -176,7 +176,7 @@ export class FetchTransport implements Transport {
     }
   }
 
-  #untilShutdown(pending: Promise<Response>): Promise<Response> {
+  #unlessDestroyed(pending: Promise<Response>): Promise<Response> {
     return new Promise((resolve, reject) => {
       const stop = (reason: unknown): void => {
         reject(reason);

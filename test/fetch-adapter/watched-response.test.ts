@@ -5,10 +5,9 @@
  * stage although the request was sent without a signal, and a response
  * nobody reads must give its slot back once it is garbage-collected.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClosedPoolError, PoolManager } from '../../adapters/fetch/index.js';
+import { collectGarbage } from '../support/gc.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
 
 let server: TestServer;
@@ -181,31 +180,20 @@ describe('destroy() with requests sent without a signal', () => {
 
 describe('a response nobody reads', () => {
   it('gives its slot back once it is garbage-collected', async () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
     await using manager = new PoolManager({ maxSize: 1 });
     await (async () => {
       await manager.fetch(server.url('/forgotten'));
     })();
     expect(running(manager)).toBe(1);
-    // FinalizationRegistry callbacks run in a later task, after a collection that found the response unreachable.
-    for (let i = 0; i < 50 && running(manager) > 0; i += 1) {
-      gc();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await collectGarbage(() => running(manager) === 0);
     expect(running(manager)).toBe(0);
     expect(await (await manager.fetch(server.url('/after-gc'))).text()).toBe('ok /after-gc');
   });
 
   it('keeps its slot while a stream taken from it is still held', async () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
     await using manager = new PoolManager({ maxSize: 1 });
     const body = await (async () => (await manager.fetch(server.url('/held'))).body as ReadableStream<Uint8Array>)();
-    for (let i = 0; i < 5; i += 1) {
-      gc();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await collectGarbage(() => false, 5);
     expect(running(manager)).toBe(1);
     expect(await new Response(body).text()).toBe('ok /held');
     expect(running(manager)).toBe(0);
