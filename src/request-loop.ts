@@ -221,7 +221,8 @@ export async function runRequest(
       cleanup();
     }, signal);
     // A body dropped unread would keep its connection (and slot) busy for good: close it once collected.
-    forget = whenCollected(body, () => response.abandon?.());
+    // Not with a signal: the signal's listener keeps the body reachable, and its abort or timeout ends it.
+    if (signal === undefined) forget = whenCollected(body, () => response.abandon?.());
     // From here the body stream ends the total timeout, not the loop.
     streaming = true;
     return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, body });

@@ -130,8 +130,8 @@ type UndiciFetchInit = Parameters<typeof undiciFetch>[1];
  * through it. Building the global Response over the same body and headers
  * would cost more than the pool's whole bookkeeping (Node's fetch bundles
  * another undici copy, so undici's Response is not the global class). The
- * global base holds no body: Response.prototype's own methods called
- * directly on this object would see an empty one.
+ * global base holds neither body nor headers: Response.prototype's own
+ * methods called directly on this object would see an empty response.
  */
 class FetchedResponse extends Response {
   /**
@@ -322,7 +322,6 @@ function responseHeaders(headers: UndiciFetchResponse['headers']): Record<string
   });
   return record ?? (pairs as Array<[string, string]>);
 }
-
 
 /** undici takes a flat [name, value, …] array without copying it into an object. */
 function toUndiciHeaders(headers: Headers): string[] | null {
