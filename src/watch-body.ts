@@ -130,16 +130,20 @@ export function watchResponse(response: Response, done: () => void, open: OpenBo
 }
 
 const WATCH = Symbol('poolfetch.watch');
-type Watched = Response & { [WATCH]: BodyWatch };
+/** The watched stream the body moved to once asked for; on the response, as the watch must not reach it. */
+const BODY = Symbol('poolfetch.body');
+/** A Response over that stream, for the methods that read it after that. */
+const INNER = Symbol('poolfetch.inner');
+type Watched = Response & { [WATCH]: BodyWatch; [BODY]?: ReadableStream<Uint8Array>; [INNER]?: Response };
 type Bytes = Response & { bytes(): Promise<Uint8Array> };
 const watchedPrototypes = new WeakMap<Response, Response>();
 
 /**
  * `own` (the runtime's Response prototype) with the body methods watched. A
  * direct read builds nothing; `body`, `blob()`, `formData()` and `clone()`
- * move the body to a watched stream under an inner Response. Once a direct
- * read has begun, the runtime's own methods answer (with its "body already
- * used" error).
+ * move the body to a watched stream (and the last three to a Response over
+ * it). Once a direct read has begun, the runtime's own methods answer (with
+ * its "body already used" error).
  */
 function watchedPrototype(own: Response): Response {
   let proto = watchedPrototypes.get(own);
@@ -147,50 +151,88 @@ function watchedPrototype(own: Response): Response {
   const method = (value: (this: Watched) => unknown): PropertyDescriptor => ({ value, configurable: true, writable: true });
   proto = Object.create(own, {
     arrayBuffer: method(function () {
-      const w = this[WATCH];
-      return w.inner !== undefined ? w.inner.arrayBuffer() : w.readAll().then(exactBuffer);
+      return this[BODY] !== undefined ? viaInner(this, own, 'arrayBuffer') : this[WATCH].readAll().then(exactBuffer);
     }),
     text: method(function () {
-      const w = this[WATCH];
-      return w.inner !== undefined ? w.inner.text() : w.readAll().then((bytes) => utf8.decode(bytes));
+      return this[BODY] !== undefined ? viaInner(this, own, 'text') : this[WATCH].readAll().then((bytes) => utf8.decode(bytes));
     }),
     json: method(function () {
-      const w = this[WATCH];
-      return w.inner !== undefined ? w.inner.json() : w.readAll().then((bytes) => JSON.parse(utf8.decode(bytes)) as unknown);
+      return this[BODY] !== undefined
+        ? viaInner(this, own, 'json')
+        : this[WATCH].readAll().then((bytes) => JSON.parse(utf8.decode(bytes)) as unknown);
     }),
     blob: method(function () {
-      return (this[WATCH].delegate(this) ?? own).blob.call(this[WATCH].inner ?? this);
+      return viaInner(this, own, 'blob');
     }),
     formData: method(function () {
-      return (this[WATCH].delegate(this) ?? own).formData.call(this[WATCH].inner ?? this);
+      return viaInner(this, own, 'formData');
     }),
     clone: method(function () {
-      const inner = this[WATCH].delegate(this);
-      return inner === undefined ? own.clone.call(this) : rebody(this, inner.clone().body);
+      const response = inner(this);
+      return response === undefined ? own.clone.call(this) : rebody(this, response.clone().body);
     }),
     body: {
       get(this: Watched) {
-        return this[WATCH].delegate(this)?.body ?? this[WATCH].source;
+        return watchedBody(this) ?? this[WATCH].source;
       },
       configurable: true,
     },
     // Once the body moved, the response's own stream is read by the watcher, not by the caller.
     bodyUsed: {
       get(this: Watched) {
-        const inner = this[WATCH].inner;
-        return inner === undefined ? (Reflect.get(own, 'bodyUsed', this) as boolean) : inner.bodyUsed;
+        const response = this[INNER];
+        return response === undefined ? (Reflect.get(own, 'bodyUsed', this) as boolean) : response.bodyUsed;
       },
       configurable: true,
     },
   }) as Response;
   if (typeof (own as Partial<Bytes>).bytes === 'function') {
     Object.defineProperty(proto, 'bytes', method(function () {
-      const w = this[WATCH];
-      return w.inner !== undefined ? (w.inner as Bytes).bytes() : w.readAll().then(exactCopy);
+      return this[BODY] !== undefined ? viaInner(this, own, 'bytes') : this[WATCH].readAll().then(exactCopy);
     }));
   }
   watchedPrototypes.set(own, proto);
   return proto;
+}
+
+/** The body as a watched stream, made on first call; undefined once a direct read began. */
+function watchedBody(response: Watched): ReadableStream<Uint8Array> | undefined {
+  if (response[BODY] === undefined) {
+    const stream = response[WATCH].stream();
+    if (stream !== undefined) response[BODY] = stream;
+  }
+  return response[BODY];
+}
+
+/**
+ * `name` read through the Response over the watched stream, or through the
+ * runtime's own method once a direct read began; a rejection, never a throw,
+ * when the stream was already used.
+ */
+function viaInner(
+  response: Watched,
+  own: Response,
+  name: 'arrayBuffer' | 'text' | 'json' | 'blob' | 'formData' | 'bytes',
+): Promise<unknown> {
+  try {
+    const target = inner(response);
+    return target === undefined ? (own as Bytes)[name].call(response) : (target as Bytes)[name]();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * A Response over the watched stream, made when a method needs one. Not
+ * made for `body` alone: Node cancels an unlocked body once its Response is
+ * collected, and a caller may hold the stream without the response.
+ */
+function inner(response: Watched): Response | undefined {
+  if (response[INNER] === undefined) {
+    const body = watchedBody(response);
+    if (body !== undefined) response[INNER] = rebody(response, body);
+  }
+  return response[INNER];
 }
 
 /**
@@ -199,16 +241,12 @@ function watchedPrototype(own: Response): Response {
  * or it could never be collected.
  */
 class BodyWatch {
-  /** The Response the body moved to once it was asked for as a stream. */
-  inner: Response | undefined;
   /** True once the body is read directly or handed out as a stream. */
   #started = false;
   #finished = false;
   #guarded = false;
   #aborted: { reason: unknown } | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  /** Aborts the watched stream once the body moved to one. */
-  #streamAbort: AbortController | undefined;
   readonly source: ReadableStream<Uint8Array>;
   readonly #done: () => void;
   readonly #open: OpenBodies;
@@ -228,24 +266,25 @@ class BodyWatch {
     this.#done();
   };
 
-  /** Frees the slot when `owner` is garbage-collected unread; one owner at a time. */
+  /** Ends the body (its connection too) when `owner` is garbage-collected unread; one owner at a time. */
   guard(owner: object): void {
     if (forgotten === undefined) return;
-    forgotten.register(owner, this.finish, this.finish);
+    forgotten.register(owner, this.#forgotten, this.#forgotten);
     this.#guarded = true;
   }
 
   #unguard(): void {
     if (!this.#guarded) return;
     this.#guarded = false;
-    forgotten?.unregister(this.finish);
+    forgotten?.unregister(this.#forgotten);
   }
 
+  readonly #forgotten = (): void => {
+    (this.#reader ?? this.source).cancel('poolfetch: the response was garbage-collected unread').catch(noop);
+    this.finish();
+  };
+
   abort(reason: unknown): void {
-    if (this.#streamAbort !== undefined) {
-      this.#streamAbort.abort(reason);
-      return;
-    }
     this.#aborted = { reason };
     // A cancelled reader ends its pending read as if the body were complete; #aborted says otherwise.
     (this.#reader ?? this.source).cancel(reason).catch(noop);
@@ -253,24 +292,17 @@ class BodyWatch {
   }
 
   async readAll(): Promise<Uint8Array> {
-    if (this.#aborted !== undefined) throw this.#aborted.reason;
-    // Throws TypeError when the body was already used, as the runtime's own methods do.
-    const reader = this.source.getReader();
-    this.#reader = reader;
-    this.#started = true;
+    const reader = this.#take();
     // From here the read itself holds the slot; the response may be collected while it runs.
     this.#unguard();
     const chunks: Uint8Array[] = [];
     let length = 0;
     try {
       for (;;) {
-        const { done, value } = await reader.read();
-        // Set by #onAbort while the read was pending (narrowing does not see that).
-        const aborted = this.#aborted as { reason: unknown } | undefined;
-        if (aborted !== undefined) throw aborted.reason;
-        if (done) break;
-        chunks.push(value);
-        length += value.byteLength;
+        const chunk = await this.#next(reader);
+        if (chunk === undefined) break;
+        chunks.push(chunk);
+        length += chunk.byteLength;
       }
     } finally {
       this.finish();
@@ -278,22 +310,70 @@ class BodyWatch {
     return concat(chunks, length);
   }
 
-  /** The inner Response over a watched stream, made on first call; undefined once a direct read began. */
-  delegate(response: Response): Response | undefined {
-    if (this.inner === undefined && !this.#started) this.inner = rebody(response, this.#stream());
-    return this.inner;
-  }
-
-  /** The body as a watched stream; whoever holds the stream now holds the slot. */
-  #stream(): ReadableStream<Uint8Array> {
-    this.#started = true;
+  /**
+   * The body as a watched stream, whose holder now holds the slot; undefined
+   * once a direct read began. The stream reaches this watch, never the other
+   * way round: what the open set and the FinalizationRegistry hold must not
+   * keep the stream alive.
+   */
+  stream(): ReadableStream<Uint8Array> | undefined {
+    if (this.#started) return undefined;
     this.#unguard();
-    const aborted = this.#aborted;
-    if (aborted !== undefined) return new ReadableStream({ start: (controller) => controller.error(aborted.reason) });
-    this.#streamAbort = new AbortController();
-    const stream = whenDone(this.source, this.finish, this.#streamAbort.signal);
+    // Locked now, not at the first read: Node cancels an unlocked body once its Response is
+    // collected, and the caller may keep this stream without the response.
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    try {
+      reader = this.#take();
+    } catch {
+      // Aborted already: the stream says so when read.
+    }
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          try {
+            reader ??= this.#take();
+            const chunk = await this.#next(reader);
+            if (chunk === undefined) {
+              this.finish();
+              controller.close();
+            } else {
+              controller.enqueue(chunk);
+            }
+          } catch (error) {
+            this.finish();
+            controller.error(error);
+          }
+        },
+        cancel: (reason) => {
+          // Free the slot now, without waiting for the runtime's own cancel: some never settle
+          // it (msw's mocked bodies), and a cancelled body's connection is being dropped anyway.
+          this.finish();
+          (reader ?? this.source).cancel(reason).catch(noop);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    this.#started = true;
     this.guard(stream);
     return stream;
+  }
+
+  /** Locks the body for this watch's reads; throws TypeError when it was already used, as fetch does. */
+  #take(): ReadableStreamDefaultReader<Uint8Array> {
+    if (this.#aborted !== undefined) throw this.#aborted.reason;
+    const reader = this.source.getReader();
+    this.#reader = reader;
+    this.#started = true;
+    return reader;
+  }
+
+  /** The next chunk, undefined at the end; an abort while waiting is an error, not an end. */
+  async #next(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array | undefined> {
+    const { done, value } = await reader.read();
+    // Set by abort() while the read was pending (narrowing does not see that).
+    const aborted = this.#aborted as { reason: unknown } | undefined;
+    if (aborted !== undefined) throw aborted.reason;
+    return done ? undefined : value;
   }
 }
 

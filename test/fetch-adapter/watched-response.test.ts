@@ -190,6 +190,17 @@ describe('a response nobody reads', () => {
     expect(await (await manager.fetch(server.url('/after-gc'))).text()).toBe('ok /after-gc');
   });
 
+  it('gives its slot back once a stream taken from it is dropped unread, too', async () => {
+    await using manager = new PoolManager({ maxSize: 1 });
+    await (async () => {
+      const response = await manager.fetch(server.url('/stream-forgotten'));
+      expect(response.body).toBeInstanceOf(ReadableStream);
+    })();
+    expect(running(manager)).toBe(1);
+    await collectGarbage(() => running(manager) === 0);
+    expect(running(manager)).toBe(0);
+  });
+
   it('keeps its slot while a stream taken from it is still held', async () => {
     await using manager = new PoolManager({ maxSize: 1 });
     const body = await (async () => (await manager.fetch(server.url('/held'))).body as ReadableStream<Uint8Array>)();
