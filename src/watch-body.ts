@@ -76,9 +76,9 @@ export function rebody(from: Response, body: ReadableStream<Uint8Array> | null):
 }
 
 /**
- * A `fetch()` body (on the watched path) that is never read keeps its slot
- * until the response, or the stream taken from it, is garbage-collected; this
- * returns the slot then, so a forgotten body cannot starve the pool forever.
+ * A body that is never read keeps its slot until the response, or the stream
+ * taken from it, is garbage-collected; this ends it then, so a forgotten body
+ * cannot starve the pool forever.
  * Cloudflare Workers have no FinalizationRegistry unless the `enable_weak_ref`
  * compatibility flag is set: there a forgotten body holds its slot until the
  * request is aborted or the isolate goes.
@@ -109,9 +109,9 @@ export type OpenBodies = Set<{ abort(reason: unknown): void }>;
  *
  * `arrayBuffer()`, `bytes()`, `text()` and `json()` read the runtime's stream
  * directly: no second stream and no second Response are built, and in Node
- * each of those costs more than the pool's whole bookkeeping. `body`,
- * `blob()`, `formData()` and `clone()` switch to a watched stream under a new
- * Response (as `whenDone` gives), which the caller then reads.
+ * each of those costs more than the pool's whole bookkeeping. `body` hands
+ * out a watched stream instead, and `blob()`, `formData()` and `clone()` read
+ * through a Response over it.
  */
 export function watchResponse(response: Response, done: () => void, open: OpenBodies): Response {
   const source = response.body;
