@@ -275,8 +275,8 @@ What is left between \`manager.fetch\` and undici's fetch with a dispatcher, and
 fetch it wraps: the core's fetch loop (URL parsing, routing, the slot, a promise layer per step) and, for the
 fetch adapter, the watched read of the body — a few µs against ~350 µs of CPU per request.
 
-\`request\` against raw \`Pool.request\`: at 1 KiB, \`Pool.request\` costs ~90 µs of CPU per request here, so
-the 0.95× target leaves ~4.5 µs for everything poolfetch adds. The core alone costs 4–6.5 µs per request over a
+\`request\` against raw \`Pool.request\`: at 1 KiB, \`Pool.request\` costs 75–95 µs of CPU per request here, so
+the 0.95× target leaves 4–5 µs for everything poolfetch adds. The core alone costs 4–6.5 µs per request over a
 no-op transport (above), and a CPU profile against a real socket puts poolfetch's own code at ~12 µs per
 request (parsing the URL and routing it to a pool, the retry budget, timeouts, redirect checks, one more layer
 of promises per hop). At 64 KiB the socket work dominates and the target holds. On this machine the per-round
