@@ -280,8 +280,8 @@ the 0.95× target leaves 4–5 µs for everything poolfetch adds. The core alone
 no-op transport (above), and a CPU profile against a real socket puts poolfetch's own code at ~12 µs per
 request (parsing the URL and routing it to a pool, the retry budget, timeouts, redirect checks, one more layer
 of promises per hop). At 64 KiB the socket work dominates, and the target is met in some runs and missed in
-others. On this machine the per-round
-ratio swings by tens of percent either way between runs, so compare the CPU column too.
+others. On this machine the per-round ratio swings by tens of percent either way between runs, so compare the
+CPU column too.
 
 `);
   parts.push(`## Running it
