@@ -67,7 +67,7 @@ export class LiveWorkload {
       seed: Date.now(),
       onResult: ({ target, error }) => {
         this.sent += 1;
-        if (error !== undefined) this.manager.tracker.log('error', target.url, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+        this.manager.tracker.logFailure(target.url, error);
       },
     });
   }

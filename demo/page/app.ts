@@ -192,7 +192,7 @@ class PageWorkload {
       seed: Date.now(),
       onResult: ({ target, error }) => {
         this.sent += 1;
-        if (error !== undefined) this.manager.tracker.log('error', target.url, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+        this.manager.tracker.logFailure(target.url, error);
       },
     }).catch((error: unknown) => this.manager.tracker.log('error', '', String(error)));
     this.#panel.setPaused(false);

@@ -108,6 +108,11 @@ export class PoolTracker {
     for (const listener of this.#listeners) listener(entry);
   }
 
+  /** Logs a workload request that failed; one that did not fail is not logged. */
+  logFailure(url: string, error: unknown): void {
+    if (error !== undefined) this.log('error', url, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  }
+
   onLog(listener: (entry: LogEntry) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
