@@ -10,7 +10,7 @@ import { checkMethod } from './methods.js';
 import { mergeHeaders, normalizeHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
-import type { RequestContext } from './request-loop.js';
+import type { RequestContext } from './loop-context.js';
 import { withTotalTimeout } from './timeout.js';
 import { noop, rebody, whenDone } from './watch-body.js';
 import type { WireFetch } from './transport.js';

@@ -10,7 +10,8 @@ import { runFetch } from './fetch-loop.js';
 import { normalizeOptions, tlsFingerprint, type ResolvedOptions } from './options.js';
 import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-key.js';
 import { RecentlyUsed } from './recently-used.js';
-import { runRequest, type RequestContext } from './request-loop.js';
+import type { RequestContext } from './loop-context.js';
+import { runRequest } from './request-loop.js';
 import type { PoolResponse } from './response.js';
 import type { PoolManagerOptions, PoolStatsRow, RequestOptions, Requester, TlsOptions } from './types.js';
 

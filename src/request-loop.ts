@@ -9,7 +9,7 @@ import { ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutErro
 import { mergeHeaders, normalizeHeaders } from './headers.js';
 import { prepareBody } from './body.js';
 import { checkMethod } from './methods.js';
-import { normalizeRedirect, type ResolvedOptions } from './options.js';
+import { normalizeRedirect } from './options.js';
 import { describe, parseUrl } from './pool-key.js';
 import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import { PoolResponse } from './response.js';
@@ -17,17 +17,8 @@ import { mayHaveBeenSent, normalizeRetry, RETRY_AFTER_STATUSES, RetryBudget } fr
 import { normalizeTimeout, withTotalTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
-import type { ConnectionPool } from './connection-pool.js';
+import type { RequestContext, Route } from './loop-context.js';
 import { noop, whenCollected, whenDone } from './watch-body.js';
-
-/** What the loop needs from whoever runs it. */
-export interface RequestContext {
-  readonly options: ResolvedOptions;
-  /** The pool that serves `url`, or undefined where this requester does not follow. */
-  route(url: URL): ConnectionPool | undefined;
-  /** Waits between retries: by default the `clock` option's `sleep`, so tests need not wait. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
 
 const KNOWN = new Set(['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent']);
 
@@ -72,164 +63,239 @@ function failureKind(error: unknown): 'connect' | 'read' | undefined {
  */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** What a step of the loop may answer instead of a response: send again (a retry or a redirect hop). */
+const AGAIN = Symbol('again');
+
 export async function runRequest(
   ctx: RequestContext,
   method: string,
   url: string | URL,
   options: RequestOptions = {},
 ): Promise<PoolResponse> {
-  let currentMethod = checkMethod(method);
-  let currentUrl = parseUrl(url, currentMethod);
+  const checkedMethod = checkMethod(method);
+  const checkedUrl = parseUrl(url, checkedMethod);
   const resolved = resolveRequest(ctx, options);
   let prepared = prepareBody(options.body, options.json, 'json' in options);
   if (prepared instanceof Promise) prepared = await prepared;
-  let headers = resolved.headers;
-  if (prepared.contentType !== undefined && !headers.has('content-type')) {
-    headers = new Headers(headers);
-    headers.set('content-type', prepared.contentType);
-  }
-  let body: WireBody | null = prepared.body;
-  const { signal, cleanup } = withTotalTimeout(resolved.signal, resolved.timeout.total, () => ({
-    method: currentMethod,
-    url: currentUrl.href,
-  }));
-  const budget = new RetryBudget(resolved.retry, resolved.redirect, ctx.options.clock.now);
-  const redirects: string[] = [];
-  /** A body that can go out again: a string or bytes, or a stream nobody has started reading. */
-  const canResend = (): boolean => prepared.replayable || body === null || (body instanceof ReadableStream && !body.locked);
-  let staleRetried = false;
-  let streaming = false;
-  try {
-    for (;;) {
-      signal?.throwIfAborted();
-      const pool = ctx.route(currentUrl);
-      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${currentUrl.href}`);
-      const where = { method: currentMethod, url: currentUrl.href };
-      const wire: WireRequest = {
-        method: currentMethod,
-        url: currentUrl,
-        headers,
-        body,
-        signal,
-        timeout: resolved.timeout,
-        // A runtime that follows redirects itself is asked not to when no hop may be taken.
-        redirect: resolved.redirect > 0 && resolved.retry.redirect !== 0 ? 'follow' : 'manual',
-      };
-      let response: WireResponse;
-      try {
-        response = await pool.exchange(wire);
-      } catch (error) {
-        if (signal?.aborted === true) throw signal.reason;
-        const kind = failureKind(error);
-        // A keep-alive socket the server closed as we reused it: nothing was answered, so
-        // an idempotent request goes once more at no cost to its retries (as browsers do).
-        if (isDroppedSocket(error) && !staleRetried && IDEMPOTENT.has(currentMethod) && canResend()) {
-          staleRetried = true;
-          continue;
-        }
-        if (!resolved.retry.enabled || kind === undefined) throw error;
-        // A connect error means nothing was sent: any method may go again. After a read
-        // error the server may have acted on the request: only allowedMethods go again.
-        const safe = kind === 'connect' && !mayHaveBeenSent.has(error as Error)
-          ? canResend()
-          : budget.canRetryRead(currentMethod) && prepared.replayable;
-        if (!safe) throw error;
-        await ctx.sleep(budget.spend({ kind, error: error as Error }, where), signal);
-        continue;
-      }
+  return new RequestRun(ctx, checkedMethod, checkedUrl, resolved, prepared).run();
+}
 
-      // Headers are read only for the statuses that need them: a Headers lookup is not free per request.
-      const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
-      if (location !== null && resolved.redirect > 0 && !pool.followsRedirects) {
-        let nextUrl: URL;
-        try {
-          nextUrl = redirectTarget(location, currentUrl, currentMethod);
-        } catch (error) {
-          await response.discard();
-          throw error;
-        }
-        if (ctx.route(nextUrl) !== undefined) {
-          const next = redirectMethod(response.status, currentMethod);
-          try {
-            budget.spend({ kind: 'redirect' }, where);
-          } catch (error) {
-            if (!resolved.retry.raiseOnRedirect) return await finish(response);
-            await response.discard();
-            throw error;
-          }
-          await response.discard();
-          if (!next.dropBody && body !== null && !prepared.replayable) {
-            throw new TypeError(
-              `Cannot follow the ${response.status} redirect from ${currentUrl.href} to ${nextUrl.href}: ` +
-                'the request body was a ReadableStream and is spent; send a string or bytes, or pass redirect: false',
-            );
-          }
-          headers = redirectHeaders(headers, currentUrl, nextUrl, next.dropBody);
-          if (next.dropBody) body = null;
-          currentMethod = next.method;
-          currentUrl = nextUrl;
-          redirects.push(nextUrl.href);
-          continue;
-        }
-      }
+type ResolvedRequest = ReturnType<typeof resolveRequest>;
+type PreparedBody = Exclude<ReturnType<typeof prepareBody>, Promise<unknown>>;
 
-      const retryable = RETRY_AFTER_STATUSES.has(response.status) || resolved.retry.statusForcelist.has(response.status);
-      const retryAfter = retryable ? response.headers.get('retry-after') : null;
-      if (budget.isRetryableStatus(currentMethod, response.status, retryAfter !== null) && canResend()) {
-        let delay: number;
-        try {
-          delay = budget.spend({ kind: 'status', status: response.status, retryAfter }, where);
-        } catch (error) {
-          if (!resolved.retry.raiseOnStatus) return await finish(response);
-          await response.discard();
-          throw error;
-        }
-        await response.discard();
-        await ctx.sleep(delay, signal);
-        continue;
-      }
+/**
+ * One call of `request()`: what it sends now (method, URL, headers, body
+ * change across redirect hops) and what it has spent (retries, the stale
+ * keep-alive resend). `run()` reads as the loop; each step below it either
+ * hands back the response, asks to send again (`AGAIN`), or passes.
+ */
+class RequestRun {
+  method: string;
+  url: URL;
+  headers: Headers;
+  body: WireBody | null;
+  readonly redirects: string[] = [];
+  readonly #ctx: RequestContext;
+  readonly #resolved: ResolvedRequest;
+  readonly #replayable: boolean;
+  readonly #budget: RetryBudget;
+  readonly #signal: AbortSignal | undefined;
+  readonly #cleanup: () => void;
+  #staleRetried = false;
+  /** Set once a streamed body owns the total timeout: the loop must not end it. */
+  #streaming = false;
 
-      if (!resolved.preloadContent) return await finish(response);
-      try {
-        return await finish(response);
-      } catch (error) {
-        if (signal?.aborted === true) throw signal.reason;
-        const kind = failureKind(error);
-        // The body broke off: urllib3 retries a preloaded read like any read error.
-        if (!resolved.retry.enabled || kind !== 'read' || !budget.canRetryRead(currentMethod) || !prepared.replayable) throw error;
-        await ctx.sleep(budget.spend({ kind, error: error as Error }, where), signal);
-      }
+  constructor(ctx: RequestContext, method: string, url: URL, resolved: ResolvedRequest, prepared: PreparedBody) {
+    this.#ctx = ctx;
+    this.method = method;
+    this.url = url;
+    this.#resolved = resolved;
+    this.#replayable = prepared.replayable;
+    let headers = resolved.headers;
+    if (prepared.contentType !== undefined && !headers.has('content-type')) {
+      headers = new Headers(headers);
+      headers.set('content-type', prepared.contentType);
     }
-  } catch (error) {
-    throw abortReasonOr(error, signal);
-  } finally {
-    if (!streaming) cleanup();
+    this.headers = headers;
+    this.body = prepared.body;
+    const { signal, cleanup } = withTotalTimeout(resolved.signal, resolved.timeout.total, () => this.#where());
+    this.#signal = signal;
+    this.#cleanup = cleanup;
+    this.#budget = new RetryBudget(resolved.retry, resolved.redirect, ctx.options.clock.now);
+  }
+
+  async run(): Promise<PoolResponse> {
+    try {
+      for (;;) {
+        this.#signal?.throwIfAborted();
+        const route = this.#ctx.route(this.url);
+        if (route === undefined) throw new Error(`poolfetch bug: no pool routes ${this.url.href}`);
+        const response = await this.#send(route);
+        if (response === AGAIN) continue;
+        const step = await (this.#followRedirect(response, route) ?? this.#retryStatus(response) ?? this.#deliver(response));
+        if (step !== AGAIN) return step;
+      }
+    } catch (error) {
+      throw abortReasonOr(error, this.#signal);
+    } finally {
+      if (!this.#streaming) this.#cleanup();
+    }
+  }
+
+  #where(): { method: string; url: string } {
+    return { method: this.method, url: this.url.href };
+  }
+
+  /** A body that can go out again: a string or bytes, or a stream nobody has started reading. */
+  #canResend(): boolean {
+    const body = this.body;
+    return this.#replayable || body === null || (body instanceof ReadableStream && !body.locked);
+  }
+
+  /** One exchange; a failure either ends the request or, after the retry wait, asks to send again. */
+  async #send(route: Route): Promise<WireResponse | typeof AGAIN> {
+    const wire: WireRequest = {
+      method: this.method,
+      url: this.url,
+      headers: this.headers,
+      body: this.body,
+      signal: this.#signal,
+      timeout: this.#resolved.timeout,
+      // A runtime that follows redirects itself is asked not to when no hop may be taken.
+      redirect: this.#resolved.redirect > 0 && this.#resolved.retry.redirect !== 0 ? 'follow' : 'manual',
+    };
+    try {
+      return await route.exchange(wire);
+    } catch (error) {
+      await this.#retryAfterSendFailure(error);
+      return AGAIN;
+    }
+  }
+
+  /** Throws `error` unless the request may go again; returns once it may (after the backoff). */
+  async #retryAfterSendFailure(error: unknown): Promise<void> {
+    if (this.#signal?.aborted === true) throw this.#signal.reason;
+    // A keep-alive socket the server closed as we reused it: nothing was answered, so
+    // an idempotent request goes once more at no cost to its retries (as browsers do).
+    if (isDroppedSocket(error) && !this.#staleRetried && IDEMPOTENT.has(this.method) && this.#canResend()) {
+      this.#staleRetried = true;
+      return;
+    }
+    const kind = failureKind(error);
+    if (!this.#resolved.retry.enabled || kind === undefined) throw error;
+    // A connect error means nothing was sent: any method may go again. After a read
+    // error the server may have acted on the request: only allowedMethods go again.
+    const safe = kind === 'connect' && !mayHaveBeenSent.has(error as Error)
+      ? this.#canResend()
+      : this.#budget.canRetryRead(this.method) && this.#replayable;
+    if (!safe) throw error;
+    await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal);
+  }
+
+  /**
+   * A redirect this loop follows: the next hop (`AGAIN`), or the 3xx itself
+   * once hops are spent. Undefined, synchronously, when `response` is none:
+   * each async layer costs every request a promise and a turn.
+   */
+  #followRedirect(response: WireResponse, route: Route): Promise<PoolResponse | typeof AGAIN> | undefined {
+    // Headers are read only for the statuses that need them: a Headers lookup is not free per request.
+    const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
+    if (location === null || this.#resolved.redirect <= 0 || route.followsRedirects) return undefined;
+    let nextUrl: URL;
+    try {
+      nextUrl = redirectTarget(location, this.url, this.method);
+    } catch (error) {
+      return response.discard().then(() => Promise.reject(error));
+    }
+    if (this.#ctx.route(nextUrl) === undefined) return undefined;
+    return this.#hop(response, nextUrl);
+  }
+
+  async #hop(response: WireResponse, nextUrl: URL): Promise<PoolResponse | typeof AGAIN> {
+    const next = redirectMethod(response.status, this.method);
+    try {
+      this.#budget.spend({ kind: 'redirect' }, this.#where());
+    } catch (error) {
+      if (!this.#resolved.retry.raiseOnRedirect) return await this.#finish(response);
+      await response.discard();
+      throw error;
+    }
+    await response.discard();
+    if (!next.dropBody && this.body !== null && !this.#replayable) {
+      throw new TypeError(
+        `Cannot follow the ${response.status} redirect from ${this.url.href} to ${nextUrl.href}: ` +
+          'the request body was a ReadableStream and is spent; send a string or bytes, or pass redirect: false',
+      );
+    }
+    this.headers = redirectHeaders(this.headers, this.url, nextUrl, next.dropBody);
+    if (next.dropBody) this.body = null;
+    this.method = next.method;
+    this.url = nextUrl;
+    this.redirects.push(nextUrl.href);
+    return AGAIN;
+  }
+
+  /** A status the retry options name: send again after the wait (`AGAIN`), or the response once retries are spent. */
+  #retryStatus(response: WireResponse): Promise<PoolResponse | typeof AGAIN> | undefined {
+    const retry = this.#resolved.retry;
+    const retryable = RETRY_AFTER_STATUSES.has(response.status) || retry.statusForcelist.has(response.status);
+    const retryAfter = retryable ? response.headers.get('retry-after') : null;
+    if (!this.#budget.isRetryableStatus(this.method, response.status, retryAfter !== null) || !this.#canResend()) return undefined;
+    return this.#waitAndResend(response, retryAfter);
+  }
+
+  async #waitAndResend(response: WireResponse, retryAfter: string | null): Promise<PoolResponse | typeof AGAIN> {
+    let delay: number;
+    try {
+      delay = this.#budget.spend({ kind: 'status', status: response.status, retryAfter }, this.#where());
+    } catch (error) {
+      if (!this.#resolved.retry.raiseOnStatus) return await this.#finish(response);
+      await response.discard();
+      throw error;
+    }
+    await response.discard();
+    await this.#ctx.sleep(delay, this.#signal);
+    return AGAIN;
+  }
+
+  /** The final response; a preloaded body that breaks off is a read error, retried as urllib3 does. */
+  async #deliver(response: WireResponse): Promise<PoolResponse | typeof AGAIN> {
+    if (!this.#resolved.preloadContent) return await this.#finish(response);
+    try {
+      return await this.#finish(response);
+    } catch (error) {
+      if (this.#signal?.aborted === true) throw this.#signal.reason;
+      const kind = failureKind(error);
+      if (!this.#resolved.retry.enabled || kind !== 'read' || !this.#budget.canRetryRead(this.method) || !this.#replayable) throw error;
+      await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal);
+      return AGAIN;
+    }
   }
 
   /** The response as the caller sees it: read into `data`, or a stream that ends the timeout when done. */
-  async function finish(response: WireResponse): Promise<PoolResponse> {
-    const finalUrl = response.url ?? currentUrl.href;
+  async #finish(response: WireResponse): Promise<PoolResponse> {
+    const url = response.url ?? this.url.href;
+    const redirects = this.redirects;
     // A transport that followed redirects itself tells only where it ended up.
-    if (response.redirected === true && finalUrl !== currentUrl.href) redirects.push(finalUrl);
+    if (response.redirected === true && url !== this.url.href) redirects.push(url);
     // Headers are handed over as a function: a transport may build them only when the caller looks.
     const headers = (): Headers => response.headers;
     const { status, statusText } = response;
-    if (resolved.preloadContent) return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, data: await response.bytes() });
+    if (this.#resolved.preloadContent) return new PoolResponse({ status, statusText, headers, url, redirects, data: await response.bytes() });
     let forget = noop;
+    const cleanup = this.#cleanup;
     const body = whenDone(response.stream(), () => {
       forget();
       cleanup();
-    }, signal);
+    }, this.#signal);
     // A body dropped unread would keep its connection (and slot) busy for good: close it once collected.
     // Not with a signal: the signal's listener keeps the body reachable, and its abort or timeout ends it.
-    if (signal === undefined) forget = whenCollected(body, () => response.abandon?.());
+    if (this.#signal === undefined) forget = whenCollected(body, () => response.abandon?.());
     // From here the body stream ends the total timeout, not the loop.
-    streaming = true;
-    return new PoolResponse({ status, statusText, headers, url: finalUrl, redirects, body });
+    this.#streaming = true;
+    return new PoolResponse({ status, statusText, headers, url, redirects, body });
   }
 }
-
-
 
 /** After an abort, the abort's reason is the error, whatever the transport wrapped it in. */
 function abortReasonOr(error: unknown, signal: AbortSignal | undefined): unknown {

@@ -1,0 +1,24 @@
+/**
+ * What the request and fetch loops need from whoever runs them: a manager
+ * or a single pool. The loops see a pool only through `Route` (one exchange
+ * with one origin), so they do not depend on `ConnectionPool`, which runs
+ * them in turn.
+ */
+import type { ResolvedOptions } from './options.js';
+import type { WireFetch, WireRequest, WireResponse } from './transport.js';
+
+/** One origin's way out: sends a request once it has a slot, which it frees when the body is done. */
+export interface Route {
+  /** Whether the runtime follows redirects itself (browsers), so the loop leaves them to it. */
+  readonly followsRedirects: boolean;
+  exchange(request: WireRequest): Promise<WireResponse>;
+  fetchOnce(call: WireFetch): Promise<Response>;
+}
+
+export interface RequestContext {
+  readonly options: ResolvedOptions;
+  /** The route that serves `url`, or undefined where this requester does not follow. */
+  route(url: URL): Route | undefined;
+  /** Waits between retries: by default the `clock` option's `sleep`, so tests need not wait. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
