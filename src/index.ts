@@ -25,7 +25,7 @@ export type { MakeHeadersOptions } from './headers.js';
 export { installFetch } from './install-fetch.js';
 export { ConnectionPool } from './connection-pool.js';
 export { PoolEvent, PoolManager as BasePoolManager } from './pool-manager.js';
-export type { PoolOverrides, PoolsView } from './pool-manager.js';
+export type { PoolEventListener, PoolManagerEventMap, PoolOverrides, PoolsView } from './pool-manager.js';
 export { PoolResponse } from './response.js';
 export type { PoolKey } from './pool-key.js';
 export type { ResolvedOptions } from './options.js';
