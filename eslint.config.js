@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tmp/', 'test-results/', 'playwright-report/', 'e2e/artifacts/', '**/*.bundle.js', 'demo/public/vendor/'] },
+  { ignores: ['dist/', 'node_modules/', '.tmp/', '.cache/', 'test-results/', 'playwright-report/', 'e2e/artifacts/', '**/*.bundle.js', 'demo/public/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -6,7 +6,7 @@
  * left out of `files`, an export pointing at nothing in the tarball.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +48,8 @@ console.log(JSON.stringify({ url: import.meta.resolve('poolfetch'), proxy, names
 `;
 
 describe('the packed tarball', () => {
-  it('holds the built entries and no tests', () => {
+  it('holds the built entries, the MIT LICENSE and no tests', () => {
+    expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
     expect(existsSync(join(installed, 'dist/adapters/node/index.js'))).toBe(true);
     expect(existsSync(join(installed, 'dist/adapters/fetch/index.d.ts'))).toBe(true);
     const all = readdirSync(installed, { recursive: true }).map(String);
@@ -64,6 +65,14 @@ describe('the packed tarball', () => {
     expect(worker.proxy).toBe('NotSupportedError');
     expect(worker.names).toEqual(node.names);
     expect(node.names).toEqual(expect.arrayContaining(['PoolManager', 'ProxyManager', 'installFetch', 'makeHeaders', 'isPoolfetchError']));
+  });
+
+  it("the bun condition (Bun's own) gets the fetch entry, and poolfetch/node refuses it at import", () => {
+    const bun = JSON.parse(runInApp(probe, ['bun'])) as { url: string; proxy: string };
+    expect(bun.url).toMatch(/\/node_modules\/poolfetch\/dist\/adapters\/fetch\/index\.js$/);
+    expect(bun.proxy).toBe('NotSupportedError');
+    const forced = runInApp("await import('poolfetch/node').then(() => console.log('loaded'), (e) => console.log(e.name, e.message));", ['bun']);
+    expect(forced).toMatch(/^NotSupportedError poolfetch\/node is the Node entry .*import 'poolfetch' instead/);
   });
 
   it('bundles for browsers from the tarball without node: imports', async () => {

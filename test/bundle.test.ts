@@ -97,9 +97,10 @@ describe('bundling poolfetch', () => {
     expect(gzipped).toBeLessThanOrEqual(BROWSER_CEILING);
   });
 
-  it('refuses poolfetch/node in a browser or Worker bundle, at build time', async () => {
+  it('refuses poolfetch/node in an esbuild browser or Worker bundle, at build time', async () => {
     writeFileSync(join(dir, 'wrong.js'), "export { PoolManager } from 'poolfetch/node';\n");
-    for (const conditions of [['browser'], ['workerd', 'worker']]) {
+    // esbuild (and wrangler, which is esbuild) sets no development/production condition: it meets the null.
+    for (const conditions of [['browser'], ['workerd', 'worker'], ['worker']]) {
       const attempt = esbuild.build({
         entryPoints: [join(dir, 'wrong.js')],
         absWorkingDir: dir,
@@ -110,9 +111,17 @@ describe('bundling poolfetch', () => {
         logLevel: 'silent',
       });
       const failure = (await attempt.catch((e: unknown) => e)) as esbuild.BuildFailure;
-      expect(failure.errors?.[0]?.text).toBe('Could not resolve "poolfetch/node"');
+      expect(failure.errors?.[0]?.text, conditions.join()).toBe('Could not resolve "poolfetch/node"');
       expect(failure.errors[0]?.notes.map((n) => n.text).join(' ')).toContain('explicitly disabled by the package author');
     }
+  });
+
+  it('where a bundler passes null over (development/production set, as Vite does), poolfetch/node throws at load, naming poolfetch', async () => {
+    writeFileSync(join(dir, 'wrong.js'), "export { PoolManager } from 'poolfetch/node';\n");
+    const { code, inputs } = await bundle({ entryPoints: [join(dir, 'wrong.js')], platform: 'browser', conditions: ['production'] });
+    expect(inputs).toContain(join(root, 'dist/adapters/refuse-node.js'));
+    expectNoNodeImports(code, inputs);
+    expect(code).toContain("import 'poolfetch' instead");
   });
 
   it('for Node (--platform=node): the undici entry', async () => {
