@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PoolManager } from '../adapters/node/index.js';
+import { nodeDefaults } from '../adapters/node/pool-manager.js';
+import { fetchDefaults } from '../adapters/fetch/pool-manager.js';
+import { NotSupportedError } from './errors.js';
 import { defaults, normalizeOptions, tlsFingerprint } from './options.js';
 
-const node = { maxSize: 10 };
+/** The Node adapter's checks, which include `tls`. */
+const node = nodeDefaults;
 
 /** Expects a TypeError whose message names the option and shows the value. */
 function rejects(input: unknown, option: string, shown: string): void {
@@ -30,7 +34,10 @@ describe('normalizeOptions', () => {
     expect(o.tls).toBeUndefined();
     expect(o.keepAliveTimeout).toBe(4000);
     expect([...o.headers]).toEqual([]);
-    expect(normalizeOptions(undefined, { maxSize: 6 }).maxSize).toBe(6);
+    expect(normalizeOptions(undefined, fetchDefaults).maxSize).toBe(6);
+    expect(o.retry.total).toBe(3);
+    expect(o.timeout).toEqual({ connect: undefined, read: undefined, total: undefined });
+    expect(o.fetch).toBeUndefined();
   });
 
   it('takes a number as numPools, as urllib3 does', () => {
@@ -91,6 +98,13 @@ describe('normalizeOptions', () => {
     rejects(input, option, shown);
   });
 
+  it('the fetch adapter refuses any tls option, the core without an adapter check too', () => {
+    expect(() => normalizeOptions({ tls: { ca: 'PEM' } }, fetchDefaults)).toThrow(NotSupportedError);
+    expect(() => normalizeOptions({ tls: { ca: 'PEM' } }, fetchDefaults)).toThrow(/tls option needs the Node entry/);
+    expect(normalizeOptions({}, fetchDefaults).tls).toBeUndefined();
+    expect(() => normalizeOptions({ tls: {} }, { maxSize: 1 })).toThrow(/tls must be unset/);
+  });
+
   it('rejects an unknown tls option', () => {
     expect(() => normalizeOptions({ tls: { verify: false } as never }, node)).toThrow(/Unknown tls option "verify"/);
   });
@@ -125,22 +139,14 @@ describe('normalizeOptions', () => {
 });
 
 describe('tlsFingerprint', () => {
-  it('is empty without TLS options and equal for equal options', () => {
+  it('is empty without TLS options, and spells out each field set, bytes as text', () => {
     expect(tlsFingerprint(undefined)).toBe('');
-    expect(tlsFingerprint({ ca: 'A' })).toBe(tlsFingerprint({ ca: 'A' }));
-    expect(tlsFingerprint({ ca: 'A' })).toBe(tlsFingerprint({ ca: new TextEncoder().encode('A') }));
-  });
-
-  it('differs when any field differs', () => {
-    const prints = [
-      tlsFingerprint({}),
-      tlsFingerprint({ ca: 'A' }),
-      tlsFingerprint({ ca: 'B' }),
-      tlsFingerprint({ ca: ['A', 'B'] }),
-      tlsFingerprint({ ca: 'A', rejectUnauthorized: false }),
-      tlsFingerprint({ ca: 'A', servername: 'localhost' }),
-      tlsFingerprint({ cert: 'C', key: 'K' }),
-    ];
-    expect(new Set(prints).size).toBe(prints.length);
+    expect(tlsFingerprint({})).toBe('[]');
+    expect(tlsFingerprint({ ca: 'A' })).toBe('[["ca","A"]]');
+    expect(tlsFingerprint({ ca: new TextEncoder().encode('A') })).toBe('[["ca","A"]]');
+    expect(tlsFingerprint({ ca: ['A', 'B'] })).toBe('[["ca","A\\nB"]]');
+    expect(tlsFingerprint({ ca: 'A', rejectUnauthorized: false })).toBe('[["ca","A"],["rejectUnauthorized","false"]]');
+    expect(tlsFingerprint({ servername: 'localhost', ca: 'A' })).toBe('[["ca","A"],["servername","localhost"]]');
+    expect(tlsFingerprint({ key: 'K', cert: 'C' })).toBe('[["cert","C"],["key","K"]]');
   });
 });

@@ -1,13 +1,14 @@
 /**
- * Defaults and the one `normalizeOptions` that checks what users pass.
- * Every bad option is a `TypeError` that names the option and the value.
+ * Defaults and the one `normalizeOptions` that checks what users pass, one
+ * table entry per option. Every bad option is a `TypeError` that names the
+ * option and the value (src/checks.ts builds them). What only one runtime
+ * understands (`tls`) is checked by the adapter that takes it.
  */
-import { describe } from './pool-key.js';
+import { knownKeys, mustBe, numberCheck, type Check } from './checks.js';
 import { normalizeHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
-import { normalizeTimeout, type ResolvedTimeout } from './timeout.js';
+import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js';
 import type { Clock, PoolManagerOptions, TlsOptions } from './types.js';
-import { realClock } from './timeout.js';
 
 /** What every manager starts from; adapters override `maxSize`. */
 export const defaults = {
@@ -16,6 +17,17 @@ export const defaults = {
   redirect: 10,
   keepAliveTimeout: 4000,
 } as const;
+
+/** What a runtime adapter adds to the option checks. */
+export interface AdapterOptions {
+  /** `maxSize` when none is given. */
+  readonly maxSize: number;
+  /**
+   * Checks a `tls` option that is set: the Node adapter's returns it, the
+   * fetch adapter's refuses it (browsers and Workers own TLS).
+   */
+  readonly tls?: (value: unknown) => TlsOptions | undefined;
+}
 
 /** Options after checking, with defaults filled in. */
 export interface ResolvedOptions {
@@ -33,109 +45,59 @@ export interface ResolvedOptions {
   readonly clock: Required<Clock>;
 }
 
-const KNOWN = new Set([
-  'numPools', 'maxSize', 'maxTotal', 'poolTimeout', 'headers', 'retries', 'timeout',
-  'redirect', 'tls', 'keepAliveTimeout', 'fetch', 'clock',
-]);
-
-/** Accepts `new PoolManager(10)` as urllib3 does, or an options object. */
-export function normalizeOptions(
-  input: number | PoolManagerOptions | undefined,
-  adapterDefaults: { maxSize: number },
-): ResolvedOptions {
-  const options: PoolManagerOptions = typeof input === 'number' ? { numPools: input } : input ?? {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`PoolManager options must be a number (numPools) or an object, got ${describe(input)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      const value = (options as Record<string, unknown>)[key];
-      throw new TypeError(`Unknown PoolManager option ${JSON.stringify(key)} (value ${describe(value)})`);
-    }
-  }
-  const o = options;
-  return {
-    numPools: positiveInteger('numPools', o.numPools, defaults.numPools),
-    maxSize: positiveInteger('maxSize', o.maxSize, adapterDefaults.maxSize),
-    maxTotal: o.maxTotal === undefined ? undefined : positiveInteger('maxTotal', o.maxTotal, 0),
-    poolTimeout: o.poolTimeout === undefined ? undefined : milliseconds('poolTimeout', o.poolTimeout),
-    headers: normalizeHeaders(o.headers, 'headers'),
-    retry: normalizeRetry(o.retries, 'retries'),
-    timeout: normalizeTimeout(o.timeout, 'timeout'),
-    redirect: normalizeRedirect(o.redirect, 'redirect', defaults.redirect),
-    tls: normalizeTls(o.tls),
-    keepAliveTimeout: o.keepAliveTimeout === undefined
-      ? defaults.keepAliveTimeout
-      : milliseconds('keepAliveTimeout', o.keepAliveTimeout),
-    fetch: normalizeFetch(o.fetch),
-    clock: normalizeClock(o.clock),
-  };
-}
-
-/** A whole number of at least 1. */
-export function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`${name} must be a positive integer, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** A finite, non-negative number of milliseconds. */
-export function milliseconds(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`${name} must be a non-negative number of milliseconds, got ${describe(value)}`);
-  }
-  return value;
-}
+const positiveInteger = numberCheck('a positive integer', (n) => Number.isInteger(n) && n >= 1);
+const milliseconds = numberCheck('a non-negative number of milliseconds', (n) => Number.isFinite(n) && n >= 0);
+const hops = numberCheck('a boolean or a non-negative integer', (n) => Number.isInteger(n) && n >= 0);
+const fn = <T>(value: unknown, name: string): T => (typeof value === 'function' ? (value as T) : mustBe(name, 'a function', value));
 
 /** `true` → the default hop limit, `false` → 0 (return the 3xx), n → n hops. */
 export function normalizeRedirect(value: unknown, name: string, fallback: number): number {
-  if (value === undefined || value === true) return fallback;
-  if (value === false) return 0;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  throw new TypeError(`${name} must be a boolean or a non-negative integer, got ${describe(value)}`);
+  return value === undefined || value === true ? fallback : value === false ? 0 : hops(value, name);
 }
 
-const TLS_KEYS = new Set(['ca', 'cert', 'key', 'rejectUnauthorized', 'servername']);
-
-/** Checks TLS settings: the `tls` option, and the Node entry's `proxyTls` (as `name`). */
-export function normalizeTls(value: unknown, name = 'tls'): TlsOptions | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
-  }
-  for (const key of Object.keys(value)) {
-    if (!TLS_KEYS.has(key)) throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}`);
-  }
-  const tls = value as TlsOptions;
-  if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== 'boolean') {
-    throw new TypeError(`${name}.rejectUnauthorized must be a boolean, got ${describe(tls.rejectUnauthorized)}`);
-  }
-  if (tls.servername !== undefined && typeof tls.servername !== 'string') {
-    throw new TypeError(`${name}.servername must be a string, got ${describe(tls.servername)}`);
-  }
-  return tls;
-}
-
-function normalizeClock(value: unknown): Required<Clock> {
+function normalizeClock(value: unknown, name: string): Required<Clock> {
   if (value === undefined) return realClock;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`clock must be an object { now, sleep }, got ${describe(value)}`);
-  }
-  for (const key of Object.keys(value)) {
-    if (key !== 'now' && key !== 'sleep') throw new TypeError(`Unknown clock option ${JSON.stringify(key)}`);
-  }
-  const { now, sleep } = value as Clock;
-  if (now !== undefined && typeof now !== 'function') throw new TypeError(`clock.now must be a function, got ${describe(now)}`);
-  if (sleep !== undefined && typeof sleep !== 'function') throw new TypeError(`clock.sleep must be a function, got ${describe(sleep)}`);
-  return { now: now ?? realClock.now, sleep: sleep ?? realClock.sleep };
+  const { now, sleep } = knownKeys(value, name, 'an object { now, sleep }', ['now', 'sleep']);
+  return {
+    now: now === undefined ? realClock.now : fn(now, `${name}.now`),
+    sleep: sleep === undefined ? realClock.sleep : fn(sleep, `${name}.sleep`),
+  };
 }
 
-function normalizeFetch(value: unknown): typeof globalThis.fetch | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new TypeError(`fetch must be a function, got ${describe(value)}`);
-  return value as typeof globalThis.fetch;
+/** Unset → `fallback`, else checked. */
+const or = <T>(check: Check<T>, fallback: T): Check<T> => (value, name) => (value === undefined ? fallback : check(value, name));
+
+/**
+ * Each option: the field it resolves to and how (checked in this order).
+ * The adapter is passed for the entries that depend on the runtime.
+ */
+const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: [keyof ResolvedOptions, (value: unknown, name: string, adapter: AdapterOptions) => unknown] } = {
+  numPools: ['numPools', or(positiveInteger, defaults.numPools)],
+  maxSize: ['maxSize', (value, name, adapter) => or(positiveInteger, adapter.maxSize)(value, name)],
+  maxTotal: ['maxTotal', or(positiveInteger, undefined)],
+  poolTimeout: ['poolTimeout', or(milliseconds, undefined)],
+  headers: ['headers', normalizeHeaders],
+  retries: ['retry', (value, name) => normalizeRetry(value, name)],
+  timeout: ['timeout', (value, name) => normalizeTimeout(value, name)],
+  redirect: ['redirect', (value, name) => normalizeRedirect(value, name, defaults.redirect)],
+  tls: ['tls', (value, _name, adapter) => (value === undefined ? undefined : (adapter.tls ?? refuseTls)(value))],
+  keepAliveTimeout: ['keepAliveTimeout', or(milliseconds, defaults.keepAliveTimeout)],
+  fetch: ['fetch', or(fn, undefined)],
+  clock: ['clock', normalizeClock],
+};
+const KNOWN = Object.keys(OPTIONS);
+
+function refuseTls(value: unknown): never {
+  return mustBe('tls', 'unset: this adapter makes no TLS connections of its own', value);
+}
+
+/** Accepts `new PoolManager(10)` as urllib3 does, or an options object. */
+export function normalizeOptions(input: number | PoolManagerOptions | undefined, adapter: AdapterOptions): ResolvedOptions {
+  const given = typeof input === 'number' ? { numPools: input } : input ?? {};
+  const options = knownKeys(given, 'PoolManager options', 'a number (numPools) or an object', KNOWN, 'PoolManager');
+  const resolved: Record<string, unknown> = {};
+  for (const [name, [field, check]] of Object.entries(OPTIONS)) resolved[field] = check(options[name], name, adapter);
+  return resolved as unknown as ResolvedOptions;
 }
 
 /**

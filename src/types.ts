@@ -6,11 +6,11 @@ import type { PoolResponse } from './response.js';
 
 /** TLS settings for https pools (Node adapter only; browsers own TLS). */
 export interface TlsOptions {
-  /** Certificate authorities to trust instead of the built-in list. */
+  /** Certificate authorities to trust instead of the built-in list. @default the built-in list */
   ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
-  /** Client certificate (PEM). */
+  /** Client certificate (PEM). @default none */
   cert?: string | Uint8Array;
-  /** Client key (PEM). */
+  /** Client key (PEM). @default none */
   key?: string | Uint8Array;
   /**
    * Verify the server's certificate. Turn off only for a server you control.
@@ -23,11 +23,11 @@ export interface TlsOptions {
 
 /** Time limits in milliseconds. */
 export interface TimeoutOptions {
-  /** Limit on opening the connection (TCP and TLS). */
+  /** Limit on opening the connection (TCP and TLS). @default no limit (Node: undici's 10 s) */
   connect?: number;
-  /** Limit on waiting for the response headers, and between body chunks. */
+  /** Limit on waiting for the response headers, and between body chunks. @default no limit */
   read?: number;
-  /** Limit on the whole request, body included. */
+  /** Limit on the whole request, body included. @default no limit */
   total?: number;
 }
 
@@ -35,9 +35,9 @@ export interface TimeoutOptions {
 export interface RetryOptions {
   /** Total retries of any kind; wins over the others. @default 3 */
   total?: number | false;
-  /** Retries after a connection could not be made (nothing was sent). */
+  /** Retries after a connection could not be made (nothing was sent). @default `total` decides */
   connect?: number;
-  /** Retries after the request was sent but the answer broke off. */
+  /** Retries after the request was sent but the answer broke off. @default `total` decides */
   read?: number;
   /**
    * Redirect hops to follow (a hop spends this count, never `total`); `false`
@@ -45,7 +45,7 @@ export interface RetryOptions {
    * @default the `redirect` option (10)
    */
   redirect?: number | boolean;
-  /** Retries on a status in `statusForcelist`. */
+  /** Retries on a status in `statusForcelist`. @default `total` decides */
   status?: number;
   /** Statuses that are retried. @default [] */
   statusForcelist?: readonly number[];
@@ -86,7 +86,7 @@ export interface PoolManagerOptions {
   maxTotal?: number;
   /** Milliseconds a request may wait for a free slot before `EmptyPoolError`. @default wait forever */
   poolTimeout?: number;
-  /** Headers sent with every request. */
+  /** Headers sent with every request. @default none */
   headers?: HeadersInit;
   /** Retries: a count, urllib3-style options, or `false` for none. @default 3 */
   retries?: number | RetryOptions | false;
@@ -94,7 +94,7 @@ export interface PoolManagerOptions {
   timeout?: number | TimeoutOptions;
   /** Follow redirects (`true`: up to 10), a hop limit, or `false`. @default true */
   redirect?: boolean | number;
-  /** TLS settings for https pools (Node adapter only). */
+  /** TLS settings for https pools (Node adapter only; the fetch adapter throws `NotSupportedError`). @default none: verify against the built-in CAs */
   tls?: TlsOptions;
   /** Milliseconds an idle keep-alive socket stays open (Node adapter only). @default 4000 */
   keepAliveTimeout?: number;
@@ -110,9 +110,9 @@ export interface PoolManagerOptions {
 
 /** What retries read the time from and wait with. */
 export interface Clock {
-  /** Epoch milliseconds, for `Retry-After` dates. */
+  /** Epoch milliseconds, for `Retry-After` dates. @default `Date.now` */
   now?: () => number;
-  /** Waits `ms` milliseconds; rejects with `signal.reason` when it aborts. */
+  /** Waits `ms` milliseconds; rejects with `signal.reason` when it aborts. @default a `setTimeout` that an abort cuts short */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -124,11 +124,12 @@ export interface RequestOptions {
   /**
    * The request body; a string, a form or `json` also sets the content-type fetch would.
    * A `ReadableStream` is streamed (Node) and can be sent once: no retry, no 307/308 after it.
+   * @default none
    */
   body?: BodyInit | null;
-  /** Serialised with `JSON.stringify`; sets `content-type: application/json`. */
+  /** Serialised with `JSON.stringify`; sets `content-type: application/json`. @default none */
   json?: unknown;
-  /** Laid over the manager's `headers`, name by name. */
+  /** Laid over the manager's `headers`, name by name. @default the manager's */
   headers?: HeadersInit;
   /** Overrides the manager's `retries`; an object is laid over the manager's settings. @default the manager's */
   retries?: number | RetryOptions | false;
@@ -136,7 +137,7 @@ export interface RequestOptions {
   timeout?: number | TimeoutOptions;
   /** Follow redirects (`true`: up to the manager's limit), a hop limit, or `false` for the 3xx. @default the manager's */
   redirect?: boolean | number;
-  /** Aborts the request at any stage, its streamed body included, with the signal's reason. */
+  /** Aborts the request at any stage, its streamed body included, with the signal's reason. @default none */
   signal?: AbortSignal;
   /** Read the body into `data` before resolving; else stream it from `body`. @default true */
   preloadContent?: boolean;

@@ -7,8 +7,11 @@ import { PoolManager as BasePoolManager } from '../../src/pool-manager.js';
 import type { PoolManagerOptions } from '../../src/types.js';
 import { FetchTransport } from './fetch-transport.js';
 
-/** Browsers open at most 6 connections per origin over HTTP/1.1; queueing beyond that only hides the wait. */
-export const fetchDefaults = { maxSize: 6 } as const;
+/**
+ * Browsers open at most 6 connections per origin over HTTP/1.1; queueing
+ * beyond that only hides the wait. A `tls` option is refused.
+ */
+export const fetchDefaults = { maxSize: 6, tls: refuseTls } as const;
 
 /**
  * Keeps one queue per origin (at most `maxSize` requests in flight, the rest
@@ -18,18 +21,15 @@ export const fetchDefaults = { maxSize: 6 } as const;
 export class PoolManager extends BasePoolManager {
   constructor(numPools?: number | PoolManagerOptions) {
     super(numPools, fetchDefaults);
-    refuseTls(this.options);
   }
 
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
     // Also per pool: connectionFromUrl(url, { tls }) must not silently ignore a CA.
-    refuseTls(options);
+    if (options.tls !== undefined) refuseTls();
     return new ConnectionPool(key, options, new FetchTransport(options), shared);
   }
 }
 
-function refuseTls(options: ResolvedOptions): void {
-  if (options.tls !== undefined) {
-    throw new NotSupportedError('The tls option needs the Node entry (poolfetch/node): browsers and Workers own TLS');
-  }
+function refuseTls(): never {
+  throw new NotSupportedError('The tls option needs the Node entry (poolfetch/node): browsers and Workers own TLS');
 }

@@ -5,10 +5,11 @@ import type { ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
 import { PoolManager as BasePoolManager } from '../../src/pool-manager.js';
 import type { PoolManagerOptions } from '../../src/types.js';
+import { normalizeTls } from './tls-options.js';
 import { UndiciTransport } from './undici-transport.js';
 
-/** Node's defaults: undici's usual per-origin connection count. */
-export const nodeDefaults = { maxSize: 10 } as const;
+/** Node's defaults (undici's usual per-origin connection count), and the `tls` option, which only Node takes. */
+export const nodeDefaults = { maxSize: 10, tls: normalizeTls } as const;
 
 /**
  * Keeps one undici `Pool` (real keep-alive sockets, at most `maxSize`) per

@@ -9,7 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { LocationValueError, ProxySchemeUnknown } from '../../src/errors.js';
 import { base64, normalizeHeaders } from '../../src/headers.js';
 import { describe } from '../../src/pool-key.js';
-import { normalizeTls } from '../../src/options.js';
+import { normalizeTls } from './tls-options.js';
 import type { TlsOptions } from '../../src/types.js';
 
 /** Where a manager sends proxied requests, and what it tells the proxy. */
