@@ -165,10 +165,18 @@ describe('PoolManager pool lookup', () => {
 
   it('case-insensitive keys for URLs and hosts (test_http(s)_connection_from_url/host_case_insensitive)', () => {
     manager = new PoolManager();
-    expect(manager.connectionFromUrl('HTTPS://EXAMPLE.COM/')).toBe(manager.connectionFromUrl('https://example.com/'));
-    expect(manager.connectionFromUrl('HTTP://EXAMPLE.COM/')).toBe(manager.connectionFromUrl('http://example.com/'));
-    expect(manager.connectionFromHost('EXAMPLE.COM', undefined, 'HTTPS')).toBe(manager.connectionFromHost('example.com', 443, 'https'));
-    expect(manager.connectionFromHost('EXAMPLE.COM', 8080, 'HTTP')).toBe(manager.connectionFromUrl('http://example.com:8080/'));
+    // Each against the key spelled out, not against a second lookup that a wrong normaliser would get wrong the same way.
+    const https = manager.connectionFromUrl('HTTPS://EXAMPLE.COM/');
+    expect(https.key).toBe('https://example.com:443');
+    expect(manager.connectionFromUrl('https://example.com/')).toBe(https);
+    const http = manager.connectionFromUrl('HTTP://EXAMPLE.COM/');
+    expect(http.key).toBe('http://example.com:80');
+    expect(manager.connectionFromUrl('http://example.com/')).toBe(http);
+    expect(manager.connectionFromHost('EXAMPLE.COM', undefined, 'HTTPS')).toBe(https);
+    expect(manager.connectionFromHost('example.com', 443, 'https')).toBe(https);
+    const http8080 = manager.connectionFromHost('EXAMPLE.COM', 8080, 'HTTP');
+    expect(http8080.key).toBe('http://example.com:8080');
+    expect(manager.connectionFromUrl('http://example.com:8080/')).toBe(http8080);
     expect(manager.pools.size).toBe(3);
     // Least recently used first: the https pool was looked up again after the http one.
     expect(manager.pools.keys()).toEqual(['http://example.com:80', 'https://example.com:443', 'http://example.com:8080']);
