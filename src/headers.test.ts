@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { base64, checkHeader, makeHeaders, mergeHeaders, normalizeHeaders } from './headers.js';
+import { base64, checkHeader, mergeHeaders, normalizeHeaders } from './headers.js';
+import { makeHeaders } from './make-headers.js';
 
 describe('normalizeHeaders', () => {
   it.each([

@@ -20,8 +20,8 @@ export {
   URLSchemeUnknown,
 } from './errors.js';
 export type { PoolfetchErrorOptions } from './errors.js';
-export { makeHeaders } from './headers.js';
-export type { MakeHeadersOptions } from './headers.js';
+export { makeHeaders } from './make-headers.js';
+export type { MakeHeadersOptions } from './make-headers.js';
 export { installFetch } from './install-fetch.js';
 export { ConnectionPool } from './connection-pool.js';
 export { PoolEvent, PoolManager as BasePoolManager } from './pool-manager.js';

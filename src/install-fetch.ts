@@ -3,7 +3,12 @@
  * pools, for code (and libraries such as ky) that call the global.
  */
 
-/** Marks an installed fetch with the one it replaced, so the fetch adapter can call through without recursion. */
+/**
+ * Marks an installed fetch with the one it replaced, so the fetch adapter can
+ * call through without recursion (adapters/fetch/fetch-transport.ts reads it
+ * under the same `Symbol.for` key, so a bundle of PoolManager alone leaves
+ * this module out).
+ */
 export const ORIGINAL_FETCH: unique symbol = Symbol.for('poolfetch.originalFetch') as never;
 
 type MaybeInstalled = typeof globalThis.fetch & { [ORIGINAL_FETCH]?: typeof globalThis.fetch };
@@ -18,12 +23,4 @@ export function installFetch(manager: { fetch: (input: string | URL | Request, i
     // Only undo our own change: someone may have replaced fetch again since.
     if (globalThis.fetch === installed) globalThis.fetch = original;
   };
-}
-
-/** The fetch that really goes to the network: `preferred`, else the global, looked through any installed manager. */
-export function underlyingFetch(preferred: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
-  let fetch = (preferred ?? globalThis.fetch) as MaybeInstalled | undefined;
-  while (fetch?.[ORIGINAL_FETCH] !== undefined) fetch = fetch[ORIGINAL_FETCH];
-  if (typeof fetch !== 'function') throw new TypeError('No fetch function: pass the fetch option or run where globalThis.fetch exists');
-  return fetch;
 }

@@ -6,7 +6,6 @@
 import { ClosedPoolError, MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError } from '../../src/errors.js';
 import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
-import { underlyingFetch } from '../../src/install-fetch.js';
 import { noop, whenDone } from '../../src/watch-body.js';
 import { leanInit } from '../../src/fetch-init.js';
 import type { ResolvedOptions } from '../../src/options.js';
@@ -218,4 +217,16 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
     s.addEventListener('abort', onAbort);
   }
   return controller.signal;
+}
+
+/** The mark `installFetch` (src/install-fetch.ts) leaves on the fetch it installs: the one it replaced. */
+const ORIGINAL_FETCH = Symbol.for('poolfetch.originalFetch');
+type MaybeInstalled = typeof globalThis.fetch & { [ORIGINAL_FETCH]?: typeof globalThis.fetch };
+
+/** The fetch that really goes to the network: `preferred`, else the global, looked through any installed manager. */
+function underlyingFetch(preferred: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
+  let fetch = (preferred ?? globalThis.fetch) as MaybeInstalled | undefined;
+  while (fetch?.[ORIGINAL_FETCH] !== undefined) fetch = fetch[ORIGINAL_FETCH];
+  if (typeof fetch !== 'function') throw new TypeError('No fetch function: pass the fetch option or run where globalThis.fetch exists');
+  return fetch;
 }
