@@ -2,9 +2,14 @@
  * `ConnectionPool`: one origin's slots and transport. A request holds a slot
  * from the moment it is sent until its body has been read to the end,
  * cancelled or has failed, because that is when the connection under it is
- * free again; the rest wait in order (p-queue), up to `poolTimeout`.
+ * free again; the rest wait in a FIFO line (src/waiting-line.ts, or the
+ * adapter's own), up to `poolTimeout`.
+ *
+ * A pool the manager let go (evicted or cleared) is *retiring*: it serves
+ * what it holds and what waits for it, its transport keeps no idle
+ * connection, and it closes once nothing is left; the manager may revive it
+ * before then.
  */
-import PQueue from 'p-queue';
 import { ClosedPoolError, EmptyPoolError, HostChangedError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { parseUrl, type PoolKey } from './pool-key.js';
@@ -14,13 +19,12 @@ import { runRequest } from './request-loop.js';
 import type { PoolResponse } from './response.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from './transport.js';
 import type { PoolStats, RequestOptions, Requester } from './types.js';
-import { watchResponse, whenDone, type OpenBodies } from './watch-body.js';
+import { WaitingLine, type Release, type SlotLine } from './waiting-line.js';
+import { noop, watchResponse, whenDone, type OpenBodies } from './watch-body.js';
 
-type Release = () => void;
-
-/** Shared between the pools of one manager: the `maxTotal` cap. */
+/** Shared between the pools of one manager: the `maxTotal` cap and its line. */
 export interface SharedLimits {
-  readonly total: PQueue | undefined;
+  readonly total: WaitingLine | undefined;
 }
 
 export class ConnectionPool implements Requester, RequestContext {
@@ -33,36 +37,36 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Requests sent through this pool, each retry and redirect hop counted. */
   numRequests = 0;
   readonly #transport: Transport;
-  readonly #queue: PQueue;
+  /** This origin's slots (`maxSize`) and the line for them. */
+  readonly #line: SlotLine;
   readonly #shared: SharedLimits;
-  /** Aborts every request still waiting for a slot when the pool is destroyed. */
-  readonly #shutdown = new AbortController();
   /** Fetch bodies not yet done, which `destroy()` aborts. */
   readonly #openBodies: OpenBodies = new Set();
+  /** Set once the pool takes no new request: closed by its owner, destroyed, or retired and empty. */
   #closing: Promise<void> | undefined;
+  #refusing = false;
+  #destroyed: ClosedPoolError | undefined;
+  /** Out of the manager's LRU (or closed): its transport keeps no idle connection, and it closes once empty. */
+  #retiring = false;
+  #onClosed: (() => void) | undefined;
   /** Requests sent and not yet done (their body unread); the peak is `numConnections` under fetch. */
   #running = 0;
   #peakRunning = 0;
-  /**
-   * Slots held here (at most `maxSize`). Slots are counted here rather than
-   * as p-queue tasks so that a request finding a free slot takes it without
-   * p-queue's per-task work; `#queue` (concurrency 1) is only the line of
-   * requests waiting for one, in order, with abort and timeout support.
-   */
-  #held = 0;
-  /** Hands a freed slot to the request at the head of the line, if one waits. */
-  #wake: (() => void) | undefined;
-  /** Resolves `close()` once the last slot is freed. */
-  #drained: (() => void) | undefined;
+  /** Requests holding this origin's slot while they wait under `maxTotal`. */
+  #waitingTotal = 0;
+  /** Requests waiting for a slot or for their response headers: what disposal waits for. */
+  #unanswered = 0;
+  #onAnswered: Array<() => void> = [];
 
-  constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
+  /** `line` is the adapter's own line for this origin's slots, if it brings one (the fetch adapter's p-queue). */
+  constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }, line?: SlotLine) {
     this.poolKey = poolKey;
     this.origin = poolKey.origin;
     this.key = poolKey.id;
     this.options = options;
     this.#transport = transport;
     this.#shared = shared;
-    this.#queue = new PQueue({ concurrency: 1 });
+    this.#line = line ?? new WaitingLine(options.maxSize);
   }
 
   /** Node: sockets opened so far; fetch: the peak number of requests in flight. */
@@ -70,19 +74,19 @@ export class ConnectionPool implements Requester, RequestContext {
     return this.#transport.numConnections ?? this.#peakRunning;
   }
 
+  /** True once it takes no new request. */
   get closed(): boolean {
-    return this.#closing !== undefined;
+    return this.#refusing || this.#closing !== undefined;
   }
 
   /** True while a request holds or waits for a slot here. */
   get busy(): boolean {
-    return this.#held > 0 || this.#queue.pending > 0 || this.#queue.size > 0;
+    return this.#line.held > 0 || this.#unanswered > 0;
   }
 
   stats(): PoolStats {
     // A request holding this pool's slot while it waits under maxTotal is queued, not running.
-    const queued = this.#queue.size + this.#queue.pending + this.#held - this.#running;
-    return { running: this.#running, queued, ...this.#transport.connectionStats() };
+    return { running: this.#running, queued: this.#line.waiting + this.#waitingTotal, ...this.#transport.connectionStats() };
   }
 
   /** Same-origin requests only: a redirect elsewhere is returned, not followed. */
@@ -116,13 +120,22 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /** Sends one request once it has a slot; the slot is freed when its body is done. */
   async exchange(request: WireRequest): Promise<WireResponse> {
-    const release = this.#started(this.#freeSlot(request.signal) ?? (await this.#acquire(request.signal)));
+    this.#unanswered += 1;
+    let release: Release;
     let response: WireResponse;
+    try {
+      release = this.#started(this.#freeSlot(request.signal) ?? (await this.#acquire(request.signal)));
+    } catch (error) {
+      this.#answered();
+      throw error;
+    }
     try {
       response = await this.#transport.send(request);
     } catch (error) {
       release();
       throw error;
+    } finally {
+      this.#answered();
     }
     return holdUntilRead(response, release);
   }
@@ -130,18 +143,32 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Fetches once it has a slot; the slot is freed when the response body is done. */
   async fetchOnce(call: WireFetch): Promise<Response> {
     const signal = call.init.signal ?? undefined;
-    const release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal)));
-    const fetchSettled = this.#transport.fetchSettled;
-    if (fetchSettled !== undefined) {
-      // The common case inline: each async layer costs a request a promise and a turn.
-      if (signal !== undefined) return this.#fetchSettled(call, signal, release);
-      try {
-        return await fetchSettled.call(this.#transport, call, release);
-      } catch (error) {
-        release();
-        throw error;
-      }
+    this.#unanswered += 1;
+    let release: Release;
+    try {
+      release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal)));
+    } catch (error) {
+      this.#answered();
+      throw error;
     }
+    try {
+      return await this.#fetchWithSlot(call, signal, release);
+    } finally {
+      this.#answered();
+    }
+  }
+
+  #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release): Promise<Response> {
+    const fetchSettled = this.#transport.fetchSettled;
+    if (fetchSettled === undefined) return this.#fetchWatched(call, release);
+    if (signal !== undefined) return this.#fetchSettled(call, signal, release);
+    return fetchSettled.call(this.#transport, call, release).catch((error: unknown) => {
+      release();
+      throw error;
+    });
+  }
+
+  async #fetchWatched(call: WireFetch, release: Release): Promise<Response> {
     let response: Response;
     try {
       response = await this.#transport.fetch(call);
@@ -173,23 +200,86 @@ export class ConnectionPool implements Requester, RequestContext {
     }
   }
 
-  /** Stops new requests, lets queued and running ones finish, then closes the connections. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await this.#queue.onIdle();
-      while (this.#held > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-      await this.#transport.close();
-    })();
-    return this.#closing;
+  /**
+   * Takes no new request; resolves once no request waits here for a slot or
+   * for its response headers. Bodies already handed out stay readable: each
+   * connection closes as its body ends, and the transport once all have.
+   */
+  async close(): Promise<void> {
+    this.#refusing = true;
+    this.#retire();
+    await this.settled();
+    await this.closedIfEmpty();
   }
 
-  /** Fails waiting requests with `ClosedPoolError`, aborts running ones, and closes. */
+  /** Fails waiting requests with `ClosedPoolError`, aborts running ones and unread bodies, and closes. */
   async destroy(): Promise<void> {
-    this.#shutdown.abort(new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
-    for (const body of this.#openBodies) body.abort(this.#shutdown.signal.reason);
+    const reason = (this.#destroyed ??= new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
+    this.#refusing = true;
     this.#closing ??= Promise.resolve();
-    this.#queue.clear();
+    this.#line.shutdown(reason);
+    this.#shared.total?.shutdown(reason, this);
+    for (const body of this.#openBodies) body.abort(reason);
     await this.#transport.destroy();
+  }
+
+  /**
+   * Out of the manager's LRU (evicted or cleared): serve what is held and
+   * waiting, keep no idle connection, and call `onClosed` once closed.
+   */
+  retire(onClosed: () => void): void {
+    if (this.#closing !== undefined) {
+      void this.#closing.then(onClosed, onClosed);
+      return;
+    }
+    this.#onClosed = onClosed;
+    this.#retire();
+  }
+
+  /** Back into the LRU before it closed: keep connections again. False once it is closed or closing. */
+  revive(): boolean {
+    if (this.closed || !this.#retiring) return false;
+    this.#retiring = false;
+    this.#onClosed = undefined;
+    this.#transport.revive?.();
+    return true;
+  }
+
+  /** Resolves once no request waits here for a slot or for its response headers. */
+  settled(): Promise<void> {
+    if (this.#unanswered === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onAnswered.push(resolve));
+  }
+
+  /** Resolves once the transport has closed, if the pool is closing (retired with nothing held); otherwise at once. */
+  async closedIfEmpty(): Promise<void> {
+    await this.#closing?.catch(noop);
+  }
+
+  #retire(): void {
+    if (!this.#retiring) {
+      this.#retiring = true;
+      this.#transport.retire?.();
+    }
+    this.#closeIfEmpty();
+  }
+
+  #answered(): void {
+    this.#unanswered -= 1;
+    if (this.#unanswered > 0) return;
+    if (this.#retiring) this.#closeIfEmpty();
+    const waiting = this.#onAnswered;
+    if (waiting.length === 0) return;
+    this.#onAnswered = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /** A retiring pool with nothing held or waiting closes its transport. */
+  #closeIfEmpty(): void {
+    if (!this.#retiring || this.#closing !== undefined || this.#unanswered > 0 || this.#line.held > 0) return;
+    const onClosed = this.#onClosed;
+    this.#onClosed = undefined;
+    this.#closing = this.#transport.close().finally(() => onClosed?.());
   }
 
   /** Counts a request that has its slots and is about to be sent; the returned release uncounts it. */
@@ -197,10 +287,14 @@ export class ConnectionPool implements Requester, RequestContext {
     this.numRequests += 1;
     this.#running += 1;
     if (this.#running > this.#peakRunning) this.#peakRunning = this.#running;
-    return once(() => {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       this.#running -= 1;
       release();
-    });
+      if (this.#retiring) this.#closeIfEmpty();
+    };
   }
 
   serves(url: URL): boolean {
@@ -215,51 +309,51 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /** Waits for a slot here, then one under `maxTotal`; resolves with the function that frees both. */
   async #acquire(signal: AbortSignal | undefined): Promise<Release> {
-    if (this.#closing !== undefined) {
-      throw new ClosedPoolError(`The pool for ${this.origin} is closed`);
-    }
+    if (this.closed) throw this.#destroyed ?? new ClosedPoolError(`The pool for ${this.origin} is closed`);
     signal?.throwIfAborted();
-    const total = this.#shared.total;
-    const lineEmpty = this.#queue.size === 0 && this.#queue.pending === 0;
-    // The fast path (a free slot, nobody waiting) allocates no timer, controller, listener or p-queue task.
-    if (lineEmpty && this.#held < this.options.maxSize && (total === undefined || !isFull(total))) {
-      const releaseLocal = this.#takeSlot();
-      if (total === undefined) return releaseLocal;
-      const releaseTotal = await take(total, undefined);
-      return once(() => {
-        releaseTotal();
-        releaseLocal();
-      });
-    }
-    const wait = new AbortController();
-    const onAbort = (): void => wait.abort(signal?.reason);
-    const onShutdown = (): void => wait.abort(this.#shutdown.signal.reason);
-    signal?.addEventListener('abort', onAbort);
-    this.#shutdown.signal.addEventListener('abort', onShutdown);
     const poolTimeout = this.options.poolTimeout;
-    const timer = poolTimeout === undefined ? undefined : setTimeout(() => {
-      // Holding this origin's slot already means the wait is for maxTotal.
-      const where = releaseLocal === undefined ? `to ${this.origin}` : `under maxTotal ${String(this.options.maxTotal)}`;
-      wait.abort(new EmptyPoolError(`No free connection ${where} within poolTimeout ${poolTimeout} ms`));
-    }, poolTimeout);
-    let releaseLocal: Release | undefined;
-    try {
-      releaseLocal = await this.#waitForSlot(wait.signal);
-      const releaseTotal = total === undefined ? undefined : await take(total, wait.signal);
-      const local = releaseLocal;
-      return releaseTotal === undefined ? local : once(() => {
-        releaseTotal();
+    const deadline = poolTimeout === undefined ? undefined : Date.now() + poolTimeout;
+    const local = this.#line.tryTake() ?? (await this.#line.wait({
+      signal,
+      timeout: poolTimeout,
+      onTimeout: () => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(poolTimeout)} ms`),
+    }));
+    const total = this.#shared.total;
+    if (total === undefined) return this.#checkedAfterWait(local, signal);
+    let releaseTotal = total.tryTake();
+    if (releaseTotal === undefined) {
+      this.#waitingTotal += 1;
+      try {
+        // One poolTimeout for the whole wait, both lines together.
+        releaseTotal = await total.wait({
+          signal,
+          timeout: deadline === undefined ? undefined : Math.max(0, deadline - Date.now()),
+          onTimeout: () => new EmptyPoolError(`No free connection under maxTotal ${String(this.options.maxTotal)} within poolTimeout ${String(poolTimeout)} ms`),
+          owner: this,
+        });
+      } catch (error) {
         local();
-      });
-    } catch (error) {
-      releaseLocal?.();
-      throw error;
-    } finally {
-      // Once the slots are held, nothing may abort them.
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      this.#shutdown.signal.removeEventListener('abort', onShutdown);
+        throw error;
+      } finally {
+        this.#waitingTotal -= 1;
+      }
     }
+    const both = releaseTotal;
+    return this.#checkedAfterWait(() => {
+      both();
+      local();
+    }, signal);
+  }
+
+  /**
+   * A slot handed over in the same turn as an abort or a destroy: the request
+   * is not sent, and the slot goes back (to the next in line).
+   */
+  #checkedAfterWait(release: Release, signal: AbortSignal | undefined): Release {
+    const stop: unknown = this.#destroyed ?? (signal?.aborted === true ? signal.reason : undefined);
+    if (stop === undefined) return release;
+    release();
+    throw stop;
   }
 
   /**
@@ -268,78 +362,9 @@ export class ConnectionPool implements Requester, RequestContext {
    * (including the errors for a closed pool or an aborted signal).
    */
   #freeSlot(signal: AbortSignal | undefined): Release | undefined {
-    if (this.#closing !== undefined || signal?.aborted === true || this.#shared.total !== undefined) return undefined;
-    if (this.#held >= this.options.maxSize || this.#queue.size > 0 || this.#queue.pending > 0) return undefined;
-    return this.#takeSlot();
+    if (this.#refusing || this.#closing !== undefined || signal?.aborted === true || this.#shared.total !== undefined) return undefined;
+    return this.#line.tryTake();
   }
-
-  #takeSlot(): Release {
-    this.#held += 1;
-    return once(() => {
-      this.#held -= 1;
-      const wake = this.#wake;
-      if (wake !== undefined) {
-        this.#wake = undefined;
-        wake();
-      } else if (this.#held === 0) {
-        this.#drained?.();
-      }
-    });
-  }
-
-  /** Joins the line; its head takes the next slot freed. Aborting `signal` leaves the line. */
-  async #waitForSlot(signal: AbortSignal): Promise<Release> {
-    let granted: Release | undefined;
-    try {
-      return await this.#queue.add(
-        () =>
-          new Promise<Release>((resolve, reject) => {
-            if (this.#held < this.options.maxSize) {
-              resolve((granted = this.#takeSlot()));
-              return;
-            }
-            const onAbort = (): void => {
-              this.#wake = undefined;
-              reject(signal.reason);
-            };
-            this.#wake = () => {
-              signal.removeEventListener('abort', onAbort);
-              resolve((granted = this.#takeSlot()));
-            };
-            signal.addEventListener('abort', onAbort, { once: true });
-          }),
-        { signal },
-      );
-    } catch (error) {
-      // Aborted just as a slot was handed over: give it back.
-      granted?.();
-      throw error;
-    }
-  }
-}
-
-
-function isFull(queue: PQueue): boolean {
-  return queue.pending >= queue.concurrency || queue.size > 0;
-}
-
-/** Takes one slot of `queue`: a task that runs until the returned function is called. */
-function take(queue: PQueue, signal: AbortSignal | undefined): Promise<Release> {
-  return new Promise((resolve, reject) => {
-    queue
-      .add(() => new Promise<void>((release) => resolve(once(release))), signal === undefined ? {} : { signal })
-      .catch(reject);
-  });
-}
-
-function once(fn: Release): Release {
-  let called = false;
-  return () => {
-    if (!called) {
-      called = true;
-      fn();
-    }
-  };
 }
 
 /** A response whose reading frees the slot at the end, on error or on cancel. */

@@ -4,7 +4,6 @@
  * loop. A runtime entry subclasses it and overrides `newPool`, the one
  * factory, to say what a pool is made of there.
  */
-import PQueue from 'p-queue';
 import { ConnectionPool, type SharedLimits } from './connection-pool.js';
 import { runFetch } from './fetch-loop.js';
 import { normalizeOptions, tlsFingerprint, type ResolvedOptions } from './options.js';
@@ -14,13 +13,18 @@ import type { RequestContext } from './loop-context.js';
 import { runRequest } from './request-loop.js';
 import type { PoolResponse } from './response.js';
 import type { PoolManagerOptions, PoolStatsRow, RequestOptions, Requester, TlsOptions } from './types.js';
+import { WaitingLine } from './waiting-line.js';
 
 /** Per-pool settings that may differ from the manager's (urllib3's `pool_kwargs`). */
 export interface PoolOverrides {
   tls?: TlsOptions;
 }
 
-/** The event of `poolcreate`, `poolevict`, `poolrevive` and `poolclose`. */
+/**
+ * The event of `poolcreate`, `poolevict` (the pool left the LRU and is
+ * retiring), `poolrevive` (a retiring pool came back into the LRU) and
+ * `poolclose`.
+ */
 export class PoolEvent extends Event {
   readonly key: string;
   readonly origin: string;
@@ -77,8 +81,10 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   readonly #shared: SharedLimits;
   /** TLS settings → a short id for pool keys, so keys stay readable and compare by value. */
   readonly #tlsIds = new Map<string, string>();
-  /** Pools that left the LRU but are still finishing requests. */
-  readonly #closing = new Map<ConnectionPool, Promise<void>>();
+  /** Pools out of the LRU and not yet closed (retiring), by key: a request for one revives it. */
+  readonly #retiring = new Map<string, ConnectionPool>();
+  /** Every pool out of the LRU and not yet closed, so disposal reaches them all. */
+  readonly #leaving = new Set<ConnectionPool>();
   /** Pools whose `poolclose` has been dispatched. */
   readonly #ended = new WeakSet<ConnectionPool>();
   #managerTlsId: string | undefined;
@@ -86,7 +92,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }) {
     super();
     this.options = normalizeOptions(numPools, adapterDefaults);
-    this.#shared = { total: this.options.maxTotal === undefined ? undefined : new PQueue({ concurrency: this.options.maxTotal }) };
+    this.#shared = { total: this.options.maxTotal === undefined ? undefined : new WaitingLine(this.options.maxTotal) };
     this.#pools = new RecentlyUsed(this.options.numPools, (_key, pool) => {
       this.dispatchEvent(new PoolEvent('poolevict', pool));
       this.#retire(pool);
@@ -160,14 +166,18 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   }
 
   /**
-   * Empties `pools` at once and resolves when every pool (including evicted
-   * ones still finishing a request) has closed. Graceful, as undici's
-   * `close()`: running requests finish, so a streamed body that is never
-   * read or cancelled keeps it waiting; `destroy()` does not wait.
+   * Empties `pools` at once, closes idle connections at once, and resolves
+   * once no request waits for a slot or for its response headers. It never
+   * waits on a body already handed out: that body stays readable, its pool
+   * is retiring until the body ends, and its connection closes then.
+   * Pools with nothing held are closed when it resolves.
    */
   async clear(): Promise<void> {
     for (const pool of this.#pools.drain()) this.#retire(pool);
-    await Promise.all(this.#closing.values());
+    await Promise.all([...this.#leaving].map(async (pool) => {
+      await pool.settled();
+      await pool.closedIfEmpty();
+    }));
   }
 
   /**
@@ -177,8 +187,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
    */
   async destroy(): Promise<void> {
     for (const pool of this.#pools.drain()) this.#retire(pool);
-    // A destroyed pool's graceful close may still be waiting on a body nobody reads: do not wait for it.
-    await Promise.all([...this.#closing.keys()].map((pool) => pool.destroy().then(() => this.#closed(pool))));
+    await Promise.all([...this.#leaving].map((pool) => pool.destroy().then(() => this.#closed(pool))));
   }
 
   /** Same as `clear()`: the manager stays usable and makes new pools on demand. */
@@ -190,27 +199,38 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     return this.clear();
   }
 
+  /** The live pool for `key`; else the retiring one, revived; else a new one. */
   #poolFor(key: PoolKey, overrides: PoolOverrides | undefined): ConnectionPool {
     const existing = this.#pools.get(key.id);
     if (existing !== undefined) return existing;
+    const retiring = this.#retiring.get(key.id);
+    if (retiring !== undefined && retiring.revive()) {
+      // A second pool beside it would let this origin go over maxSize.
+      this.#retiring.delete(key.id);
+      this.#leaving.delete(retiring);
+      this.#pools.add(key.id, retiring);
+      this.dispatchEvent(new PoolEvent('poolrevive', retiring));
+      return retiring;
+    }
     const pool = this.newPool(key, this.optionsFor(overrides), this.#shared);
     this.#pools.add(key.id, pool);
     this.dispatchEvent(new PoolEvent('poolcreate', pool));
     return pool;
   }
 
-  /** Closes a pool once its requests are done (an eviction never fails a request). */
+  /** Lets a pool finish what it holds and close (an eviction never fails a request). */
   #retire(pool: ConnectionPool): void {
-    // A close that fails (undici rejects close() after destroy()) still ends the pool's life.
-    const closed = (): void => this.#closed(pool);
-    this.#closing.set(pool, pool.close().then(closed, closed));
+    this.#retiring.set(pool.key, pool);
+    this.#leaving.add(pool);
+    pool.retire(() => this.#closed(pool));
   }
 
   /** Once per pool, however it ended: forget it and say so. */
   #closed(pool: ConnectionPool): void {
     if (this.#ended.has(pool)) return;
     this.#ended.add(pool);
-    this.#closing.delete(pool);
+    this.#leaving.delete(pool);
+    if (this.#retiring.get(pool.key) === pool) this.#retiring.delete(pool.key);
     this.dispatchEvent(new PoolEvent('poolclose', pool));
   }
 

@@ -78,6 +78,15 @@ export interface Transport {
    */
   fetchSettled?(call: WireFetch, settled: () => void): Promise<Response>;
   connectionStats(): { connected: number; free: number };
+  /**
+   * Optional: the pool left the manager's LRU. Keep no idle connection from
+   * now on: close idle ones at once, each busy one as its request ends, and
+   * any opened later after its one request. Without it (fetch: the runtime
+   * owns the sockets) nothing changes.
+   */
+  retire?(): void;
+  /** Optional: the retiring pool is back in the LRU; keep connections alive again. */
+  revive?(): void;
   /** Closes once in-flight work is done. */
   close(): Promise<void>;
   /** Aborts in-flight work and closes. */

@@ -6,6 +6,7 @@ import type { PoolKey } from '../../src/pool-key.js';
 import { PoolManager as BasePoolManager } from '../../src/pool-manager.js';
 import type { PoolManagerOptions } from '../../src/types.js';
 import { FetchTransport } from './fetch-transport.js';
+import { QueueLine } from './queue-line.js';
 
 /**
  * Browsers open at most 6 connections per origin over HTTP/1.1; queueing
@@ -26,7 +27,7 @@ export class PoolManager extends BasePoolManager {
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
     // Also per pool: connectionFromUrl(url, { tls }) must not silently ignore a CA.
     if (options.tls !== undefined) refuseTls();
-    return new ConnectionPool(key, options, new FetchTransport(options), shared);
+    return new ConnectionPool(key, options, new FetchTransport(options), shared, new QueueLine(options.maxSize));
   }
 }
 

@@ -17,9 +17,16 @@ import { noop } from '../../src/watch-body.js';
 export class UndiciTransport implements Transport {
   readonly followsRedirects = false;
   numConnections = 0;
-  readonly #pool: Pool;
+  /** Makes the undici `Pool` (and the dispatcher over it); again after a retired pool is asked for. */
+  readonly #newPool: () => Pool;
+  readonly #interceptors: Dispatcher.DispatcherComposeInterceptor[];
+  #pool: Pool | undefined;
   /** The pool, or the pool behind interceptors (a proxy's absolute-form rewrite, say). */
-  readonly #dispatcher: Dispatcher;
+  #dispatcher: Dispatcher | undefined;
+  /** Pools given up by `retire()`, closing as their last requests end. */
+  readonly #retired = new Set<Pool>();
+  /** While retiring, each request asks for its connection to close after it. */
+  #retiring = false;
   readonly #connectTimeout: number;
 
   /**
@@ -31,7 +38,7 @@ export class UndiciTransport implements Transport {
     this.#connectTimeout = options.timeout.connect ?? DEFAULT_CONNECT_TIMEOUT;
     const tls = options.tls;
     const isHttps = key.scheme === 'https';
-    this.#pool = new Pool(key.origin, {
+    const settings: Pool.Options = {
       connections: options.maxSize,
       pipelining: 1,
       keepAliveTimeout: options.keepAliveTimeout,
@@ -49,11 +56,23 @@ export class UndiciTransport implements Transport {
           : {}),
       },
       ...poolOptions,
-    });
-    this.#pool.on('connect', () => {
-      this.numConnections += 1;
-    });
-    this.#dispatcher = interceptors.length === 0 ? this.#pool : this.#pool.compose(interceptors);
+    };
+    this.#newPool = () => {
+      const pool = new Pool(key.origin, settings);
+      pool.on('connect', () => {
+        this.numConnections += 1;
+      });
+      return pool;
+    };
+    this.#interceptors = interceptors;
+  }
+
+  /** The dispatcher for the next request: made on first use, and again after `retire()` gave the last one up. */
+  #current(): Dispatcher {
+    if (this.#dispatcher !== undefined) return this.#dispatcher;
+    const pool = (this.#pool = this.#newPool());
+    this.#dispatcher = this.#interceptors.length === 0 ? pool : pool.compose(this.#interceptors);
+    return this.#dispatcher;
   }
 
   async send(request: WireRequest): Promise<WireResponse> {
@@ -69,11 +88,12 @@ export class UndiciTransport implements Transport {
       };
       // Only what is set: undici checks every option it is given, on every request.
       if (signal !== undefined) options.signal = signal;
+      if (this.#retiring) options.reset = true;
       if (timeout.read !== undefined) {
         options.headersTimeout = timeout.read;
         options.bodyTimeout = timeout.read;
       }
-      data = await settleOnAbort(signal, this.#dispatcher.request(options));
+      data = await settleOnAbort(signal, this.#current().request(options));
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
       throw translateError(error, method, url.href, { connect: this.#connectTimeout, read: timeout.read });
@@ -92,7 +112,7 @@ export class UndiciTransport implements Transport {
    */
   async fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
     const init = leanInit(call.init, call.init.signal ?? undefined) as UndiciFetchInit & object;
-    init.dispatcher = new SettledDispatcher(this.#dispatcher, settled) as unknown as Dispatcher;
+    init.dispatcher = new SettledDispatcher(this.#current(), settled, this.#retiring) as unknown as Dispatcher;
     let fetched: UndiciFetchResponse;
     try {
       // undici's own fetch with its own dispatcher: Node's global fetch bundles another undici copy.
@@ -108,16 +128,47 @@ export class UndiciTransport implements Transport {
   }
 
   connectionStats(): { connected: number; free: number } {
-    const { connected, free } = this.#pool.stats;
+    let connected = 0;
+    let free = 0;
+    for (const pool of this.#pools()) {
+      connected += pool.stats.connected;
+      free += pool.stats.free;
+    }
     return { connected, free };
   }
 
-  close(): Promise<void> {
-    return this.#pool.close();
+  /**
+   * Gives the pool up: undici's graceful close shuts its idle sockets at
+   * once and each busy one as its request ends. A request sent while
+   * retiring gets a new pool and a socket that closes after it (`reset`).
+   */
+  retire(): void {
+    this.#retiring = true;
+    const pool = this.#pool;
+    if (pool === undefined) return;
+    this.#pool = undefined;
+    this.#dispatcher = undefined;
+    this.#retired.add(pool);
+    pool.close().then(() => this.#retired.delete(pool), noop);
   }
 
-  destroy(): Promise<void> {
-    return this.#pool.destroy();
+  revive(): void {
+    this.#retiring = false;
+  }
+
+  async close(): Promise<void> {
+    this.#retiring = true;
+    await Promise.all([...this.#pools()].map((pool) => pool.close().catch(noop)));
+  }
+
+  async destroy(): Promise<void> {
+    this.#retiring = true;
+    await Promise.all([...this.#pools()].map((pool) => pool.destroy()));
+  }
+
+  *#pools(): Iterable<Pool> {
+    if (this.#pool !== undefined) yield this.#pool;
+    yield* this.#retired;
   }
 }
 
@@ -211,13 +262,17 @@ class FetchedResponse extends Response {
 class SettledDispatcher {
   readonly #dispatcher: Dispatcher;
   readonly #settled: () => void;
+  /** The pool is retiring: the connection closes after this exchange. */
+  readonly #reset: boolean;
 
-  constructor(dispatcher: Dispatcher, settled: () => void) {
+  constructor(dispatcher: Dispatcher, settled: () => void, reset: boolean) {
     this.#dispatcher = dispatcher;
     this.#settled = settled;
+    this.#reset = reset;
   }
 
   dispatch(options: Dispatcher.DispatchOptions, handler: LegacyHandler): boolean {
+    if (this.#reset) options = { ...options, reset: true };
     return this.#dispatcher.dispatch(options, new SettledHandler(handler, this.#settled) as Dispatcher.DispatchHandler);
   }
 }

@@ -1,0 +1,232 @@
+/**
+ * The line of requests waiting for a slot (a connection, or a place under
+ * `maxTotal`). Waiting costs only what the caller asked for: a waiter is a
+ * list node and a promise; it gets a timer only with a timeout, and the only
+ * signal it listens to is the caller's own, through one listener per signal
+ * however many waiters share it (Node warns past ten listeners on one
+ * signal). Shutdown walks the line instead of listening on anything. A freed
+ * slot is handed to the head of the line directly: it is never counted free
+ * in between, so a newcomer cannot overtake the line.
+ */
+
+/** Frees a slot; calling it again does nothing. */
+export type Release = () => void;
+
+export interface WaitOptions {
+  /** The caller's signal: aborting it takes the waiter out of the line with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Ms to wait before giving up with `onTimeout()`; no timer without it. */
+  readonly timeout?: number | undefined;
+  readonly onTimeout?: () => Error;
+  /** Whose waiter this is, so that `shutdown(reason, owner)` reaches only that owner's (a pool's, in a shared line). */
+  readonly owner?: unknown;
+}
+
+/** Slots and the line for them: the core's `WaitingLine`, or an adapter's (the fetch adapter's p-queue). */
+export interface SlotLine {
+  /** Slots taken and not yet freed. */
+  readonly held: number;
+  /** Requests in the line. */
+  readonly waiting: number;
+  /** A slot at once when one is free and nobody waits, otherwise undefined (synchronous: no promise on the fast path). */
+  tryTake(): Release | undefined;
+  /** Joins the line; resolves with the slot when it is handed over. */
+  wait(options: WaitOptions): Promise<Release>;
+  /** Takes every waiter (of `owner`, when given) out of the line, rejecting each with `reason`. */
+  shutdown(reason: unknown, owner?: unknown): void;
+}
+
+/**
+ * One request in a line. Every way out (granted, aborted, timed out, shut
+ * down) unhooks it from the list, its timer and its signal first, so it
+ * settles exactly once.
+ */
+export class Waiter {
+  prev: Waiter | undefined;
+  next: Waiter | undefined;
+  /** False once it left the line, whichever way. */
+  inLine = true;
+  /** Settles when the waiter is granted a slot or leaves the line. */
+  readonly granted: Promise<Release>;
+  readonly owner: unknown;
+  readonly #signal: AbortSignal | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #resolve!: (release: Release) => void;
+  #reject!: (reason: unknown) => void;
+  readonly #unlink: (waiter: Waiter) => void;
+
+  constructor(options: WaitOptions, unlink: (waiter: Waiter) => void) {
+    this.granted = new Promise<Release>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.owner = options.owner;
+    this.#unlink = unlink;
+    const { signal, timeout, onTimeout } = options;
+    this.#signal = signal;
+    if (signal !== undefined) watchSignal(signal, this);
+    if (timeout !== undefined) {
+      this.#timer = setTimeout(() => this.fail(onTimeout === undefined ? new Error(`No slot within ${timeout} ms`) : onTimeout()), timeout);
+    }
+  }
+
+  /** Hands it the slot. */
+  grant(release: Release): void {
+    this.#leave();
+    this.#resolve(release);
+  }
+
+  /** Takes it out of the line with `reason` (abort, timeout, shutdown). */
+  fail(reason: unknown): void {
+    if (!this.inLine) return;
+    this.#leave();
+    this.#reject(reason);
+  }
+
+  #leave(): void {
+    this.inLine = false;
+    this.#unlink(this);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#signal !== undefined) unwatchSignal(this.#signal, this);
+  }
+}
+
+/** The waiters of one signal, and the one listener that reaches them all. */
+interface SignalWaiters {
+  readonly waiters: Set<Waiter>;
+  readonly onAbort: () => void;
+}
+
+/** Module-wide, so one signal shared by waiters in many lines still has one listener. */
+const bySignal = new WeakMap<AbortSignal, SignalWaiters>();
+
+function watchSignal(signal: AbortSignal, waiter: Waiter): void {
+  let entry = bySignal.get(signal);
+  if (entry === undefined) {
+    const waiters = new Set<Waiter>();
+    const onAbort = (): void => {
+      bySignal.delete(signal);
+      signal.removeEventListener('abort', onAbort);
+      for (const w of waiters) w.fail(signal.reason);
+    };
+    entry = { waiters, onAbort };
+    bySignal.set(signal, entry);
+    signal.addEventListener('abort', onAbort);
+  }
+  entry.waiters.add(waiter);
+}
+
+function unwatchSignal(signal: AbortSignal, waiter: Waiter): void {
+  const entry = bySignal.get(signal);
+  if (entry === undefined) return;
+  entry.waiters.delete(waiter);
+  if (entry.waiters.size === 0) {
+    bySignal.delete(signal);
+    signal.removeEventListener('abort', entry.onAbort);
+  }
+}
+
+/** A FIFO of waiters: a doubly linked list, so one leaving from the middle (abort, timeout) costs O(1). */
+export class WaiterList {
+  #head: Waiter | undefined;
+  #tail: Waiter | undefined;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get head(): Waiter | undefined {
+    return this.#head;
+  }
+
+  /**
+   * A new waiter at the tail. The caller checks its signal first: a listener
+   * added to an aborted signal would never fire.
+   */
+  join(options: WaitOptions): Waiter {
+    const waiter = new Waiter(options, (w) => this.#unlink(w));
+    waiter.prev = this.#tail;
+    if (this.#tail === undefined) this.#head = waiter;
+    else this.#tail.next = waiter;
+    this.#tail = waiter;
+    this.#size += 1;
+    return waiter;
+  }
+
+  /** Fails every waiter (of `owner`, when given), head first. */
+  failAll(reason: unknown, owner?: unknown): void {
+    let waiter = this.#head;
+    while (waiter !== undefined) {
+      const next = waiter.next;
+      if (owner === undefined || waiter.owner === owner) waiter.fail(reason);
+      waiter = next;
+    }
+  }
+
+  #unlink(waiter: Waiter): void {
+    const { prev, next } = waiter;
+    if (prev === undefined && next === undefined && this.#head !== waiter) return;
+    if (prev === undefined) this.#head = next;
+    else prev.next = next;
+    if (next === undefined) this.#tail = prev;
+    else next.prev = prev;
+    waiter.prev = undefined;
+    waiter.next = undefined;
+    this.#size -= 1;
+  }
+}
+
+/**
+ * `capacity` slots and a FIFO line for them: the per-origin line of the
+ * Node adapter and the `maxTotal` line of every manager.
+ */
+export class WaitingLine implements SlotLine {
+  readonly capacity: number;
+  #held = 0;
+  readonly #line = new WaiterList();
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  get waiting(): number {
+    return this.#line.size;
+  }
+
+  tryTake(): Release | undefined {
+    if (this.#held >= this.capacity || this.#line.size > 0) return undefined;
+    this.#held += 1;
+    return this.#slot();
+  }
+
+  wait(options: WaitOptions): Promise<Release> {
+    const release = this.tryTake();
+    if (release !== undefined) return Promise.resolve(release);
+    if (options.signal?.aborted === true) return Promise.reject(options.signal.reason);
+    return this.#line.join(options).granted;
+  }
+
+  shutdown(reason: unknown, owner?: unknown): void {
+    this.#line.failAll(reason, owner);
+  }
+
+  /** One slot's release: hands the slot to the head of the line, or counts it free. */
+  #slot(): Release {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const head = this.#line.head;
+      if (head !== undefined) {
+        head.grant(this.#slot());
+        return;
+      }
+      this.#held -= 1;
+    };
+  }
+}
