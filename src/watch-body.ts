@@ -29,25 +29,43 @@ export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, sig
     reader.cancel(reason).catch(noop);
     finish();
   };
+  return pulling(
+    async () => (await reader.read()).value,
+    finish,
+    (reason) => reader.cancel(reason).catch(noop),
+    (controller) => {
+      stream = controller;
+      if (signal?.aborted === true) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    },
+  );
+}
+
+/**
+ * A stream that pulls chunks from `next` (undefined at the end) one at a
+ * time, and calls `finish` once it ends, fails or is cancelled. A chunk or
+ * an end that comes after the stream was errored or cancelled is dropped
+ * (the controller refuses it and erroring it again does nothing).
+ */
+function pulling(
+  next: () => Promise<Uint8Array | undefined>,
+  finish: () => void,
+  cancel: (reason: unknown) => unknown,
+  start: (controller: ReadableStreamDefaultController<Uint8Array>) => void = noop,
+): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
-      start(controller) {
-        stream = controller;
-        if (signal?.aborted === true) onAbort();
-        else signal?.addEventListener('abort', onAbort, { once: true });
-      },
+      start,
       async pull(controller) {
         try {
-          const { done: end, value } = await reader.read();
-          if (finished) return;
-          if (end) {
+          const chunk = await next();
+          if (chunk === undefined) {
             finish();
             controller.close();
           } else {
-            controller.enqueue(value);
+            controller.enqueue(chunk);
           }
         } catch (error) {
-          if (finished) return;
           finish();
           controller.error(error);
         }
@@ -56,7 +74,7 @@ export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, sig
         // Free the slot now, without waiting for the runtime's own cancel: some never settle
         // it (msw's mocked bodies), and a cancelled body's connection is being dropped anyway.
         finish();
-        reader.cancel(reason).catch(noop);
+        cancel(reason);
       },
     },
     { highWaterMark: 0 },
@@ -149,24 +167,7 @@ function watchedPrototype(own: Response): Response {
   let proto = watchedPrototypes.get(own);
   if (proto !== undefined) return proto;
   const method = (value: (this: Watched) => unknown): PropertyDescriptor => ({ value, configurable: true, writable: true });
-  proto = Object.create(own, {
-    arrayBuffer: method(function () {
-      return this[BODY] !== undefined ? viaInner(this, own, 'arrayBuffer') : this[WATCH].readAll().then(exactBuffer);
-    }),
-    text: method(function () {
-      return this[BODY] !== undefined ? viaInner(this, own, 'text') : this[WATCH].readAll().then((bytes) => utf8.decode(bytes));
-    }),
-    json: method(function () {
-      return this[BODY] !== undefined
-        ? viaInner(this, own, 'json')
-        : this[WATCH].readAll().then((bytes) => JSON.parse(utf8.decode(bytes)) as unknown);
-    }),
-    blob: method(function () {
-      return viaInner(this, own, 'blob');
-    }),
-    formData: method(function () {
-      return viaInner(this, own, 'formData');
-    }),
+  const methods: PropertyDescriptorMap = {
     clone: method(function () {
       const response = inner(this);
       return response === undefined ? own.clone.call(this) : rebody(this, response.clone().body);
@@ -185,15 +186,32 @@ function watchedPrototype(own: Response): Response {
       },
       configurable: true,
     },
-  }) as Response;
-  if (typeof (own as Partial<Bytes>).bytes === 'function') {
-    Object.defineProperty(proto, 'bytes', method(function () {
-      return this[BODY] !== undefined ? viaInner(this, own, 'bytes') : this[WATCH].readAll().then(exactCopy);
-    }));
+  };
+  for (const [name, fromBytes] of Object.entries(DIRECT_READS)) {
+    // `bytes()` only where the runtime has it.
+    if (typeof (own as unknown as Record<string, unknown>)[name] !== 'function') continue;
+    methods[name] = method(function () {
+      return this[BODY] !== undefined || fromBytes === undefined
+        ? viaInner(this, own, name as ReadName)
+        : this[WATCH].readAll().then(fromBytes);
+    });
   }
+  proto = Object.create(own, methods) as Response;
   watchedPrototypes.set(own, proto);
   return proto;
 }
+
+type ReadName = 'arrayBuffer' | 'text' | 'json' | 'blob' | 'formData' | 'bytes';
+
+/** The body methods, and how each turns the bytes read directly into its answer (`blob` and `formData` never read directly). */
+const DIRECT_READS: Record<ReadName, ((bytes: Uint8Array) => unknown) | undefined> = {
+  arrayBuffer: exactBuffer,
+  text: (bytes) => utf8.decode(bytes),
+  json: (bytes) => JSON.parse(utf8.decode(bytes)) as unknown,
+  bytes: exactCopy,
+  blob: undefined,
+  formData: undefined,
+};
 
 /** The body as a watched stream, made on first call; undefined once a direct read began. */
 function watchedBody(response: Watched): ReadableStream<Uint8Array> | undefined {
@@ -209,11 +227,7 @@ function watchedBody(response: Watched): ReadableStream<Uint8Array> | undefined 
  * runtime's own method once a direct read began; a rejection, never a throw,
  * when the stream was already used.
  */
-function viaInner(
-  response: Watched,
-  own: Response,
-  name: 'arrayBuffer' | 'text' | 'json' | 'blob' | 'formData' | 'bytes',
-): Promise<unknown> {
+function viaInner(response: Watched, own: Response, name: ReadName): Promise<unknown> {
   try {
     const target = inner(response);
     return target === undefined ? (own as Bytes)[name].call(response) : (target as Bytes)[name]();
@@ -327,31 +341,10 @@ class BodyWatch {
     } catch {
       // Aborted already: the stream says so when read.
     }
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        pull: async (controller) => {
-          try {
-            reader ??= this.#take();
-            const chunk = await this.#next(reader);
-            if (chunk === undefined) {
-              this.finish();
-              controller.close();
-            } else {
-              controller.enqueue(chunk);
-            }
-          } catch (error) {
-            this.finish();
-            controller.error(error);
-          }
-        },
-        cancel: (reason) => {
-          // Free the slot now, without waiting for the runtime's own cancel: some never settle
-          // it (msw's mocked bodies), and a cancelled body's connection is being dropped anyway.
-          this.finish();
-          (reader ?? this.source).cancel(reason).catch(noop);
-        },
-      },
-      { highWaterMark: 0 },
+    const stream = pulling(
+      () => this.#next((reader ??= this.#take())),
+      this.finish,
+      (reason) => (reader ?? this.source).cancel(reason).catch(noop),
     );
     this.#started = true;
     this.guard(stream);
