@@ -1,16 +1,17 @@
 /**
  * `fetch()` through the pools: a standard fetch whose every hop takes a
  * slot in its origin's pool. Where the runtime lets us (Node), redirects are
- * followed here, hop by hop, so each hop is counted in its own pool; in
- * browsers the browser follows them itself. No retries: code that calls
+ * followed hop by hop by the adapter's follower (src/redirect-follower.ts),
+ * so each hop is counted in its own pool; in browsers the browser follows
+ * them itself. No retries: code that calls
  * fetch brings its own (ky's, for one).
  */
-import { LocationValueError, MaxRetryError } from './errors.js';
+import { LocationValueError } from './errors.js';
 import { checkMethod } from './methods.js';
 import { mergeHeaders, normalizeHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
-import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import type { RequestContext } from './loop-context.js';
+import type { FetchHop } from './redirect-follower.js';
 import { withTotalTimeout } from './timeout.js';
 import { noop, rebody, whenDone } from './watch-body.js';
 import type { WireFetch } from './transport.js';
@@ -44,22 +45,31 @@ export async function runFetch(
     }
     throw error;
   }
-  let method = checkMethod(request.method);
-  let url = parseUrl(request.parsed ?? request.url, method);
+  const method = checkMethod(request.method);
+  const url = parseUrl(request.parsed ?? request.url, method);
   check?.(url);
-  // The manager's headers as they are when the request has none: nothing here changes them in place.
-  let headers = request.headers === NO_HEADERS ? ctx.options.headers : mergeHeaders(ctx.options.headers, request.headers);
   // Keep a body we can send again (a string, bytes) rather than the Request's one-shot stream.
   const initBody = init?.body;
   const replayable = initBody !== undefined && initBody !== null && !(initBody instanceof ReadableStream);
-  let body: BodyInit | null = replayable ? initBody : request.body;
-  const mode = request.redirect;
+  /** What goes out now; a redirect hop taken here (Node) changes it. */
+  const run: FetchHop = {
+    method,
+    url,
+    // The manager's headers as they are when the request has none: nothing here changes them in place.
+    headers: request.headers === NO_HEADERS ? ctx.options.headers : mergeHeaders(ctx.options.headers, request.headers),
+    body: replayable ? initBody : request.body,
+    redirects: [],
+    replayable,
+    mode: request.redirect,
+    limit: ctx.options.redirect,
+    serves: (target) => ctx.route(target) !== undefined,
+  };
   const passed: RequestInit = {};
   for (const field of PASSED_THROUGH) {
     const value = (init as Record<string, unknown> | undefined)?.[field];
     if (value !== undefined) (passed as Record<string, unknown>)[field] = value;
   }
-  const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method, url: url.href }));
+  const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method: run.method, url: run.url.href }));
   try {
     const response = await follow();
     // The total limit covers the body too: it ends when the body does. An abort errors
@@ -76,59 +86,30 @@ export async function runFetch(
   }
 
   async function follow(): Promise<Response> {
-    const redirects: string[] = [];
+    const follower = ctx.options.redirectFollower;
     for (;;) {
-      const pool = ctx.route(url);
-      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${url.href}`);
-      const followHere = !pool.followsRedirects;
+      const pool = ctx.route(run.url);
+      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${run.url.href}`);
+      const followHere = follower !== undefined && !pool.followsRedirects;
+      const { body } = run;
       const call: WireFetch = {
-        url,
+        url: run.url,
         init: {
           ...passed,
-          method,
-          headers,
+          method: run.method,
+          headers: run.headers,
           body,
           signal: timeout.signal ?? null,
-          redirect: followHere ? 'manual' : mode,
+          redirect: followHere ? 'manual' : run.mode,
           ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
         },
         timeout: ctx.options.timeout,
       };
       const response = await pool.fetchOnce(call);
-      // Location is looked up only on a redirect this loop follows: a Headers lookup is not free per request.
-      const location = followHere && mode !== 'manual' && REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
-      if (location === null) {
-        return redirects.length === 0 ? response : markRedirected(response, url);
+      const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;
+      if (hop === undefined || !(await hop)) {
+        return run.redirects.length === 0 ? response : markRedirected(response, run.url);
       }
-      const where = { method, url: url.href };
-      if (mode === 'error') {
-        await response.body?.cancel();
-        throw new TypeError(`fetch failed: ${url.href} redirected with ${response.status} and the redirect mode is 'error'`);
-      }
-      let nextUrl: URL;
-      try {
-        nextUrl = redirectTarget(location, url, method);
-      } catch (error) {
-        await response.body?.cancel();
-        throw error;
-      }
-      if (ctx.route(nextUrl) === undefined) return redirects.length === 0 ? response : markRedirected(response, url);
-      // A manager made with redirect: false hands back the 3xx, as request() does.
-      if (ctx.options.redirect === 0) return response;
-      if (redirects.length >= ctx.options.redirect) {
-        await response.body?.cancel();
-        throw new MaxRetryError(new Error(`too many redirects (more than ${ctx.options.redirect})`), where);
-      }
-      const next = redirectMethod(response.status, method, 'fetch');
-      await response.body?.cancel();
-      if (!next.dropBody && body !== null && !replayable) {
-        throw new TypeError(`Cannot follow the ${response.status} redirect from ${url.href}: the request body was a stream and is spent`);
-      }
-      headers = redirectHeaders(headers, url, nextUrl, next.dropBody);
-      if (next.dropBody) body = null;
-      method = next.method;
-      url = nextUrl;
-      redirects.push(url.href);
     }
   }
 }

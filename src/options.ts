@@ -8,6 +8,7 @@ import { knownKeys, mustBe, numberCheck, type Check } from './checks.js';
 import { normalizeHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
 import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js';
+import type { RedirectFollower } from './redirect-follower.js';
 import type { Clock, PoolManagerOptions, TlsOptions } from './types.js';
 
 /** What every manager starts from; adapters override `maxSize`. */
@@ -27,6 +28,8 @@ export interface AdapterOptions {
    * fetch adapter's refuses it (browsers and Workers own TLS).
    */
   readonly tls?: (value: unknown) => TlsOptions | undefined;
+  /** Follows redirects hop by hop where the runtime does not (Node); browsers and Workers follow them themselves. */
+  readonly redirectFollower?: RedirectFollower;
 }
 
 /** Options after checking, with defaults filled in. */
@@ -43,6 +46,8 @@ export interface ResolvedOptions {
   readonly keepAliveTimeout: number;
   readonly fetch: typeof globalThis.fetch | undefined;
   readonly clock: Required<Clock>;
+  /** The adapter's, where the core follows redirects itself (Node). */
+  readonly redirectFollower: RedirectFollower | undefined;
 }
 
 const positiveInteger = numberCheck('a positive integer', (n) => Number.isInteger(n) && n >= 1);
@@ -97,6 +102,7 @@ export function normalizeOptions(input: number | PoolManagerOptions | undefined,
   const options = knownKeys(given, 'PoolManager options', 'a number (numPools) or an object', KNOWN, 'PoolManager');
   const resolved: Record<string, unknown> = {};
   for (const [name, [field, check]] of Object.entries(OPTIONS)) resolved[field] = check(options[name], name, adapter);
+  resolved.redirectFollower = adapter.redirectFollower;
   return resolved as unknown as ResolvedOptions;
 }
 

@@ -1,6 +1,7 @@
 /**
  * `request()`: check the input, then send it through the right pool, again
- * after a retryable failure and once per redirect hop. A manager and a pool
+ * after a retryable failure and once per redirect hop (where the adapter
+ * follows redirects: see src/redirect-follower.ts). A manager and a pool
  * share this loop and differ only in `route`: a manager routes every URL to
  * its pool, a pool only its own origin (urllib3's split between
  * `PoolManager.urlopen` and `HTTPConnectionPool.urlopen`).
@@ -11,13 +12,13 @@ import { prepareBody } from './body.js';
 import { checkMethod } from './methods.js';
 import { normalizeRedirect } from './options.js';
 import { describe, parseUrl } from './pool-key.js';
-import { REDIRECT_STATUSES, redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 import { PoolResponse } from './response.js';
 import { mayHaveBeenSent, normalizeRetry, RETRY_AFTER_STATUSES, RetryBudget } from './retry.js';
 import { normalizeTimeout, withTotalTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
 import type { RequestContext, Route } from './loop-context.js';
+import type { RequestHop } from './redirect-follower.js';
 import { noop, whenCollected, whenDone } from './watch-body.js';
 
 const KNOWN = new Set(['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent']);
@@ -89,7 +90,7 @@ type PreparedBody = Exclude<ReturnType<typeof prepareBody>, Promise<unknown>>;
  * keep-alive resend). `run()` reads as the loop; each step below it either
  * hands back the response, asks to send again (`AGAIN`), or passes.
  */
-class RequestRun {
+class RequestRun implements RequestHop {
   method: string;
   url: URL;
   headers: Headers;
@@ -193,46 +194,32 @@ class RequestRun {
   }
 
   /**
-   * A redirect this loop follows: the next hop (`AGAIN`), or the 3xx itself
-   * once hops are spent. Undefined, synchronously, when `response` is none:
-   * each async layer costs every request a promise and a turn.
+   * A redirect the adapter's follower takes (Node; browsers follow their
+   * own): the next hop (`AGAIN`), or the 3xx itself once hops are spent.
+   * Undefined, synchronously, when `response` is none to follow: each async
+   * layer costs every request a promise and a turn.
    */
   #followRedirect(response: WireResponse, route: Route): Promise<PoolResponse | typeof AGAIN> | undefined {
-    // Headers are read only for the statuses that need them: a Headers lookup is not free per request.
-    const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
-    if (location === null || this.#resolved.redirect <= 0 || route.followsRedirects) return undefined;
-    let nextUrl: URL;
-    try {
-      nextUrl = redirectTarget(location, this.url, this.method);
-    } catch (error) {
-      return response.discard().then(() => Promise.reject(error));
-    }
-    if (this.#ctx.route(nextUrl) === undefined) return undefined;
-    return this.#hop(response, nextUrl);
+    const follower = this.#ctx.options.redirectFollower;
+    if (follower === undefined || this.#resolved.redirect <= 0 || route.followsRedirects) return undefined;
+    return follower.request(this, response)?.then((step) => (step === true ? AGAIN : step));
   }
 
-  async #hop(response: WireResponse, nextUrl: URL): Promise<PoolResponse | typeof AGAIN> {
-    const next = redirectMethod(response.status, this.method);
-    try {
-      this.#budget.spend({ kind: 'redirect' }, this.#where());
-    } catch (error) {
-      if (!this.#resolved.retry.raiseOnRedirect) return await this.#finish(response);
-      await response.discard();
-      throw error;
-    }
-    await response.discard();
-    if (!next.dropBody && this.body !== null && !this.#replayable) {
-      throw new TypeError(
-        `Cannot follow the ${response.status} redirect from ${this.url.href} to ${nextUrl.href}: ` +
-          'the request body was a ReadableStream and is spent; send a string or bytes, or pass redirect: false',
-      );
-    }
-    this.headers = redirectHeaders(this.headers, this.url, nextUrl, next.dropBody);
-    if (next.dropBody) this.body = null;
-    this.method = next.method;
-    this.url = nextUrl;
-    this.redirects.push(nextUrl.href);
-    return AGAIN;
+  /** For the redirect follower (`RequestHop`): a stream body cannot go to a 307/308 target. */
+  get replayable(): boolean {
+    return this.#replayable;
+  }
+
+  serves(url: URL): boolean {
+    return this.#ctx.route(url) !== undefined;
+  }
+
+  spendHop(): void {
+    this.#budget.spend({ kind: 'redirect' }, this.#where());
+  }
+
+  keep(response: WireResponse): Promise<PoolResponse> | undefined {
+    return this.#resolved.retry.raiseOnRedirect ? undefined : this.#finish(response);
   }
 
   /** A status the retry options name: send again after the wait (`AGAIN`), or the response once retries are spent. */

@@ -1,6 +1,6 @@
 /** What a redirect does to the next request: the pure rules, without a server. */
 import { describe, expect, it } from 'vitest';
-import { LocationValueError, URLSchemeUnknown } from './errors.js';
+import { LocationValueError, URLSchemeUnknown } from '../../src/errors.js';
 import { redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
 
 describe('redirectMethod', () => {

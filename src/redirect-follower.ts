@@ -1,0 +1,53 @@
+/**
+ * The seam for following redirects hop by hop. Browsers and Workers follow
+ * redirects themselves, so only the Node adapter hands the core a
+ * `RedirectFollower` (adapters/node/redirect.ts); the fetch entry never
+ * imports one, and without one the loops return every response as the
+ * transport gave it. Types only: nothing here reaches a bundle.
+ */
+import type { PoolResponse } from './response.js';
+import type { WireBody, WireResponse } from './transport.js';
+
+/** What a hop changes and reads, shared by `request()` and `fetch()`. */
+interface Hop<Body> {
+  method: string;
+  url: URL;
+  headers: Headers;
+  body: Body | null;
+  /** The URLs redirected to so far, in order; a hop appends its target. */
+  readonly redirects: string[];
+  /** False for a stream body: it is spent once sent, so a 307/308 cannot resend it. */
+  readonly replayable: boolean;
+  /** Whether this requester serves `url` (a pool serves only its own origin): if not, the 3xx is the answer. */
+  serves(url: URL): boolean;
+}
+
+/** One call of `request()` as a follower sees it. */
+export interface RequestHop extends Hop<WireBody> {
+  /** Spends one hop of the retry budget; throws `MaxRetryError` once none is left. */
+  spendHop(): void;
+  /**
+   * The 3xx as the final response, where hops ran out and the retry options
+   * say to return it (`raiseOnRedirect: false`); undefined where it throws.
+   */
+  keep(response: WireResponse): Promise<PoolResponse> | undefined;
+}
+
+/** One call of `fetch()` as a follower sees it. */
+export interface FetchHop extends Hop<BodyInit> {
+  /** The fetch `redirect` mode: `follow` or `error` (`manual` never reaches a follower). */
+  readonly mode: RequestRedirect;
+  /** The manager's hop limit. */
+  readonly limit: number;
+}
+
+/**
+ * Follows one redirect. Each method answers undefined, synchronously, when
+ * the response is no redirect to follow (an async layer would cost every
+ * request a promise and a turn), true once the hop is set up in the given
+ * state (send again), or the response to hand back.
+ */
+export interface RedirectFollower {
+  request(run: RequestHop, response: WireResponse): Promise<PoolResponse | true> | undefined;
+  fetch(run: FetchHop, response: Response): Promise<boolean> | undefined;
+}
