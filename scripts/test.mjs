@@ -21,6 +21,10 @@ const steps = [
   ['arethetypeswrong', 'npx', ['attw', '--pack', '.', '--profile', 'esm-only']],
   ['unit and integration tests (vitest)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile=.tmp/vitest.json'],
     () => countVitest('.tmp/vitest.json')],
+  ['runtimes for the matrix, from npm (cached in .cache/runtimes)', 'node', ['scripts/runtimes.mjs']],
+  ['runtime matrix: the behavioural suite in Node 20, 22, 24, Bun and Deno, each importing the packed package by name', 'npx',
+    ['vitest', 'run', '--config', 'vitest.matrix.config.ts', '--reporter=verbose', '--reporter=json', '--outputFile=.tmp/vitest-matrix.json'],
+    () => countVitest('.tmp/vitest-matrix.json')],
   ['bench harness smoke run (npm run bench -- --quick, no timing checks)', 'npx', ['tsx', 'bench/main.ts', '--quick']],
   ['end-to-end in Chromium (Playwright, built package)', 'npx', ['playwright', 'test'], () => countPlaywright('.tmp/playwright.json')],
 ];
@@ -30,6 +34,8 @@ for (const [name, command, args, count] of steps) {
   console.log(`\n▶ ${name}: ${command} ${args.join(' ')}`);
   const result = spawnSync(command, args, { stdio: 'inherit', env: process.env });
   count?.();
+  // A step that fails without a test report of its own (a runtime that could not be fetched, say) is one failure.
+  if (result.status !== 0 && count === undefined) totals.failed += 1;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (result.status !== 0) {
     console.error(`✖ ${name} failed (exit ${result.status ?? result.signal}) after ${seconds} s`);

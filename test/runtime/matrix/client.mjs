@@ -1,0 +1,276 @@
+/**
+ * The client half of the runtime matrix (test/runtime/matrix.test.ts): run
+ * by the runtime under test (Node 20/22/24, Bun, Deno) from a scratch
+ * project where `poolfetch` is the packed tarball, so `import 'poolfetch'`
+ * resolves through package.json `exports` with that runtime's conditions.
+ *
+ * The servers live in the test process. This script runs the scenarios in
+ * order and reports what it saw as JSON lines on stdout,
+ * `{ scenario, stage, data }`; the test asserts on them and on the counts
+ * at its servers. Where a scenario must wait for the servers (n requests
+ * arrived), it asks the control server, which answers when that is true.
+ * Plain JavaScript, no TypeScript, so every runtime runs it as it is.
+ */
+/* global Response, AbortController -- standard in every runtime here */
+import ky from 'ky';
+import * as poolfetch from 'poolfetch';
+
+const { PoolManager } = poolfetch;
+const config = JSON.parse(globalThis.Deno?.env.get('MATRIX_CONFIG') ?? globalThis.process?.env.MATRIX_CONFIG ?? '{}');
+const { plain, other, third, held, held2, lone, control, closed } = config;
+/** The runtime's own fetch, kept before installFetch replaces the global one. */
+const runtimeFetch = globalThis.fetch.bind(globalThis);
+
+function report(scenario, stage, data) {
+  console.log(JSON.stringify({ scenario, stage, data }));
+}
+
+/** Resolves once the servers have seen `n` requests of a scenario (of one origin's server, with `group`). */
+async function arrived(scenario, n, group = '') {
+  const response = await runtimeFetch(`${control}/arrived?scenario=${scenario}&n=${n}&group=${encodeURIComponent(group)}`);
+  await response.text();
+}
+
+function describeError(error) {
+  if (typeof error !== 'object' || error === null) return { value: String(error) };
+  return {
+    name: error.name,
+    code: error.code,
+    message: error.message,
+    isPoolfetchError: poolfetch.isPoolfetchError(error),
+    reason: error.reason === undefined ? undefined : describeError(error.reason),
+  };
+}
+
+const settle = (promise) =>
+  promise.then(
+    (value) => ({ ok: true, value }),
+    (error) => ({ ok: false, error: describeError(error) }),
+  );
+
+function runtimeName() {
+  if (globalThis.Deno !== undefined) return { name: 'Deno', version: globalThis.Deno.version.deno };
+  if (globalThis.Bun !== undefined) return { name: 'Bun', version: globalThis.Bun.version };
+  return { name: 'Node', version: globalThis.process.versions.node };
+}
+
+const scenarios = {
+  async entry() {
+    let proxy = 'constructed';
+    try {
+      new poolfetch.ProxyManager('http://127.0.0.1:3128');
+    } catch (error) {
+      proxy = error.name;
+    }
+    return { ...runtimeName(), resolved: import.meta.resolve('poolfetch'), proxy, names: Object.keys(poolfetch).sort() };
+  },
+
+  async request() {
+    const manager = new PoolManager(10);
+    try {
+      const r = await manager.request('GET', `${plain}/a`);
+      const first = { status: r.status, server: r.headers.get('server'), json: await r.json(), url: r.url };
+      const posted = await manager.request('POST', `${plain}/json`, { json: { hello: 'world' } });
+      const response = await manager.fetch(`${other}/b`, { method: 'POST', body: 'x' });
+      return {
+        first,
+        posted: { status: posted.status, json: await posted.json() },
+        fetched: { status: response.status, isResponse: response instanceof Response, json: await response.json() },
+        poolsSize: manager.pools.size,
+        keys: manager.pools.keys(),
+        numRequests: manager.connectionFromUrl(plain).numRequests,
+        numConnections: manager.connectionFromUrl(plain).numConnections,
+      };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async redirects() {
+    const manager = new PoolManager();
+    try {
+      const same = await manager.request('GET', `${plain}/redirect`);
+      const cross = await manager.request('GET', `${plain}/cross`, { headers: { authorization: 'Bearer secret' } });
+      const fetched = await manager.fetch(`${plain}/redirect`);
+      const refused = await settle(manager.request('GET', `${plain}/redirect`, { redirect: false }));
+      return {
+        same: { status: same.status, url: same.url, redirects: same.redirects, json: await same.json() },
+        cross: { status: cross.status, url: cross.url, redirects: cross.redirects, json: await cross.json() },
+        fetched: { status: fetched.status, url: fetched.url, redirected: fetched.redirected, json: await fetched.json() },
+        notFollowed: refused.ok ? { status: refused.value.status, location: refused.value.headers.get('location') } : refused,
+      };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async retries() {
+    const manager = new PoolManager();
+    const retries = { total: 3, statusForcelist: [503], backoffFactor: 0 };
+    try {
+      const flaky = await manager.request('GET', `${plain}/flaky/get`, { retries });
+      const post = await manager.request('POST', `${plain}/flaky/post`, { retries });
+      const exhausted = await settle(manager.request('GET', `${plain}/always503`, { retries: { ...retries, total: 2 } }));
+      const refused = await settle(manager.request('GET', closed, { retries: 1 }));
+      return { flaky: flaky.status, post: post.status, exhausted, refused };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async timeouts() {
+    const manager = new PoolManager({ maxSize: 1, poolTimeout: 50 });
+    try {
+      const read = await settle(manager.request('GET', `${held}/timeouts/read`, { timeout: { read: 100 }, retries: false }));
+      const first = manager.request('GET', `${held}/timeouts/first`);
+      await arrived('timeouts', 2);
+      const empty = await settle(manager.request('GET', `${held}/timeouts/late`));
+      report('timeouts', 'waiting', { read, empty });
+      const answer = await first;
+      return { first: await answer.text() };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async abort() {
+    const manager = new PoolManager({ maxSize: 1 });
+    try {
+      const first = manager.request('GET', `${held}/abort/first`);
+      await arrived('abort', 1);
+      const queued = new AbortController();
+      const whileQueued = settle(manager.fetch(`${held}/abort/queued`, { signal: queued.signal }));
+      const requested = new AbortController();
+      const whileQueuedRequest = settle(manager.request('GET', `${held}/abort/queued-request`, { signal: requested.signal }));
+      queued.abort();
+      requested.abort();
+      const queuedResults = [await whileQueued, await whileQueuedRequest];
+      report('abort', 'queued', { queuedResults, stats: manager.connectionFromUrl(held).stats() });
+      await (await first).text();
+      // FIFO: an aborted request that had stayed in the line would be sent before this one.
+      const after = await (await manager.request('GET', `${held}/abort/after`)).text();
+      const inFlight = new AbortController();
+      const running = settle(manager.request('GET', `${held}/abort/in-flight`, { signal: inFlight.signal }));
+      await arrived('abort', 3);
+      inFlight.abort();
+      return { after, running: await running };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async maxSize() {
+    const manager = new PoolManager({ maxSize: 2 });
+    try {
+      const all = [1, 2, 3, 4, 5, 6].map((i) => manager.request('GET', `${held}/maxSize/${i}`));
+      await arrived('maxSize', 2);
+      report('maxSize', 'queued', manager.connectionFromUrl(held).stats());
+      const texts = await Promise.all(all.map(async (r) => (await r).text()));
+      const pool = manager.connectionFromUrl(held);
+      return { texts, numRequests: pool.numRequests, numConnections: pool.numConnections };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async maxTotal() {
+    const manager = new PoolManager({ maxSize: 3, maxTotal: 3 });
+    try {
+      const all = [1, 2, 3, 4].flatMap((i) => [held, held2].map((origin) => manager.request('GET', `${origin}/maxTotal/${i}`)));
+      await arrived('maxTotal', 3);
+      report('maxTotal', 'queued', manager.stats().map(({ origin, running, queued }) => ({ origin, running, queued })));
+      const texts = await Promise.all(all.map(async (r) => (await r).text()));
+      return { texts, stats: manager.stats().map(({ origin, numRequests }) => ({ origin, numRequests })) };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async lru() {
+    const manager = new PoolManager({ numPools: 2 });
+    const events = [];
+    for (const type of ['poolcreate', 'poolevict', 'poolclose']) manager.addEventListener(type, (event) => events.push(`${event.type} ${event.origin}`));
+    try {
+      const running = manager.request('GET', `${held}/lru/slow`);
+      await arrived('lru', 1);
+      await manager.request('GET', `${plain}/lru`);
+      await manager.request('GET', `${other}/lru`);
+      report('lru', 'evicted', { size: manager.pools.size, keys: manager.pools.keys(), events: [...events] });
+      const text = await (await running).text();
+      return { text, events };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async clear() {
+    const manager = new PoolManager();
+    const order = [];
+    let creates = 0;
+    manager.addEventListener('poolcreate', () => (creates += 1));
+    await (await manager.request('GET', `${lone}/clear/1`)).text();
+    const running = manager.request('GET', `${held}/clear/running`).then(async (r) => {
+      order.push(`response ${await r.text()}`);
+    });
+    await arrived('clear', 1);
+    let clearedYet = false;
+    const cleared = manager.clear().then(() => {
+      clearedYet = true;
+      order.push('cleared');
+    });
+    const sizeAtOnce = manager.pools.size;
+    // A round trip to the servers: the running request is held there until the test reads this report,
+    // so a clear() that did not wait for it would have resolved by now.
+    await arrived('clear', 1);
+    report('clear', 'clearing', { sizeAtOnce, clearedYet });
+    await Promise.all([running, cleared]);
+    await (await manager.request('GET', `${lone}/clear/2`)).text();
+    const after = { size: manager.pools.size, creates };
+    await manager.clear();
+    return { order, after, sizeAfterClear: manager.pools.size };
+  },
+
+  async errors() {
+    const manager = new PoolManager({ retries: 1 });
+    try {
+      const badOption = await settle((async () => new PoolManager({ maxSize: -1 }))());
+      return {
+        refusedFetch: await settle(manager.fetch(closed)),
+        refusedRequest: await settle(manager.request('GET', closed)),
+        scheme: await settle(manager.request('GET', 'ftp://127.0.0.1/file')),
+        noHost: await settle(manager.request('GET', 'http://')),
+        crlf: await settle(manager.request('GET', `${plain}/`, { headers: { 'x-bad': 'a\r\nb' } })),
+        badOption,
+        poolsSize: manager.pools.size,
+      };
+    } finally {
+      await manager.clear();
+    }
+  },
+
+  async ky() {
+    const manager = new PoolManager();
+    try {
+      const api = ky.create({ fetch: manager.fetch, retry: 0 });
+      const viaKy = await api.get(`${third}/ky`).json();
+      const restore = poolfetch.installFetch(manager);
+      let installed;
+      try {
+        installed = await ky.get(`${third}/installed`, { retry: 0 }).json();
+      } finally {
+        restore();
+      }
+      return { viaKy, installed, restored: globalThis.fetch !== manager.fetch, numRequests: manager.connectionFromUrl(third).numRequests };
+    } finally {
+      await manager.clear();
+    }
+  },
+};
+
+const only = config.scenarios ?? Object.keys(scenarios);
+for (const name of only) {
+  const result = await settle(scenarios[name]());
+  if (result.ok) report(name, 'done', result.value);
+  else report(name, 'failed', result.error);
+}
+report('all', 'done', {});
