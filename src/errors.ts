@@ -5,6 +5,8 @@
  * under a `Symbol.for` key rather than the prototype chain.
  */
 
+import { redactCredentials } from './redact.js';
+
 const LINEAGE = Symbol.for('poolfetch.error.lineage');
 
 export interface PoolfetchErrorOptions {
@@ -15,7 +17,10 @@ export interface PoolfetchErrorOptions {
 
 type Branded = { [LINEAGE]?: unknown };
 
-/** Base class of every error poolfetch throws. */
+/**
+ * Base class of every error poolfetch throws. Its message and `url` never
+ * show a password: any `user:password@` in them reads `user:***@`.
+ */
 export class PoolfetchError extends Error {
   /** The brand checked by `instanceof`; stable across copies and minifiers. */
   static readonly kind: string = 'PoolfetchError';
@@ -23,13 +28,13 @@ export class PoolfetchError extends Error {
   readonly code: string = 'POOLFETCH_ERROR';
   /** The request method, where the error belongs to a request. */
   readonly method: string | undefined;
-  /** The request URL, where the error belongs to a request. */
+  /** The request URL, where the error belongs to a request (a password in it shown as `***`). */
   readonly url: string | undefined;
 
   constructor(message: string, options: PoolfetchErrorOptions = {}) {
-    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    super(redactCredentials(message), 'cause' in options ? { cause: options.cause } : undefined);
     this.method = options.method;
-    this.url = options.url;
+    this.url = options.url === undefined ? undefined : redactCredentials(options.url);
     const lineage: string[] = [];
     for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
       if (Object.hasOwn(c, 'kind')) lineage.push((c as unknown as { kind: string }).kind);

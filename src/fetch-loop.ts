@@ -8,6 +8,7 @@
  */
 import { LocationValueError } from './errors.js';
 import { checkMethod } from './methods.js';
+import { authorizeFromUrl, hasCredentials, withoutCredentials } from './credentials.js';
 import { mergeHeaders, normalizeHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import type { RequestContext } from './loop-context.js';
@@ -27,12 +28,20 @@ export async function runFetch(
 ): Promise<Response> {
   // Headers would strip a trailing CRLF silently; a header injection must fail instead.
   if (init?.headers !== undefined && !(init.headers instanceof Headers)) normalizeHeaders(init.headers, 'fetch headers');
+  // fetch refuses a URL with credentials: they become `authorization`, which a redirect to another origin drops.
+  const given = typeof input === 'string' ? (input.includes('@') ? absoluteUrl(input) : undefined) : input instanceof URL ? input : undefined;
+  const credentialed = given !== undefined && hasCredentials(given) ? given : undefined;
+  if (credentialed !== undefined) input = withoutCredentials(credentialed);
   let request: RequestParts | undefined = plainRequest(input, init);
   if (request === undefined) try {
     request = new Request(input instanceof URL ? input.href : input, init);
   } catch (error) {
     if (typeof input === 'string' && !URL.canParse(input, globalThis.location?.href)) {
-      throw new LocationValueError(`No host specified in URL ${JSON.stringify(input)}: use an absolute http(s) URL`, { cause: error, url: input });
+      // The runtime's error quotes the input, and with it any password: left out then.
+      throw new LocationValueError(`No host specified in URL ${JSON.stringify(input)}: use an absolute http(s) URL`, {
+        ...(input.includes('@') ? {} : { cause: error }),
+        url: input,
+      });
     }
     const method = String(init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     if ((method === 'GET' || method === 'HEAD') && init?.body !== undefined && init.body !== null) {
@@ -52,11 +61,12 @@ export async function runFetch(
   const initBody = init?.body;
   const replayable = initBody !== undefined && initBody !== null && !(initBody instanceof ReadableStream);
   /** What goes out now; a redirect hop taken here (Node) changes it. */
+  // The manager's headers as they are when the request has none: nothing here changes them in place.
+  const headers = request.headers === NO_HEADERS ? ctx.options.headers : mergeHeaders(ctx.options.headers, request.headers);
   const run: FetchHop = {
     method,
     url,
-    // The manager's headers as they are when the request has none: nothing here changes them in place.
-    headers: request.headers === NO_HEADERS ? ctx.options.headers : mergeHeaders(ctx.options.headers, request.headers),
+    headers: credentialed === undefined ? headers : authorizeFromUrl(headers, credentialed),
     body: replayable ? initBody : request.body,
     redirects: [],
     replayable,

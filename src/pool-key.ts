@@ -39,8 +39,9 @@ export function parseUrl(url: string | URL, method?: string): URL {
     try {
       parsed = new URL(url);
     } catch (cause) {
+      // The runtime's error quotes the input, and with it any password: left out then.
       throw new LocationValueError(`No host specified in URL ${JSON.stringify(url)}: use an absolute http(s) URL`, {
-        cause,
+        ...(url.includes('@') ? {} : { cause }),
         method,
         url,
       });

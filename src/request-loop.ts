@@ -12,6 +12,7 @@ import { prepareBody } from './body.js';
 import { checkMethod } from './methods.js';
 import { normalizeRedirect } from './options.js';
 import { describe, parseUrl } from './pool-key.js';
+import { redactCredentials } from './redact.js';
 import { PoolResponse } from './response.js';
 import { mayHaveBeenSent, normalizeRetry, RETRY_AFTER_STATUSES, RetryBudget } from './retry.js';
 import { normalizeTimeout, withTotalTimeout } from './timeout.js';
@@ -261,10 +262,11 @@ class RequestRun implements RequestHop {
 
   /** The response as the caller sees it: read into `data`, or a stream that ends the timeout when done. */
   async #finish(response: WireResponse): Promise<PoolResponse> {
-    const url = response.url ?? this.url.href;
+    // Credentials in the URL go as `authorization` (the transports see to it); `url` never shows the password.
+    const url = redactCredentials(response.url ?? this.url.href);
     const redirects = this.redirects;
     // A transport that followed redirects itself tells only where it ended up.
-    if (response.redirected === true && url !== this.url.href) redirects.push(url);
+    if (response.redirected === true && url !== redactCredentials(this.url.href)) redirects.push(url);
     // Headers are handed over as a function: a transport may build them only when the caller looks.
     const headers = (): Headers => response.headers;
     const { status, statusText } = response;

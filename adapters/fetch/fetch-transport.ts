@@ -3,7 +3,10 @@
  * so a "connection" is a request in flight, capped per origin by the core's
  * queue. The runtime owns the sockets and follows redirects itself.
  */
-import { ClosedPoolError, MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError } from '../../src/errors.js';
+import {
+  ClosedPoolError, MaxRetryError, NewConnectionError, NotSupportedError, ProtocolError, ReadTimeoutError,
+} from '../../src/errors.js';
+import { authorizeFromUrl, hasCredentials, withoutCredentials } from '../../src/credentials.js';
 import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { noop, whenDone } from '../../src/watch-body.js';
@@ -70,7 +73,8 @@ export class FetchTransport implements Transport {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
-      url: response.url === '' ? url.href : response.url,
+      // The runtime's URL has no credentials in it; the one asked for (shown redacted) has.
+      url: response.redirected && response.url !== '' ? response.url : url.href,
       redirected: response.redirected,
       bytes: async () => {
         try {
@@ -130,14 +134,21 @@ export class FetchTransport implements Transport {
     // fetch does not say when the connection is made, so `read` bounds the whole wait for the
     // response headers (connect included); the body is bounded only by `total`.
     if (this.#destroyed !== undefined) throw this.#destroyed;
+    // Messages name the URL as given (a password in it is hidden by the error classes).
+    const shown = url.href;
+    if (hasCredentials(url)) {
+      // fetch refuses a URL with credentials, in every runtime: they go as `authorization` instead.
+      init = { ...init, headers: authorizeFromUrl(init.headers as Headers, url) };
+      url = withoutCredentials(url);
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const signals: AbortSignal[] = [];
     if (init.signal != null) signals.push(init.signal);
     if (read !== undefined) {
       const headersDeadline = new AbortController();
       timer = setTimeout(() => {
-        const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${url.href})`;
-        headersDeadline.abort(new ReadTimeoutError(message, { method, url: url.href, timeout: read }));
+        const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${shown})`;
+        headersDeadline.abort(new ReadTimeoutError(message, { method, url: shown, timeout: read }));
       }, read);
       signals.push(headersDeadline.signal);
     }
@@ -149,27 +160,7 @@ export class FetchTransport implements Transport {
       return await this.#unlessDestroyed(fetch(url.href, init));
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
-      if (error instanceof TypeError) {
-        const where = { method, url: url.href, cause: error };
-        const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-        const code = typeof cause?.code === 'string' ? cause.code : '';
-        // Node's fetch (undici) says why in `cause`; browsers say only "Failed to fetch".
-        if (cause?.message === 'redirect count exceeded') {
-          throw new MaxRetryError(new Error('too many redirects (more than fetch\'s 20)'), where);
-        }
-        if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code.startsWith('HPE_')) {
-          throw new ProtocolError(`Connection broken: ${String(cause?.message)} (${method} ${url.href})`, where);
-        }
-        // A runtime that follows a 307/308 cannot send a stream body twice and says only "failed".
-        const hint = init.body instanceof ReadableStream && code === ''
-          ? '. If it answered with a 307 or 308 redirect: a ReadableStream body cannot be sent again; send a string or bytes'
-          : '';
-        const failure = new NewConnectionError(`Failed to fetch ${url.origin}: ${error.message} (${method} ${url.href})${hint}`, where);
-        // Without a code, nobody can tell whether the request went out: retry it only where a read error would be.
-        if (code === '') mayHaveBeenSent.add(failure);
-        throw failure;
-      }
-      throw error;
+      throw error instanceof TypeError ? fetchFailure(error, method, shown, init.body) : error;
     } finally {
       clearTimeout(timer);
     }
@@ -194,6 +185,36 @@ export class FetchTransport implements Transport {
       );
     });
   }
+}
+
+/** Codes (Node's, Bun's) that mean no connection was made, so nothing was sent. */
+const NOT_SENT = /^E(CONNREFUSED|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH|ADDRNOTAVAIL)$|^UND_ERR_CONNECT|^ConnectionRefused$|CERT|^ERR_(TLS|SSL)/;
+/** Codes of an answer that broke or was not HTTP: the request was sent. */
+const BROKEN = /^(UND_ERR_(SOCKET|HEADERS_OVERFLOW|RES_)|ECONNRESET|EPIPE|HPE_)/;
+
+/**
+ * The poolfetch error for fetch's `TypeError`. Where the runtime says why
+ * (Node's fetch, in `cause`) the error says so; where it does not (browsers
+ * say "Failed to fetch" for everything) nobody can tell whether the request
+ * went out, so it is treated as sent: retried only where a broken answer
+ * would be.
+ */
+function fetchFailure(error: TypeError, method: string, url: string, body: unknown): Error {
+  const where = { method, url, cause: error };
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  const code = String(cause?.code ?? '');
+  const detail = String(cause?.message ?? error.message);
+  const target = ` (${method} ${url})`;
+  if (detail === 'redirect count exceeded') return new MaxRetryError(new Error('too many redirects (more than fetch\'s 20)'), where);
+  if (detail === 'bad port') return new NotSupportedError(`fetch refuses port ${new URL(url).port} (a "bad port")${target}`, where);
+  if (BROKEN.test(code)) return new ProtocolError(`Connection broken: ${detail}${target}`, where);
+  // A runtime that follows a 307/308 cannot send a stream body twice and says only "failed".
+  const hint = body instanceof ReadableStream && code === ''
+    ? '. If it answered with a 307 or 308 redirect: a ReadableStream body cannot be sent again; send a string or bytes'
+    : '';
+  const failure = new NewConnectionError(`Failed to fetch: ${detail}${target}${hint}`, where);
+  if (!NOT_SENT.test(code)) mayHaveBeenSent.add(failure);
+  return failure;
 }
 
 /**

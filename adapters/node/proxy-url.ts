@@ -9,6 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { LocationValueError, ProxySchemeUnknown } from '../../src/errors.js';
 import { base64, normalizeHeaders } from '../../src/headers.js';
 import { describe } from '../../src/pool-key.js';
+import { redactCredentials } from '../../src/redact.js';
 import { normalizeTls } from './tls-options.js';
 import type { TlsOptions } from '../../src/types.js';
 
@@ -30,11 +31,6 @@ export interface ProxyRoute {
 export interface ProxyRouteOptions {
   proxyHeaders?: HeadersInit | undefined;
   proxyTls?: TlsOptions | undefined;
-}
-
-/** Hides `user:password@` in a string that may not even parse as a URL. */
-export function redactCredentials(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }
 
 /** Checks a proxy URL and its options; throws `ProxySchemeUnknown`, `LocationValueError` or `TypeError`. */

@@ -6,6 +6,8 @@
  */
 import { LocationValueError, MaxRetryError } from '../../src/errors.js';
 import { parseUrl } from '../../src/pool-key.js';
+import { hasCredentials, withoutCredentials } from '../../src/credentials.js';
+import { redactCredentials } from '../../src/redact.js';
 import type { FetchHop, RedirectFollower, RequestHop } from '../../src/redirect-follower.js';
 import type { PoolResponse } from '../../src/response.js';
 import type { WireResponse } from '../../src/transport.js';
@@ -96,7 +98,7 @@ async function requestHop(run: RequestHop, response: WireResponse, nextUrl: URL)
   await response.discard();
   if (!next.dropBody && run.body !== null && !run.replayable) {
     throw new TypeError(
-      `Cannot follow the ${response.status} redirect from ${run.url.href} to ${nextUrl.href}: ` +
+      redactCredentials(`Cannot follow the ${response.status} redirect from ${run.url.href} to ${nextUrl.href}: `) +
         'the request body was a ReadableStream and is spent; send a string or bytes, or pass redirect: false',
     );
   }
@@ -128,7 +130,8 @@ async function fetchHop(run: FetchHop, response: Response, location: string): Pr
   if (!next.dropBody && run.body !== null && !run.replayable) {
     throw new TypeError(`Cannot follow the ${response.status} redirect from ${url.href}: the request body was a stream and is spent`);
   }
-  hop(run, next, nextUrl);
+  // fetch refuses a URL with credentials; a Location that carries some is followed without them.
+  hop(run, next, hasCredentials(nextUrl) ? withoutCredentials(nextUrl) : nextUrl);
   return true;
 }
 
@@ -138,5 +141,5 @@ function hop(run: RequestHop | FetchHop, next: { method: string; dropBody: boole
   if (next.dropBody) run.body = null;
   run.method = next.method;
   run.url = to;
-  run.redirects.push(to.href);
+  run.redirects.push(redactCredentials(to.href));
 }

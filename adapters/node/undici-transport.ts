@@ -12,6 +12,7 @@ import type { PoolKey } from '../../src/pool-key.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
 import { leanInit } from '../../src/fetch-init.js';
+import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
 
 export class UndiciTransport implements Transport {
@@ -83,7 +84,8 @@ export class UndiciTransport implements Transport {
         origin: url.origin,
         path: url.pathname + url.search,
         method: method as Dispatcher.HttpMethod,
-        headers: toUndiciHeaders(request.headers),
+        // undici would drop credentials in the URL silently: they become `authorization` here.
+        headers: toUndiciHeaders(hasCredentials(url) ? authorizeFromUrl(request.headers, url) : request.headers),
         body: request.body as string | Uint8Array | Readable | null,
       };
       // Only what is set: undici checks every option it is given, on every request.
@@ -112,7 +114,7 @@ export class UndiciTransport implements Transport {
    */
   async fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
     const init = leanInit(call.init, call.init.signal ?? undefined) as UndiciFetchInit & object;
-    init.dispatcher = new SettledDispatcher(this.#current(), settled, this.#retiring) as unknown as Dispatcher;
+    init.dispatcher = new SettledDispatcher(this.#current(), settled, this.#retiring, call, this.#connectTimeout) as unknown as Dispatcher;
     let fetched: UndiciFetchResponse;
     try {
       // undici's own fetch with its own dispatcher: Node's global fetch bundles another undici copy.
@@ -257,23 +259,36 @@ class FetchedResponse extends Response {
 /**
  * One fetch's dispatcher: the pool's own, with the handler watched so that
  * `settled` is called once the response has been received to the end or the
- * exchange failed or was aborted.
+ * exchange failed or was aborted, and a network failure reaches fetch as a
+ * poolfetch error (fetch then rejects, or errors the body, with a
+ * `TypeError` whose `cause` it is).
  */
 class SettledDispatcher {
   readonly #dispatcher: Dispatcher;
-  readonly #settled: () => void;
+  readonly settled: () => void;
   /** The pool is retiring: the connection closes after this exchange. */
   readonly #reset: boolean;
+  readonly #call: WireFetch;
+  readonly #connect: number;
 
-  constructor(dispatcher: Dispatcher, settled: () => void, reset: boolean) {
+  constructor(dispatcher: Dispatcher, settled: () => void, reset: boolean, call: WireFetch, connect: number) {
     this.#dispatcher = dispatcher;
-    this.#settled = settled;
+    this.settled = settled;
     this.#reset = reset;
+    this.#call = call;
+    this.#connect = connect;
   }
 
   dispatch(options: Dispatcher.DispatchOptions, handler: LegacyHandler): boolean {
     if (this.#reset) options = { ...options, reset: true };
-    return this.#dispatcher.dispatch(options, new SettledHandler(handler, this.#settled) as Dispatcher.DispatchHandler);
+    return this.#dispatcher.dispatch(options, new SettledHandler(handler, this) as Dispatcher.DispatchHandler);
+  }
+
+  /** An abort stays the caller's reason; a network failure becomes poolfetch's error. */
+  translate(error: Error): Error {
+    const { init, url, timeout } = this.#call;
+    if (init.signal?.aborted === true) return error;
+    return translateError(error, init.method, url.href, { connect: this.#connect, read: timeout.read }) as Error;
   }
 }
 
@@ -290,11 +305,11 @@ interface LegacyHandler {
 /** Passes every callback to undici fetch's own handler, and reports the end. */
 class SettledHandler implements LegacyHandler {
   readonly #handler: LegacyHandler;
-  readonly #settled: () => void;
+  readonly #owner: SettledDispatcher;
 
-  constructor(handler: LegacyHandler, settled: () => void) {
+  constructor(handler: LegacyHandler, owner: SettledDispatcher) {
     this.#handler = handler;
-    this.#settled = settled;
+    this.#owner = owner;
   }
 
   onConnect(abort: (reason?: Error) => void, context?: object): void {
@@ -317,15 +332,15 @@ class SettledHandler implements LegacyHandler {
     try {
       this.#handler.onComplete(trailers);
     } finally {
-      this.#settled();
+      this.#owner.settled();
     }
   }
 
   onError(error: Error): void {
     try {
-      this.#handler.onError(error);
+      this.#handler.onError(this.#owner.translate(error));
     } finally {
-      this.#settled();
+      this.#owner.settled();
     }
   }
 }
