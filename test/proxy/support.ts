@@ -29,6 +29,10 @@ export interface TestProxy {
   readonly seen: SeenByProxy[];
   /** Connections the proxy accepted from clients. */
   readonly connections: number;
+  /** Client connections open right now. */
+  readonly openConnections: number;
+  /** Resolves once no client connection is open (each close is an event). */
+  whenNoConnections(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,10 +52,15 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TestProxy>
   const seen: SeenByProxy[] = [];
   const sockets = new Set<Socket>();
   let connections = 0;
+  const idle: Array<() => void> = [];
   base.on('connection', (socket: Socket) => {
     connections += 1;
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (sockets.size > 0) return;
+      for (const resolve of idle.splice(0)) resolve();
+    });
   });
   const record = (req: http.IncomingMessage): void => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -85,6 +94,10 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TestProxy>
     get connections() {
       return connections;
     },
+    get openConnections() {
+      return sockets.size;
+    },
+    whenNoConnections: () => (sockets.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve))),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
