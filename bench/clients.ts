@@ -1,13 +1,15 @@
 /**
  * The clients compared on one origin. Every one reads the whole body into
- * memory and may open as many sockets as there are concurrent requests
- * (`CONNECTIONS`), so the only difference is the client's own work.
+ * memory and is given the same cap on sockets (`connections`): the
+ * throughput shape gives as many as there are callers, so nothing waits;
+ * the waiting shape gives fewer, so the client's own line is measured too.
+ * Each suite picks its clients by name (THROUGHPUT_CLIENTS, WAITING_CLIENTS).
  */
 import http from 'node:http';
 import axios from 'axios';
 import got from 'got';
 import nodeFetch from 'node-fetch';
-import { Agent, Pool, fetch as undiciFetch, request as undiciRequest } from 'undici';
+import { Agent, Pool, fetch as undiciFetch } from 'undici';
 import type * as NodeEntry from '../adapters/node/index.js';
 import type * as FetchEntry from '../adapters/fetch/index.js';
 
@@ -51,12 +53,12 @@ export const makeSpecs = ({ node: { PoolManager }, fetch: { PoolManager: FetchPo
     },
   },
   {
-    name: 'undici Agent + request',
+    name: 'undici Agent.request',
     make(origin, connections) {
       const agent = new Agent({ connections, pipelining: 1 });
       return {
         name: this.name,
-        call: async (path) => (await undiciRequest(origin + path, { dispatcher: agent })).body.bytes(),
+        call: async (path) => (await agent.request({ origin, path, method: 'GET' })).body.bytes(),
         close: () => agent.close(),
       };
     },
@@ -69,7 +71,7 @@ export const makeSpecs = ({ node: { PoolManager }, fetch: { PoolManager: FetchPo
     },
   },
   {
-    name: 'undici fetch + dispatcher',
+    name: 'undici fetch + Pool',
     make(origin, connections) {
       const pool = new Pool(origin, { connections, pipelining: 1 });
       return {
@@ -84,6 +86,35 @@ export const makeSpecs = ({ node: { PoolManager }, fetch: { PoolManager: FetchPo
     make(origin, connections) {
       const manager = new FetchPoolManager({ numPools: 10, maxSize: connections, fetch: undiciFetch as unknown as typeof fetch });
       return { name: this.name, call: async (path) => (await manager.fetch(origin + path)).arrayBuffer(), close: () => manager.close() };
+    },
+  },
+  {
+    name: 'fetch adapter over undici fetch + Agent',
+    make(origin, connections) {
+      // undici's fetch over its own Agent capped like the adapter, handed to the adapter as its `fetch`.
+      const agent = new Agent({ connections, pipelining: 1 });
+      const viaAgent = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]): ReturnType<typeof undiciFetch> =>
+        undiciFetch(input, init === undefined ? { dispatcher: agent } : { ...init, dispatcher: agent });
+      const manager = new FetchPoolManager({ numPools: 10, maxSize: connections, fetch: viaAgent as unknown as typeof fetch });
+      return {
+        name: this.name,
+        call: async (path) => (await manager.fetch(origin + path)).arrayBuffer(),
+        close: async () => {
+          await manager.close();
+          await agent.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'undici fetch + Agent',
+    make(origin, connections) {
+      const agent = new Agent({ connections, pipelining: 1 });
+      return {
+        name: this.name,
+        call: async (path) => (await undiciFetch(origin + path, { dispatcher: agent })).arrayBuffer(),
+        close: () => agent.close(),
+      };
     },
   },
   {
@@ -145,3 +176,42 @@ export const makeSpecs = ({ node: { PoolManager }, fetch: { PoolManager: FetchPo
     },
   },
 ];
+
+/** One origin, as many sockets as callers: nothing waits. */
+export const THROUGHPUT_CLIENTS = [
+  'poolfetch request',
+  'undici Pool.request',
+  'undici Agent.request',
+  'poolfetch manager.fetch',
+  'undici fetch + Pool',
+  'fetch adapter over undici fetch',
+  'undici fetch',
+  'global fetch',
+  'node:http keep-alive',
+  'axios',
+  'got',
+  'node-fetch',
+];
+
+/** One origin, fewer sockets than callers: the waiting line is part of what is measured. */
+export const WAITING_CLIENTS = [
+  'poolfetch request',
+  'undici Pool.request',
+  'undici Agent.request',
+  'poolfetch manager.fetch',
+  'undici fetch + Pool',
+  'fetch adapter over undici fetch + Agent',
+  'undici fetch + Agent',
+  'axios',
+  'got',
+  'node-fetch',
+];
+
+/** The specs named, in that order; a name with no spec is a bug in the bench. */
+export function pickSpecs(specs: ClientSpec[], names: readonly string[]): ClientSpec[] {
+  return names.map((name) => {
+    const spec = specs.find((s) => s.name === name);
+    if (spec === undefined) throw new Error(`bench: no client named ${name}`);
+    return spec;
+  });
+}

@@ -3,45 +3,96 @@
  * side by side in one run on the same local servers. Prints a table with
  * ratios, writes bench/results.json, BENCHMARKS.md and bench/chart.svg.
  *
+ * Suites, in the order they run: waiting (the headline: 50 callers on 10
+ * connections), profile (CPU profiles of the waiting shape), churn (more
+ * origins than numPools), bundle (browser bundle sizes beside peers),
+ * throughput (50 callers, 50 connections), many (many origins, RSS), core
+ * (no-op transport), browser (Chromium).
+ *
  * `--quick` (what `npm test` runs once): every suite with tiny counts, a
  * smoke test of the harness; results go to .tmp/bench-quick.json only and
- * nothing is asserted. `--skip=browser,many,core,throughput` leaves suites out.
+ * nothing is asserted. `--skip=browser,many,…` leaves suites out.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runBrowser, type BrowserResult } from './browser.js';
 import { buildForBench, loadEntries } from './build.js';
+import { runBundleSizes } from './bundle-sizes.js';
 import { chartSvg } from './chart.js';
+import { runChurn } from './churn.js';
+import { makeSpecs, pickSpecs, THROUGHPUT_CLIENTS, WAITING_CLIENTS } from './clients.js';
 import { runCoreInChild, type CoreResult } from './core.js';
 import { runManyOrigins, type ManyOriginsResult } from './many-origins.js';
-import { markdown, table, targets, type Results } from './report.js';
-import { runThroughput } from './throughput.js';
+import { runProfiles } from './profile.js';
+import { markdown, table, targets, verdict, type Results } from './report.js';
+import { activity } from './stats.js';
+import { runThroughput, type ThroughputCase } from './throughput.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const skip = new Set(args.find((a) => a.startsWith('--skip='))?.slice('--skip='.length).split(',') ?? []);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const started = Date.now();
-const log = (line: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]${line}`);
+const log = (line: string): void => {
+  activity.current = line.trim();
+  console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]${line}`);
+};
+
+/** The waiting shape's cases: payload × server delay. */
+const waitingCases = (n1k0: number, n1k1: number, n64k0: number, n64k1: number): ThroughputCase[] => [
+  { label: '1 KiB, 0 ms', path: '/1k', requests: n1k0, delayMs: 0 },
+  { label: '1 KiB, 1 ms', path: '/1k', requests: n1k1, delayMs: 1 },
+  { label: '64 KiB, 0 ms', path: '/64k', requests: n64k0, delayMs: 0 },
+  { label: '64 KiB, 1 ms', path: '/64k', requests: n64k1, delayMs: 1 },
+];
 
 const plan = quick
   ? {
-      throughput: { payloads: [{ path: '/1k', label: '1 KiB', requests: 50 }, { path: '/64k', label: '64 KiB', requests: 20 }], rounds: 1, warmupRounds: 1 },
+      waiting: { cases: waitingCases(50, 30, 20, 20), rounds: 1, warmupRounds: 1 },
+      profile: { warmup: 100, requests: 300, clients: ['poolfetch request'] },
+      churn: { origins: 24, numPools: 8, maxSize: 2, requests: 60, rounds: 1, warmupRounds: 1 },
+      throughput: {
+        cases: [
+          { label: '1 KiB', path: '/1k', requests: 50, delayMs: 1 },
+          { label: '64 KiB', path: '/64k', requests: 20, delayMs: 1 },
+        ],
+        rounds: 1,
+        warmupRounds: 1,
+      },
       many: [{ origins: 40, numPools: 10, warmup: 40, passes: 1, requestsPerPass: 40 }],
       core: 1000,
       browser: { rounds: 1, requests: 5 },
     }
   : {
-      throughput: { payloads: [{ path: '/1k', label: '1 KiB', requests: 2000 }, { path: '/64k', label: '64 KiB', requests: 1000 }], rounds: 5, warmupRounds: 1 },
+      waiting: { cases: waitingCases(800, 500, 300, 250), rounds: 5, warmupRounds: 1 },
+      profile: { warmup: 1000, requests: 2500, clients: ['poolfetch request', 'undici Pool.request', 'poolfetch manager.fetch', 'undici fetch + Pool'] },
+      churn: { origins: 24, numPools: 8, maxSize: 2, requests: 600, rounds: 5, warmupRounds: 1 },
+      throughput: {
+        cases: [
+          { label: '1 KiB', path: '/1k', requests: 800, delayMs: 1 },
+          { label: '64 KiB', path: '/64k', requests: 400, delayMs: 1 },
+        ],
+        rounds: 5,
+        warmupRounds: 1,
+      },
       many: [
         { origins: 100, numPools: 100, warmup: 500, passes: 2, requestsPerPass: 1000 },
         { origins: 1000, numPools: 100, warmup: 1000, passes: 3, requestsPerPass: 1000 },
-        { origins: 10_000, numPools: 100, warmup: 5000, passes: 2, requestsPerPass: 5000 },
+        { origins: 10_000, numPools: 100, warmup: 3000, passes: 2, requestsPerPass: 3000 },
       ],
-      core: 30_000,
+      core: 20_000,
       browser: { rounds: 5, requests: 100 },
     };
+
+/** Every process warning counts against the run (DESIGN.md: "No process warning, whatever the load"). */
+const warnings: string[] = [];
+process.on('warning', (w) => warnings.push(`${w.name}: ${w.message} (${activity.current})`));
+let loadMax = os.loadavg()[0] ?? 0;
+const loadTimer = setInterval(() => {
+  loadMax = Math.max(loadMax, os.loadavg()[0] ?? 0);
+}, 2000);
+loadTimer.unref();
 
 const loadStart = os.loadavg()[0] ?? 0;
 log(` building the node, fetch and browser entries with esbuild (${quick ? 'quick' : 'full'} run)`);
@@ -56,18 +107,53 @@ const results: Results = {
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     loadavgStart: loadStart,
     loadavgEnd: 0,
+    loadavgMax: 0,
     seconds: 0,
   },
+  waiting: undefined,
+  churn: undefined,
+  bundles: undefined,
+  profile: undefined,
   throughput: undefined,
   manyOrigins: [],
   core: undefined,
   browser: undefined,
+  warnings,
 };
+const specs = makeSpecs(entries);
+const WAITING = { concurrency: 50, connections: 10 };
+
+if (!skip.has('waiting')) {
+  log(` waiting: one origin, ${WAITING.concurrency} callers, ${WAITING.connections} connections, every client once per round`);
+  const rows = await runThroughput({ ...plan.waiting, ...WAITING, specs: pickSpecs(specs, WAITING_CLIENTS), log });
+  results.waiting = { ...WAITING, rows };
+}
+if (!skip.has('profile')) {
+  log(' profile: the waiting shape, 1 KiB, 0 ms, under the CPU profiler');
+  results.profile = await runProfiles({
+    ...plan.profile,
+    ...WAITING,
+    built,
+    path: '/1k',
+    label: '1 KiB, 0 ms',
+    topN: 12,
+    log,
+  });
+}
+if (!skip.has('churn')) {
+  const c = plan.churn;
+  log(` churn: ${c.origins} origins round-robin, numPools ${c.numPools}, maxSize ${c.maxSize}, 50 callers`);
+  results.churn = await runChurn({ ...c, concurrency: 50, entries, log });
+}
+if (!skip.has('bundle')) {
+  log(' bundle: browser bundle sizes (esbuild, minified, gzip -9)');
+  results.bundles = await runBundleSizes();
+}
 
 if (!skip.has('throughput')) {
-  log(' throughput: one origin, 50 in flight, every client once per round');
-  const t = await runThroughput({ ...plan.throughput, concurrency: 50, log, entries });
-  results.throughput = { concurrency: 50, rows: t.rows };
+  log(' throughput: one origin, 50 callers, 50 connections (nothing waits), every client once per round');
+  const rows = await runThroughput({ ...plan.throughput, concurrency: 50, connections: 50, specs: pickSpecs(specs, THROUGHPUT_CLIENTS), log });
+  results.throughput = { concurrency: 50, rows };
 }
 if (!skip.has('many')) {
   for (const m of plan.many) {
@@ -86,13 +172,19 @@ if (!skip.has('browser')) {
   const browser: BrowserResult | undefined = await runBrowser(built.browserBundle, plan.browser.rounds, plan.browser.requests, log);
   results.browser = browser;
 }
+// Child processes running poolfetch count too.
+for (const c of results.profile?.clients ?? []) warnings.push(...c.warnings.map((w) => `${w} (profiled ${c.client})`));
+for (const run of results.manyOrigins) {
+  for (const c of run.clients) warnings.push(...c.warnings.map((w) => `${w} (${c.client}, ${run.origins} origins)`));
+}
 results.meta.loadavgEnd = os.loadavg()[0] ?? 0;
+results.meta.loadavgMax = Math.max(loadMax, results.meta.loadavgEnd);
 results.meta.seconds = Math.round((Date.now() - started) / 1000);
 
 console.log(`\n${table(results)}`);
 const checks = targets(results);
 // A smoke run's timings mean nothing: print them without a verdict, so a log reader is not misled.
-for (const c of checks) console.log(`${quick ? '·' : c.pass ? '✔' : '✖'} ${c.name}: ${c.value} (target ${c.goal})`);
+for (const c of checks) console.log(`${quick ? '·' : verdict(c)} ${c.name}: ${c.value} (target ${c.goal}${c.stretch === undefined ? '' : `, goal ${c.stretch.goal}`})`);
 
 if (quick) {
   writeFileSync(`${root}.tmp/bench-quick.json`, JSON.stringify({ ...results, targets: checks }, null, 2));

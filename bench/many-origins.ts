@@ -48,6 +48,8 @@ export interface ManyOriginsClientResult {
   /** Sockets open at the servers: the most at any moment (summed over server processes) and at the end. */
   peakSockets: number;
   endSockets: number;
+  /** Process warnings the client process emitted. */
+  warnings: string[];
 }
 
 export interface ManyOriginsResult {
@@ -134,7 +136,7 @@ export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOrigins
     const stats = async (): Promise<SocketStats> => sumStats(await Promise.all(servers.map((s) => s.stats())));
     const results = new Map<OriginClientName, ManyOriginsClientResult>();
     for (const c of clients) {
-      results.set(c.name, { client: c.name, passes: [], median: 0, rssAfterWarmup: 0, rssWarmupMax: 0, rssMax: 0, rssEnd: 0, rssSeries: [], peakSockets: 0, endSockets: 0 });
+      results.set(c.name, { client: c.name, passes: [], median: 0, rssAfterWarmup: 0, rssWarmupMax: 0, rssMax: 0, rssEnd: 0, rssSeries: [], peakSockets: 0, endSockets: 0, warnings: [] });
     }
     const sampleEvery = Math.max(50, Math.floor(plan.requestsPerPass / 20));
     let done = 0;
@@ -148,6 +150,7 @@ export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOrigins
         const out = await c.pass(requests, sampleEvery);
         for (const s of out.samples) r.rssSeries.push({ done: done + s.done, rss: s.rss });
         r.rssSeries.push({ done: done + requests, rss: out.rss });
+        r.warnings.push(...out.warnings);
         if (warm) r.rssAfterWarmup = out.rss;
         else r.passes.push((out.requests / out.ms) * 1000);
         r.rssEnd = out.rss;

@@ -10,6 +10,8 @@ import type * as NodeEntry from '../adapters/node/index.js';
 import { at } from './stats.js';
 import { originList, type OriginClientConfig, type OriginClientMessage, type OriginParentMessage } from './protocol.js';
 
+const warnings: string[] = [];
+process.on('warning', (w) => warnings.push(`${w.name}: ${w.message}`));
 const config = JSON.parse(process.argv[2] ?? '{}') as OriginClientConfig & { nodeEntry: string };
 const tag = { 'x-bench': config.client };
 const { concurrency } = config;
@@ -52,7 +54,7 @@ async function pass(id: number, requests: number, sampleEvery: number): Promise<
   await Promise.all(Array.from({ length: concurrency }, worker));
   const ms = performance.now() - started;
   const { rss, heapUsed } = process.memoryUsage();
-  send({ type: 'pass-done', id, requests, ms, rss, heapUsed, samples });
+  send({ type: 'pass-done', id, requests, ms, rss, heapUsed, samples, warnings: warnings.splice(0) });
 }
 
 function send(message: OriginClientMessage): void {

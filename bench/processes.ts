@@ -55,12 +55,16 @@ export async function startServerProcess(config: ServerConfig): Promise<ServerPr
 
 /** Sums socket counts over several server processes. */
 export function sumStats(all: SocketStats[]): SocketStats {
-  const out: SocketStats = { open: {}, peak: {}, openAll: 0, peakAll: 0 };
+  const out: SocketStats = { open: {}, peak: {}, openAll: 0, peakAll: 0, originPeak: {}, originRequestPeak: {}, opened: {} };
   for (const s of all) {
     out.openAll += s.openAll;
     out.peakAll += s.peakAll;
+    // An origin lives in one server process: its figures are copied, not summed.
+    Object.assign(out.originPeak, s.originPeak);
+    Object.assign(out.originRequestPeak, s.originRequestPeak);
     for (const [k, v] of Object.entries(s.open)) out.open[k] = (out.open[k] ?? 0) + v;
     for (const [k, v] of Object.entries(s.peak)) out.peak[k] = (out.peak[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.opened)) out.opened[k] = (out.opened[k] ?? 0) + v;
   }
   return out;
 }

@@ -5,6 +5,7 @@ export interface ServerConfig {
   hosts: string[];
   /** 0 = a free port, chosen on the first host and reused on the others. */
   ports: number[];
+  /** Milliseconds before each answer (default 1); 0 answers at once. */
   delayMs?: number;
   /** Idle keep-alive sockets close after this long (Node's default: 5 s). */
   keepAliveTimeoutMs?: number;
@@ -17,6 +18,11 @@ export interface SocketStats {
   peak: Record<string, number>;
   openAll: number;
   peakAll: number;
+  /** Most sockets open at once per `tag origin` (origin = the listening address:port), and most requests in progress at once. */
+  originPeak: Record<string, number>;
+  originRequestPeak: Record<string, number>;
+  /** Sockets opened per tag since the server started. */
+  opened: Record<string, number>;
 }
 
 export type ServerMessage =
@@ -50,6 +56,16 @@ export interface OriginClientConfig {
 
 export type OriginClientMessage =
   | { type: 'ready' }
-  | { type: 'pass-done'; id: number; requests: number; ms: number; rss: number; heapUsed: number; samples: Array<{ done: number; rss: number }> };
+  | {
+      type: 'pass-done';
+      id: number;
+      requests: number;
+      ms: number;
+      rss: number;
+      heapUsed: number;
+      samples: Array<{ done: number; rss: number }>;
+      /** Process warnings the client emitted since its last pass ("name: message"). */
+      warnings: string[];
+    };
 
 export type OriginParentMessage = { type: 'pass'; id: number; requests: number; sampleEvery: number } | { type: 'exit' };

@@ -1,7 +1,10 @@
-/** The printed table, the target checks and BENCHMARKS.md, all from one results object. */
+/** The printed tables, the target checks and BENCHMARKS.md, all from one results object. */
 import type { BrowserResult } from './browser.js';
+import { POOLFETCH_BUNDLE, type BundleResult } from './bundle-sizes.js';
+import { CHURN_POOLFETCH, CHURN_RESET, type ChurnResult } from './churn.js';
 import type { CoreResult } from './core.js';
 import { rssGrowth, type ManyOriginsResult } from './many-origins.js';
+import { AREAS, type ProfileResult } from './profile.js';
 import { median, MiB, ratios } from './stats.js';
 import type { ThroughputRow } from './throughput.js';
 
@@ -14,54 +17,133 @@ export interface Results {
     cpuModel: string;
     loadavgStart: number;
     loadavgEnd: number;
+    /** The highest 1-minute load average sampled while the bench ran. */
+    loadavgMax: number;
     seconds: number;
   };
+  waiting: { concurrency: number; connections: number; rows: ThroughputRow[] } | undefined;
+  churn: ChurnResult | undefined;
+  bundles: BundleResult | undefined;
+  profile: ProfileResult | undefined;
   throughput: { concurrency: number; rows: ThroughputRow[] } | undefined;
   manyOrigins: ManyOriginsResult[];
   core: CoreResult | undefined;
   browser: BrowserResult | undefined;
+  /** Every process warning this process emitted while the bench ran ("name: message"). */
+  warnings: string[];
 }
 
 export interface Check {
   name: string;
   value: string;
+  /** The target, e.g. "≥ 0.90×"; `pass` says whether it was met. */
   goal: string;
   pass: boolean;
+  /** A stricter goal beside the target, when the issue sets one. */
+  stretch?: { goal: string; pass: boolean };
 }
 
 const POOLFETCH = 'poolfetch request';
 
 /** Median over rounds of a/b within each round (the clients ran back to back in that round). */
-export function ratio(rows: ThroughputRow[], payload: string, a: string, b: string): number {
-  const ra = rows.find((r) => r.payload === payload && r.name === a)?.rounds ?? [];
-  const rb = rows.find((r) => r.payload === payload && r.name === b)?.rounds ?? [];
+export function ratio(rows: ThroughputRow[], payload: string, a: string, b: string, field: 'rounds' | 'cpuRounds' = 'rounds'): number {
+  const ra = rows.find((r) => r.payload === payload && r.name === a)?.[field] ?? [];
+  const rb = rows.find((r) => r.payload === payload && r.name === b)?.[field] ?? [];
   return median(ratios(ra, rb));
 }
 
-/** Which baseline each row is compared with in the table. */
+/** Which baseline each row is compared with in the tables: the peer it wraps or stands in for. */
 const BASELINE: Record<string, string> = {
-  'poolfetch manager.fetch': 'undici fetch + dispatcher',
+  'poolfetch request': 'undici Pool.request',
+  'poolfetch manager.fetch': 'undici fetch + Pool',
   'fetch adapter over undici fetch': 'undici fetch',
+  'fetch adapter over undici fetch + Agent': 'undici fetch + Agent',
 };
 
 const pct = (v: number): string => `±${(v * 100).toFixed(0)} %`;
 const fixed = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+const payloadsOf = (rows: ThroughputRow[]): string[] => [...new Set(rows.map((r) => r.payload))];
+
+/** The browser-bundle budget and goal (DESIGN.md, issue 16). */
+export const BUNDLE_BUDGET = 12 * 1024;
+export const BUNDLE_GOAL = 10 * 1024;
+
+function waitingChecks(rows: ThroughputRow[], checks: Check[]): void {
+  const atLeast = (name: string, v: number, target: number, goal?: number): Check => ({
+    name,
+    value: `${fixed(v)}×`,
+    goal: `≥ ${target.toFixed(2)}×`,
+    pass: v >= target,
+    ...(goal === undefined ? {} : { stretch: { goal: `≥ ${goal.toFixed(2)}×`, pass: v >= goal } }),
+  });
+  for (const p of payloadsOf(rows)) {
+    const w = `waiting, ${p}`;
+    checks.push(atLeast(`${w}: request ÷ undici Pool.request, req/s`, ratio(rows, p, POOLFETCH, 'undici Pool.request'), 0.9, 0.95));
+    const cpu = ratio(rows, p, POOLFETCH, 'undici Pool.request', 'cpuRounds');
+    checks.push({
+      name: `${w}: request ÷ undici Pool.request, CPU µs per request`,
+      value: `${fixed(cpu)}×`,
+      goal: '≤ 1.15×',
+      pass: cpu <= 1.15,
+      stretch: { goal: '≤ 1.10×', pass: cpu <= 1.1 },
+    });
+    checks.push(atLeast(`${w}: request ÷ undici Agent.request, req/s`, ratio(rows, p, POOLFETCH, 'undici Agent.request'), 1));
+    checks.push(atLeast(`${w}: manager.fetch ÷ undici fetch + the same Pool, req/s`, ratio(rows, p, 'poolfetch manager.fetch', 'undici fetch + Pool'), 0.9));
+    checks.push(
+      atLeast(`${w}: fetch adapter ÷ undici fetch + Agent (10 connections), req/s`, ratio(rows, p, 'fetch adapter over undici fetch + Agent', 'undici fetch + Agent'), 0.9),
+    );
+  }
+}
+
+function churnChecks(churn: ChurnResult, checks: Check[]): void {
+  const pf = churn.rows.find((r) => r.name === CHURN_POOLFETCH);
+  const fresh = churn.rows.find((r) => r.name === CHURN_RESET);
+  if (pf === undefined || fresh === undefined) return;
+  const where = `churn, ${churn.origins} origins, numPools ${churn.numPools}, maxSize ${churn.maxSize}`;
+  const cpu = median(ratios(pf.cpuRounds, fresh.cpuRounds));
+  checks.push({ name: `${where}: CPU µs per request ÷ undici Agent with reset: true`, value: `${fixed(cpu)}×`, goal: '≤ 1.20×', pass: cpu <= 1.2 });
+  checks.push({
+    name: `${where}: most sockets open at once on one origin (at the servers)`,
+    value: String(pf.peakSocketsPerOrigin),
+    goal: `≤ maxSize = ${churn.maxSize}`,
+    pass: pf.peakSocketsPerOrigin <= churn.maxSize,
+  });
+  checks.push({
+    name: `${where}: most requests in progress at once on one origin (at the servers)`,
+    value: String(pf.peakRequestsPerOrigin),
+    goal: `≤ maxSize = ${churn.maxSize}`,
+    pass: pf.peakRequestsPerOrigin <= churn.maxSize,
+  });
+}
 
 export function targets(results: Results): Check[] {
   const checks: Check[] = [];
+  if (results.waiting !== undefined) waitingChecks(results.waiting.rows, checks);
+  if (results.churn !== undefined) churnChecks(results.churn, checks);
+  const bundle = results.bundles?.rows.find((r) => r.name === POOLFETCH_BUNDLE);
+  if (bundle !== undefined) {
+    checks.push({
+      name: "browser bundle of `import { PoolManager } from 'poolfetch'`, min+gzip",
+      value: kib(bundle.gzipped),
+      goal: `≤ ${kib(BUNDLE_BUDGET)}`,
+      pass: bundle.gzipped <= BUNDLE_BUDGET,
+      stretch: { goal: `≤ ${kib(BUNDLE_GOAL)}`, pass: bundle.gzipped <= BUNDLE_GOAL },
+    });
+  }
+  checks.push({ name: 'process warnings while the bench ran', value: String(results.warnings.length), goal: '0', pass: results.warnings.length === 0 });
   const rows = results.throughput?.rows ?? [];
-  const payloads = [...new Set(rows.map((r) => r.payload))];
   const min = (name: string, a: string, b: string, goal: number): void => {
-    for (const p of payloads) {
+    for (const p of payloadsOf(rows)) {
       const v = ratio(rows, p, a, b);
-      checks.push({ name: `${p}: ${name}`, value: `${fixed(v)}×`, goal: `≥ ${goal}×`, pass: v >= goal });
+      checks.push({ name: `no waiting, ${p}: ${name}`, value: `${fixed(v)}×`, goal: `≥ ${goal}×`, pass: v >= goal });
     }
   };
   if (rows.length > 0) {
-    min('poolfetch request ÷ undici Pool.request', POOLFETCH, 'undici Pool.request', 0.95);
-    min('poolfetch request ÷ global fetch', POOLFETCH, 'global fetch', 1.5);
-    for (const peer of ['axios', 'got', 'node-fetch']) min(`poolfetch request ÷ ${peer}`, POOLFETCH, peer, 2);
-    min('manager.fetch ÷ undici fetch + dispatcher', 'poolfetch manager.fetch', 'undici fetch + dispatcher', 0.95);
+    min('request ÷ undici Pool.request', POOLFETCH, 'undici Pool.request', 0.95);
+    min('request ÷ global fetch', POOLFETCH, 'global fetch', 1.5);
+    for (const peer of ['axios', 'got', 'node-fetch']) min(`request ÷ ${peer}`, POOLFETCH, peer, 2);
+    min('manager.fetch ÷ undici fetch + Pool', 'poolfetch manager.fetch', 'undici fetch + Pool', 0.95);
     min('fetch adapter ÷ the undici fetch it wraps', 'fetch adapter over undici fetch', 'undici fetch', 0.95);
   }
   for (const run of results.manyOrigins) {
@@ -83,28 +165,80 @@ export function targets(results: Results): Check[] {
   return checks;
 }
 
-function throughputTable(rows: ThroughputRow[], md: boolean): string {
-  const out: string[] = [];
-  const header = ['payload', 'client', 'req/s (median)', 'spread', 'CPU µs/req', 'poolfetch request ÷ it', 'vs its baseline'];
-  const line = (cells: string[]): string =>
-    md ? `| ${cells.join(' | ')} |` : cells.map((c, i) => (i < 2 ? c.padEnd(i === 0 ? 7 : 32) : i === 6 ? ` ${c}` : c.padStart(i === 5 ? 22 : 14))).join(' ');
-  out.push(line(header));
-  if (md) out.push(`|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
-  for (const r of rows) {
-    const base = BASELINE[r.name];
-    out.push(
-      line([
-        r.payload,
-        r.name,
-        r.median.toFixed(0),
-        pct(r.spread),
-        r.cpuMicros.toFixed(0),
-        r.name === POOLFETCH ? '—' : `${fixed(ratio(rows, r.payload, POOLFETCH, r.name))}×`,
-        base === undefined ? '' : `${fixed(ratio(rows, r.payload, r.name, base))}× ${base}`,
-      ]),
-    );
+/** "✔", "✖", or with a stretch goal "✔ (goal ✖)". */
+export function verdict(c: Check): string {
+  const mark = (pass: boolean): string => (pass ? '✔' : '✖');
+  return c.stretch === undefined ? mark(c.pass) : `${mark(c.pass)} (goal ${c.stretch.goal} ${mark(c.stretch.pass)})`;
+}
+
+/** A table as markdown, or as padded text for the console; `right` marks right-aligned columns. */
+function grid(header: string[], body: string[][], right: boolean[], md: boolean): string {
+  if (md) {
+    return [`| ${header.join(' | ')} |`, `|${right.map((r) => (r ? ' ---: ' : ' --- ')).join('|')}|`, ...body.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
   }
-  return out.join('\n');
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (right[i] === true ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...body.map(line)].join('\n');
+}
+
+/** One origin, one row per client and case: req/s and CPU with their spreads, and each against its baseline. */
+function roundsTable(rows: ThroughputRow[], md: boolean): string {
+  const header = ['case', 'client', 'req/s', 'spread', 'CPU µs/req', 'spread', 'req/s ÷ baseline', 'CPU ÷ baseline', 'baseline', 'poolfetch request ÷ it'];
+  const body = rows.map((r) => {
+    const base = BASELINE[r.name];
+    const hasBase = base !== undefined && rows.some((b) => b.payload === r.payload && b.name === base);
+    return [
+      r.payload,
+      r.name,
+      r.median.toFixed(0),
+      pct(r.spread),
+      r.cpuMicros.toFixed(0),
+      pct(r.cpuSpread),
+      hasBase ? `${fixed(ratio(rows, r.payload, r.name, base))}×` : '',
+      hasBase ? `${fixed(ratio(rows, r.payload, r.name, base, 'cpuRounds'))}×` : '',
+      hasBase ? base : '',
+      r.name === POOLFETCH ? '—' : `${fixed(ratio(rows, r.payload, POOLFETCH, r.name))}×`,
+    ];
+  });
+  return grid(header, body, [false, false, true, true, true, true, true, true, false, true], md);
+}
+
+function churnTable(churn: ChurnResult, md: boolean): string {
+  const fresh = churn.rows.find((r) => r.name === CHURN_RESET);
+  const header = ['client', 'req/s', 'spread', 'CPU µs/req', 'spread', `CPU ÷ ${CHURN_RESET}`, 'sockets opened per request', 'most sockets on one origin', 'most requests on one origin'];
+  const body = churn.rows.map((r) => [
+    r.name === CHURN_POOLFETCH ? `${r.name} (numPools ${churn.numPools}, maxSize ${churn.maxSize})` : r.name,
+    r.median.toFixed(0),
+    pct(r.spread),
+    r.cpuMicros.toFixed(0),
+    pct(r.cpuSpread),
+    fresh === undefined ? '' : `${fixed(median(ratios(r.cpuRounds, fresh.cpuRounds)))}×`,
+    fixed(r.socketsPerRequest),
+    String(r.peakSocketsPerOrigin),
+    String(r.peakRequestsPerOrigin),
+  ]);
+  return grid(header, body, [false, true, true, true, true, true, true, true, true], md);
+}
+
+function bundleTable(bundles: BundleResult, md: boolean): string {
+  const header = ['entry', 'version', 'minified', 'min+gzip'];
+  const body = bundles.rows.map((r) => [md ? `\`${r.entry}\`` : r.entry, r.version, kib(r.minified), kib(r.gzipped)]);
+  return grid(header, body, [false, false, true, true], md);
+}
+
+function profileTables(profile: ProfileResult, md: boolean): string {
+  const areaHeader = ['client', 'CPU µs/req (profiled)', ...AREAS];
+  const areaBody = profile.clients.map((c) => [c.client, c.cpuMicros.toFixed(0), ...AREAS.map((a) => c.areas[a].toFixed(1))]);
+  const parts = [grid(areaHeader, areaBody, [false, true, ...AREAS.map(() => true)], md)];
+  for (const c of profile.clients) {
+    const body = c.top.map((t) => [md ? `\`${t.fn}\`` : t.fn, md && t.location !== '' ? `\`${t.location}\`` : t.location, t.area, t.micros.toFixed(1)]);
+    parts.push(`${md ? `**${c.client}**, top self time (µs per request):` : `${c.client}: top self time (µs per request)`}\n\n${grid(['function', 'where', 'whose', 'µs/req'], body, [false, false, false, true], md)}`);
+  }
+  return parts.join('\n\n');
 }
 
 function manyTable(runs: ManyOriginsResult[], md: boolean): string {
@@ -157,10 +291,62 @@ function otherLines(results: Results): string[] {
 
 export function table(results: Results): string {
   const parts: string[] = [];
-  if (results.throughput !== undefined) parts.push(throughputTable(results.throughput.rows, false));
+  if (results.waiting !== undefined) parts.push(`waiting: one origin, ${results.waiting.concurrency} callers, ${results.waiting.connections} connections\n${roundsTable(results.waiting.rows, false)}`);
+  if (results.profile !== undefined) parts.push(`waiting, ${results.profile.label}, profiled (self time, µs per request)\n${profileTables(results.profile, false)}`);
+  if (results.churn !== undefined) parts.push(`churn: ${results.churn.origins} origins round-robin, ${results.churn.concurrency} callers\n${churnTable(results.churn, false)}`);
+  if (results.bundles !== undefined) parts.push(`browser bundles (esbuild ${results.bundles.esbuild}, minified, gzip -9)\n${bundleTable(results.bundles, false)}`);
+  if (results.throughput !== undefined) parts.push(`no waiting: one origin, ${results.throughput.concurrency} callers, as many connections\n${roundsTable(results.throughput.rows, false)}`);
   if (results.manyOrigins.length > 0) parts.push(manyTable(results.manyOrigins, false));
   parts.push(...otherLines(results));
+  for (const [w, n] of countWarnings(results.warnings)) parts.push(`PROCESS WARNING (${n}×): ${w}`);
   return parts.join('\n\n');
+}
+
+/** Each distinct warning with how many times it was emitted. */
+function countWarnings(warnings: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const w of warnings) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return counts;
+}
+
+/** What the waiting figures say, in words generated from them (so the prose cannot drift from the table). */
+function waitingSummary(results: Results): string {
+  const rows = results.waiting?.rows ?? [];
+  const lines: string[] = [];
+  for (const p of payloadsOf(rows)) {
+    const pf = rows.find((r) => r.payload === p && r.name === POOLFETCH);
+    const pool = rows.find((r) => r.payload === p && r.name === 'undici Pool.request');
+    if (pf === undefined || pool === undefined) continue;
+    lines.push(
+      `- ${p}: \`request\` ${pf.cpuMicros.toFixed(0)} µs of CPU per request against \`Pool.request\`'s ${pool.cpuMicros.toFixed(0)} ` +
+        `(${fixed(ratio(rows, p, POOLFETCH, 'undici Pool.request', 'cpuRounds'))}× per round, median), ` +
+        `${fixed(ratio(rows, p, POOLFETCH, 'undici Pool.request'))}× its requests per second.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function profileNotes(profile: ProfileResult): string {
+  const pf = profile.clients.find((c) => c.client === POOLFETCH);
+  const pool = profile.clients.find((c) => c.client === 'undici Pool.request');
+  const diff =
+    pf !== undefined && pool !== undefined
+      ? `\n\nAgainst \`Pool.request\`, \`request\` spends ${(pf.cpuMicros - pool.cpuMicros).toFixed(0)} µs more CPU per request under the profiler: ` +
+        AREAS.map((a) => `${a} ${signedMicros(pf.areas[a] - pool.areas[a])}`).join(', ') +
+        '. The "poolfetch" column is poolfetch\'s own code (functions mapped back to `src/` and `adapters/` through the build\'s source map); ' +
+        'undici\'s, Node\'s and the garbage collector\'s shares move with how many objects and promises that code makes per request.'
+      : '';
+  return `### Where the CPU goes (waiting, ${profile.label})
+
+Each client below ran the ${profile.label} case of this shape in a child process under V8's CPU profiler (the
+profiler \`node --cpu-prof\` starts, driven through \`node:inspector\` so the profile covers only the measured
+requests: ${profile.clients[0]?.requests.toLocaleString('en') ?? 0} of them after a warm-up). Self time is summed by
+function and by whose code it is; figures are µs per request. The profiler adds to every function, so compare
+rows with each other rather than with the table above. The \`.cpuprofile\` files are left in \`.tmp/bench/profiles/\`
+for Chrome DevTools.
+
+${profileTables(profile, true)}${diff}
+`;
 }
 
 export function markdown(results: Results, checks: Check[]): string {
@@ -173,61 +359,103 @@ against the same local servers, and writes this file, \`bench/chart.svg\` and \`
 Absolute requests per second depend on the machine; **the ratios are the result**.
 
 > Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpuModel}, Node ${m.node}, in ${m.seconds} s;
-> load average ${m.loadavgStart.toFixed(1)} at the start and ${m.loadavgEnd.toFixed(1)} at the end.${
-    Math.max(m.loadavgStart, m.loadavgEnd) > m.cpus / 2
+> load average (1 min) ${m.loadavgStart.toFixed(1)} at the start, ${m.loadavgMax.toFixed(1)} at most and ${m.loadavgEnd.toFixed(1)} at the end.${
+    Math.max(m.loadavgStart, m.loadavgMax, m.loadavgEnd) > m.cpus / 2
       ? `
 > The machine was busy with other jobs while it ran, so absolute figures are noisy and spreads are wide; re-run
 > \`npm run bench\` on a quiet machine for figures to quote.`
       : ''
   }
 > Clients run interleaved round by round and every ratio is the median of per-round ratios, which keeps them
-> fairer than the absolute numbers when the machine is not quiet.
+> fairer than the absolute numbers when the machine is not quiet. CPU µs per request (the client process's
+> user + system time) is disturbed less by a busy machine than requests per second.
 
 ## Targets
 
-| check | measured | target | |
+A target is met (✔) or not (✖) by the figure measured in this run; where the issue sets a stricter goal beside
+the target, the goal's verdict is given too.
+
+| check | measured | target | met |
 | --- | ---: | ---: | --- |
-${checks.map((c) => `| ${c.name} | ${c.value} | ${c.goal} | ${c.pass ? '✔' : '✖'} |`).join('\n')}
-`);
-  if (results.throughput !== undefined) {
-    parts.push(`## One origin, ${results.throughput.concurrency} requests in flight
+${checks.map((c) => `| ${c.name} | ${c.value} | ${c.goal} | ${verdict(c)} |`).join('\n')}
+${
+  results.warnings.length === 0
+    ? ''
+    : `
+Process warnings while the bench ran (the bench's own process, the profiled children and the many-origins clients):
 
-The server (its own process) answers \`GET /1k\` or \`/64k\` after 1 ms, undici's benchmark shape. Every client may
-open 50 keep-alive sockets (poolfetch \`maxSize: 50\`, undici \`connections: 50\`, \`http.Agent\` \`maxSockets: 50\` for
-node:http, axios, got and node-fetch; Node's global fetch and undici's global dispatcher are unbounded) and reads
-every body into memory. One warm-up round, then each round runs every client once in a new random order. "spread"
-is half the range over the rounds; "CPU µs/req" is the client process's CPU time per request (median over rounds),
-which a busy machine disturbs less than requests per second.
+${[...countWarnings(results.warnings)].map(([w, n]) => `- ${n}× \`${w}\``).join('\n')}
+`
+}`);
+  if (results.waiting !== undefined) {
+    const w = results.waiting;
+    parts.push(`## Waiting: one origin, ${w.concurrency} callers, ${w.connections} connections
 
-${throughputTable(results.throughput.rows, true)}
+The pool's reason to exist: more callers than connections, so most requests wait for a slot. ${w.concurrency} callers
+send \`GET /1k\` or \`/64k\` one after another to one server (its own process), which answers at once ("0 ms") or
+after 1 ms. Every client is capped at ${w.connections} sockets: poolfetch \`maxSize: ${w.connections}\`, undici \`Pool\` and \`Agent\`
+\`connections: ${w.connections}\`, \`http.Agent\` \`maxSockets: ${w.connections}\` under axios, got and node-fetch. The fetch adapter
+(\`poolfetch/fetch\`, \`maxSize: ${w.connections}\`) is given undici's \`fetch\` over an \`Agent\` with \`connections: ${w.connections}\`, and is
+compared with that same fetch over such an Agent; \`manager.fetch\` (Node entry) with undici's \`fetch\` over a
+\`Pool\` with \`connections: ${w.connections}\` as dispatcher. Every client reads every body into memory. One warm-up
+round, then each round runs every client once in a new random order. "spread" is half the range over the
+rounds; "÷ baseline" is the median of per-round ratios against the peer named in "baseline".
+
+${roundsTable(w.rows, true)}
+
+${waitingSummary(results)}
 `);
   }
-  if (results.manyOrigins.length > 0) {
-    parts.push(`## Many origins
+  if (results.profile !== undefined) parts.push(profileNotes(results.profile));
+  if (results.churn !== undefined) {
+    const c = results.churn;
+    parts.push(`## LRU churn: ${c.origins} origins, numPools ${c.numPools}
 
-Distinct origins are loopback addresses \`127.1.x.y\` × 4 ports, served by separate processes, visited
-round-robin with 50 requests in flight. poolfetch runs with \`numPools: 100\` and \`maxSize: 10\`, undici's
-\`Agent\` and Node's global fetch with their defaults; each client is its own process (its RSS is its own) and the
-clients take turns pass by pass. Sockets are counted at the servers by client (every request carries an
-\`x-bench\` header naming its client); "peak" is the most open at once, summed over the server processes (an
-upper bound). RSS is sampled as the run goes; garbage collection makes it a sawtooth, so growth compares peaks:
-the highest RSS after the warm-up pass minus the highest during it.
+${c.concurrency} callers visit ${c.origins} origins (distinct loopback addresses \`127.1.0.x\`, one port, one server process)
+round-robin, so with \`numPools: ${c.numPools}\` nearly every request finds its origin's pool evicted (or retiring) and
+needs a new connection. The cost to compare with is undici's \`Agent\` sending every request with \`reset: true\`
+(a new socket each time); undici's \`Agent\` keeping its sockets (\`connections: ${c.maxSize}\`) shows what no churn
+costs. Each request carries an \`x-bench\` header naming its client, and the server counts per client and per
+origin the most sockets open at once (a socket stops counting when the client ends it) and the most
+requests in progress at once, over the whole run: the per-origin cap (\`maxSize: ${c.maxSize}\`) measured where the client
+cannot misreport it. 1 KiB answers after 1 ms.
 
-![Throughput and RSS vs origins](bench/chart.svg)
+${churnTable(c, true)}
+`);
+  }
+  if (results.bundles !== undefined) {
+    const b = results.bundles;
+    const pf = b.rows.find((r) => r.name === POOLFETCH_BUNDLE);
+    parts.push(`## Browser bundle size
 
-${manyTable(results.manyOrigins, true)}
+What each library adds to a web app: a one-line entry importing it, bundled by esbuild ${b.esbuild} for the browser
+(\`platform: 'browser'\`, so the \`browser\` export condition picks the entry; \`format: 'esm'\`, \`minify\`), gzipped
+at level 9, all in this run. poolfetch is resolved by name through its \`exports\` from the current sources;
+its figure includes p-queue and quick-lru, which it is built on.
 
-Round-robin over more origins than \`numPools\` is the LRU's worst case: every request misses, so poolfetch opens a
-connection, evicts the least recently used pool and closes its socket on every request. That is the price of the
-bound; undici's Agent keeps a pool and an idle socket for every origin it has seen until the keep-alive timeout
-(4 s) and its memory grows with them.
+${bundleTable(b, true)}
+
+Budget: ≤ ${kib(BUNDLE_BUDGET)} min+gzip for \`import { PoolManager } from 'poolfetch'\` (goal ${kib(BUNDLE_GOAL)}).${
+      pf === undefined ? '' : ` Measured: ${kib(pf.gzipped)}, ${pf.gzipped <= BUNDLE_BUDGET ? 'within' : 'over'} the budget${pf.gzipped <= BUNDLE_GOAL ? ' and the goal' : ''}.`
+    }
+`);
+  }
+  if (results.throughput !== undefined) {
+    parts.push(`## No waiting: one origin, ${results.throughput.concurrency} requests in flight, as many connections
+
+The server (its own process) answers \`GET /1k\` or \`/64k\` after 1 ms, undici's benchmark shape. Every client may
+open ${results.throughput.concurrency} keep-alive sockets (poolfetch \`maxSize: ${results.throughput.concurrency}\`, undici \`connections: ${results.throughput.concurrency}\`, \`http.Agent\` \`maxSockets: ${results.throughput.concurrency}\` for
+node:http, axios, got and node-fetch; Node's global fetch and undici's global dispatcher are unbounded), so
+nothing waits, and reads every body into memory. Rounds as above.
+
+${roundsTable(results.throughput.rows, true)}
 `);
   }
   const others = otherLines(results);
   if (others.length > 0) {
     parts.push(`## Fetch adapter and the core
 
-- The fetch adapter in Node (\`poolfetch/fetch\` with \`fetch: undici.fetch\`) is in the first table as
+- The fetch adapter in Node (\`poolfetch/fetch\` with \`fetch: undici.fetch\`) is in the no-waiting table as
   "fetch adapter over undici fetch", against "undici fetch" (the same function on undici's global dispatcher).
 ${others.map((l) => `- ${l.charAt(0).toUpperCase()}${l.slice(1)}.`).join('\n')}
 
@@ -287,9 +515,9 @@ CPU column too.
   parts.push(`## Running it
 
 \`\`\`sh
-npm run bench                 # full run, under 5 minutes on 2 cores
+npm run bench                 # full run, about 5 minutes on 2 cores
 npm run bench -- --quick      # a few seconds: the smoke test npm test runs (timings mean nothing)
-npm run bench -- --skip=browser,many   # leave suites out (throughput, many, core, browser)
+npm run bench -- --skip=browser,many   # leave suites out (waiting, profile, churn, bundle, throughput, many, core, browser)
 \`\`\`
 
 The bench builds the node, fetch and browser entries from the current sources with esbuild into \`.tmp/bench/\`
@@ -300,5 +528,5 @@ first, so it measures what the package ships, not tsx-transformed sources.
 
 /** "+507 µs" or "−64 µs" (a negative overhead is noise, and should read as such rather than "+-64"). */
 function signedMicros(micros: number): string {
-  return `${micros < 0 ? '−' : '+'}${Math.abs(micros).toFixed(0)} µs`;
+  return `${micros < 0 ? '−' : '+'}${Math.abs(micros).toFixed(micros !== 0 && Math.abs(micros) < 10 ? 1 : 0)} µs`;
 }

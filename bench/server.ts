@@ -1,15 +1,19 @@
 /**
  * The bench's HTTP server, run in its own process (`child_process.fork`) so
  * the client's core is what gets measured. It answers `/1k` and `/64k`
- * after 1 ms (undici's benchmark shape), serves the browser page, and counts
- * the sockets open per client: a client tags its requests with `x-bench`,
- * and a socket belongs to the client of its first request.
+ * after `delayMs` (default 1 ms, undici's benchmark shape; 0 answers in the
+ * same tick), serves the browser page, and counts the sockets open per
+ * client: a client tags its requests with `x-bench`, and a socket belongs to
+ * the client of its first request. It also counts, per client and per
+ * origin (listening address and port), the most sockets open and the most
+ * requests in progress at once: the per-origin cap, measured where it
+ * cannot be faked.
  *
  * Talks to the parent over IPC: `ready` once listening; replies to `stats`.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ServerConfig, ServerMessage, ParentMessage } from './protocol.js';
+import type { ParentMessage, ServerConfig, ServerMessage, SocketStats } from './protocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
 const DELAY = config.delayMs ?? 1;
@@ -26,37 +30,62 @@ for (const [path, file] of Object.entries(config.statics ?? {})) {
 /** Open sockets per client tag, and the most ever open at once. */
 const open = new Map<string, number>();
 const peak = new Map<string, number>();
+/** The same per `tag origin`, and requests in progress per `tag origin` (a request ends when its response is sent or its socket closes). */
+const originOpen = new Map<string, number>();
+const originPeak = new Map<string, number>();
+const originRequests = new Map<string, number>();
+const originRequestPeak = new Map<string, number>();
+/** Sockets opened per client tag, ever. */
+const opened = new Map<string, number>();
 let peakAll = 0;
 let openAll = 0;
 const tags = new WeakMap<Socket, string>();
 const UNTAGGED = '(untagged)';
 
-function bump(tag: string, by: number): void {
-  const now = (open.get(tag) ?? 0) + by;
-  open.set(tag, now);
-  if (now > (peak.get(tag) ?? 0)) peak.set(tag, now);
+function count(now: Map<string, number>, top: Map<string, number>, key: string, by: number): void {
+  const n = (now.get(key) ?? 0) + by;
+  now.set(key, n);
+  if (n > (top.get(key) ?? 0)) top.set(key, n);
+}
+
+const originOf = (socket: Socket): string => `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
+
+function bump(socket: Socket, tag: string, by: number): void {
+  count(open, peak, tag, by);
+  count(originOpen, originPeak, `${tag} ${originOf(socket)}`, by);
 }
 
 function onConnection(socket: Socket): void {
   openAll += 1;
   if (openAll > peakAll) peakAll = openAll;
   tags.set(socket, UNTAGGED);
-  bump(UNTAGGED, 1);
-  socket.once('close', () => {
+  bump(socket, UNTAGGED, 1);
+  // A socket stops counting when the client ends it (its FIN arrives), not when this side has finished closing it:
+  // the client may already be opening its next one, and that is not two at once from its side.
+  let counted = true;
+  const closed = (): void => {
+    if (!counted) return;
+    counted = false;
     openAll -= 1;
-    bump(tags.get(socket) ?? UNTAGGED, -1);
-  });
+    bump(socket, tags.get(socket) ?? UNTAGGED, -1);
+  };
+  socket.once('end', closed);
+  socket.once('close', closed);
 }
 
 function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
   const socket = req.socket;
-  if (tags.get(socket) === UNTAGGED) {
-    const tag = req.headers['x-bench'];
-    if (typeof tag === 'string') {
-      bump(UNTAGGED, -1);
-      tags.set(socket, tag);
-      bump(tag, 1);
-    }
+  const tag = req.headers['x-bench'];
+  if (tags.get(socket) === UNTAGGED && typeof tag === 'string') {
+    bump(socket, UNTAGGED, -1);
+    tags.set(socket, tag);
+    bump(socket, tag, 1);
+    opened.set(tag, (opened.get(tag) ?? 0) + 1);
+  }
+  if (typeof tag === 'string') {
+    const key = `${tag} ${originOf(socket)}`;
+    count(originRequests, originRequestPeak, key, 1);
+    res.once('close', () => count(originRequests, originRequestPeak, key, -1));
   }
   const path = req.url ?? '/';
   const file = statics.get(path);
@@ -67,10 +96,13 @@ function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
   }
   const query = path.indexOf('?');
   const body = payloads.get(query === -1 ? path : path.slice(0, query)) ?? ONE_KIB;
-  setTimeout(() => {
+  const answer = (): void => {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
     res.end(body);
-  }, DELAY);
+  };
+  // setTimeout(0) would still wait about 1 ms.
+  if (DELAY > 0) setTimeout(answer, DELAY);
+  else answer();
 }
 
 const servers: http.Server[] = [];
@@ -110,14 +142,28 @@ function send(message: ServerMessage): void {
   process.send?.(message);
 }
 
+function snapshot(): SocketStats {
+  return {
+    open: Object.fromEntries(open),
+    peak: Object.fromEntries(peak),
+    openAll,
+    peakAll,
+    originPeak: Object.fromEntries(originPeak),
+    originRequestPeak: Object.fromEntries(originRequestPeak),
+    opened: Object.fromEntries(opened),
+  };
+}
+
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'stats') {
-    send({ type: 'stats', id: message.id, open: Object.fromEntries(open), peak: Object.fromEntries(peak), openAll, peakAll });
+    send({ type: 'stats', id: message.id, ...snapshot() });
   } else if (message.type === 'reset-peaks') {
-    peak.clear();
-    for (const [tag, n] of open) peak.set(tag, n);
+    for (const [now, top] of [[open, peak], [originOpen, originPeak], [originRequests, originRequestPeak]] as const) {
+      top.clear();
+      for (const [key, n] of now) top.set(key, n);
+    }
     peakAll = openAll;
-    send({ type: 'stats', id: message.id, open: Object.fromEntries(open), peak: Object.fromEntries(peak), openAll, peakAll });
+    send({ type: 'stats', id: message.id, ...snapshot() });
   } else if (message.type === 'close') {
     for (const server of servers) {
       server.closeAllConnections();

@@ -51,3 +51,6 @@ export function shuffled<T>(items: readonly T[]): T[] {
 }
 
 export const MiB = 1024 * 1024;
+
+/** What the bench is running now, so a process warning can say which client it came from. */
+export const activity = { current: 'start-up' };
