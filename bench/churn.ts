@@ -15,7 +15,7 @@ import { Agent, request } from 'undici';
 import type { Entries } from './clients.js';
 import { startServerProcess } from './processes.js';
 import { loopbackAddress, type SocketStats } from './protocol.js';
-import { activity, at, load, median, shuffled, spread } from './stats.js';
+import { activity, at, collectGarbage, load, median, shuffled, spread } from './stats.js';
 
 export interface ChurnPlan {
   origins: number;
@@ -103,6 +103,7 @@ export async function runChurn(plan: ChurnPlan): Promise<ChurnResult> {
         const call = (): Promise<unknown> => client.call(at(urls, next++ % urls.length));
         const requests = warm ? Math.ceil(plan.requests / 2) : plan.requests;
         activity.current = `${client.name}, churn`;
+        collectGarbage();
         const before = process.cpuUsage();
         const perSecond = await load(call, requests, plan.concurrency);
         const used = process.cpuUsage(before);

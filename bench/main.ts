@@ -12,8 +12,10 @@
  * `--quick` (what `npm test` runs once): every suite with tiny counts, a
  * smoke test of the harness; results go to .tmp/bench-quick.json only and
  * nothing is asserted. `--skip=browser,many,…` leaves suites out.
+ * `--report` measures nothing: it writes BENCHMARKS.md and the chart again
+ * from the last full run's bench/results.json (after a change to report.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runBrowser, type BrowserResult } from './browser.js';
@@ -38,6 +40,15 @@ const log = (line: string): void => {
   activity.current = line.trim();
   console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]${line}`);
 };
+
+if (args.includes('--report')) {
+  const saved = JSON.parse(readFileSync(`${root}bench/results.json`, 'utf8')) as Results;
+  if ((saved.meta.skipped ?? []).length > 0) throw new Error(`bench/results.json is from a partial run (--skip=${saved.meta.skipped.join(',')}): BENCHMARKS.md left alone`);
+  writeFileSync(`${root}BENCHMARKS.md`, markdown(saved, targets(saved)));
+  if (saved.manyOrigins.length > 0) writeFileSync(`${root}bench/chart.svg`, chartSvg(saved.manyOrigins));
+  console.log(`wrote BENCHMARKS.md and bench/chart.svg from bench/results.json (measured ${saved.meta.date})`);
+  process.exit(0);
+}
 
 /** The waiting shape's cases: payload × server delay. */
 const waitingCases = (n1k0: number, n1k1: number, n64k0: number, n64k1: number): ThroughputCase[] => [
@@ -65,21 +76,21 @@ const plan = quick
       browser: { rounds: 1, requests: 5 },
     }
   : {
-      waiting: { cases: waitingCases(800, 500, 300, 250), rounds: 5, warmupRounds: 1 },
-      profile: { warmup: 1000, requests: 2500, clients: ['poolfetch request', 'undici Pool.request', 'poolfetch manager.fetch', 'undici fetch + Pool'] },
+      waiting: { cases: waitingCases(400, 300, 160, 140), rounds: 7, warmupRounds: 1 },
+      profile: { warmup: 1000, requests: 2000, clients: ['poolfetch request', 'undici Pool.request', 'poolfetch manager.fetch', 'undici fetch + Pool'] },
       churn: { origins: 24, numPools: 8, maxSize: 2, requests: 600, rounds: 5, warmupRounds: 1 },
       throughput: {
         cases: [
-          { label: '1 KiB', path: '/1k', requests: 800, delayMs: 1 },
-          { label: '64 KiB', path: '/64k', requests: 400, delayMs: 1 },
+          { label: '1 KiB', path: '/1k', requests: 600, delayMs: 1 },
+          { label: '64 KiB', path: '/64k', requests: 300, delayMs: 1 },
         ],
         rounds: 5,
         warmupRounds: 1,
       },
       many: [
         { origins: 100, numPools: 100, warmup: 500, passes: 2, requestsPerPass: 1000 },
-        { origins: 1000, numPools: 100, warmup: 1000, passes: 3, requestsPerPass: 1000 },
-        { origins: 10_000, numPools: 100, warmup: 3000, passes: 2, requestsPerPass: 3000 },
+        { origins: 1000, numPools: 100, warmup: 500, passes: 3, requestsPerPass: 600 },
+        { origins: 10_000, numPools: 100, warmup: 1500, passes: 2, requestsPerPass: 1500 },
       ],
       core: 20_000,
       browser: { rounds: 5, requests: 100 },
@@ -109,6 +120,7 @@ const results: Results = {
     loadavgEnd: 0,
     loadavgMax: 0,
     seconds: 0,
+    skipped: [...skip],
   },
   waiting: undefined,
   churn: undefined,

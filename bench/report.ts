@@ -20,6 +20,8 @@ export interface Results {
     /** The highest 1-minute load average sampled while the bench ran. */
     loadavgMax: number;
     seconds: number;
+    /** Suites left out (--skip); empty for a full run. */
+    skipped: string[];
   };
   waiting: { concurrency: number; connections: number; rows: ThroughputRow[] } | undefined;
   churn: ChurnResult | undefined;
@@ -398,7 +400,8 @@ after 1 ms. Every client is capped at ${w.connections} sockets: poolfetch \`maxS
 (\`poolfetch/fetch\`, \`maxSize: ${w.connections}\`) is given undici's \`fetch\` over an \`Agent\` with \`connections: ${w.connections}\`, and is
 compared with that same fetch over such an Agent; \`manager.fetch\` (Node entry) with undici's \`fetch\` over a
 \`Pool\` with \`connections: ${w.connections}\` as dispatcher. Every client reads every body into memory. One warm-up
-round, then each round runs every client once in a new random order. "spread" is half the range over the
+round, then each round runs every client once in a new random order, with a full garbage collection before each
+client's turn (off the clock), so no client pays for another's garbage. "spread" is half the range over the
 rounds; "÷ baseline" is the median of per-round ratios against the peer named in "baseline".
 
 ${roundsTable(w.rows, true)}
@@ -499,17 +502,9 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
 - **A lean fetch init.** Only the keys that differ from fetch's defaults, headers as a plain record, and no
   \`Headers\` built at all for a request without headers: Node's fetch validates and converts every key it gets.
 
-What is left between \`manager.fetch\` and undici's fetch with a dispatcher, and between the fetch adapter and the
-fetch it wraps: the core's fetch loop (URL parsing, routing, the slot, a promise layer per step) and, for the
-fetch adapter, the watched read of the body — a few µs against ~350 µs of CPU per request.
-
-\`request\` against raw \`Pool.request\`: at 1 KiB, \`Pool.request\` costs 75–95 µs of CPU per request here, so
-the 0.95× target leaves 4–5 µs for everything poolfetch adds. The core alone costs 4–6.5 µs per request over a
-no-op transport (above), and a CPU profile against a real socket puts poolfetch's own code at ~12 µs per
-request (parsing the URL and routing it to a pool, the retry budget, timeouts, redirect checks, one more layer
-of promises per hop). At 64 KiB the socket work dominates, and the target is met in some runs and missed in
-others. On this machine the per-round ratio swings by tens of percent either way between runs, so compare the
-CPU column too.
+What is left, in this run's figures: the waiting shape's CPU columns and the profile under it ("Where the CPU
+goes") split each poolfetch client's cost against the undici call it wraps by whose code runs, function by
+function; the core's own cost over a no-op transport is under "Fetch adapter and the core".
 
 `);
   parts.push(`## Running it

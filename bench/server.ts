@@ -48,7 +48,16 @@ function count(now: Map<string, number>, top: Map<string, number>, key: string, 
   if (n > (top.get(key) ?? 0)) top.set(key, n);
 }
 
-const originOf = (socket: Socket): string => `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
+/** Each socket's origin, read when it connects: a closed socket no longer knows its local address. */
+const origins = new WeakMap<Socket, string>();
+const originOf = (socket: Socket): string => {
+  let origin = origins.get(socket);
+  if (origin === undefined) {
+    origin = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
+    origins.set(socket, origin);
+  }
+  return origin;
+};
 
 function bump(socket: Socket, tag: string, by: number): void {
   count(open, peak, tag, by);

@@ -8,7 +8,7 @@
  */
 import type { ClientSpec, Client } from './clients.js';
 import { startServerProcess, type ServerProcess } from './processes.js';
-import { activity, load, median, shuffled, spread } from './stats.js';
+import { activity, collectGarbage, load, median, shuffled, spread } from './stats.js';
 
 export interface ThroughputRow {
   name: string;
@@ -69,6 +69,7 @@ export async function runThroughput(plan: ThroughputPlan): Promise<ThroughputRow
         for (const client of shuffled(inCase)) {
           const requests = warm ? Math.ceil(c.requests / 2) : c.requests;
           activity.current = `${client.name}, ${c.label}, ${plan.connections} connections`;
+          collectGarbage();
           const before = process.cpuUsage();
           const perSecond = await load(() => client.call(c.path), requests, plan.concurrency);
           const used = process.cpuUsage(before);
