@@ -208,7 +208,7 @@ for (const c of checks) console.log(`${quick ? '·' : verdict(c)} ${c.name}: ${c
 
 if (quick) {
   writeFileSync(`${root}.tmp/bench-quick.json`, JSON.stringify({ ...results, targets: checks }, null, 2));
-  console.log(`\nbench --quick: harness ran every suite in ${results.meta.seconds} s (timings of a smoke run mean nothing)`);
+  console.log(`\nbench --quick: harness ran its suites in ${results.meta.seconds} s (timings of a smoke run mean nothing)`);
 } else {
   writeFileSync(`${root}bench/results.json`, JSON.stringify({ ...results, targets: checks }, null, 2));
   if (results.manyOrigins.length > 0) writeFileSync(`${root}bench/chart.svg`, chartSvg(results.manyOrigins));
