@@ -3,7 +3,8 @@ import { PoolManager } from '../adapters/node/index.js';
 import { nodeDefaults } from '../adapters/node/pool-manager.js';
 import { fetchDefaults } from '../adapters/fetch/pool-manager.js';
 import { NotSupportedError } from './errors.js';
-import { defaults, normalizeOptions, tlsFingerprint } from './options.js';
+import { defaults, normalizeOptions } from './options.js';
+import { tlsFingerprint } from '../adapters/node/tls-options.js';
 
 /** The Node adapter's checks, which include `tls`. */
 const node = nodeDefaults;

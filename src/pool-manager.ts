@@ -6,7 +6,7 @@
  */
 import { ConnectionPool, type SharedLimits } from './connection-pool.js';
 import { runFetch } from './fetch-loop.js';
-import { normalizeOptions, tlsFingerprint, type ResolvedOptions } from './options.js';
+import { normalizeOptions, type ResolvedOptions } from './options.js';
 import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-key.js';
 import { RecentlyUsed } from './recently-used.js';
 import type { RequestContext } from './loop-context.js';
@@ -79,15 +79,12 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   readonly options: ResolvedOptions;
   readonly #pools: RecentlyUsed<string, ConnectionPool>;
   readonly #shared: SharedLimits;
-  /** TLS settings → a short id for pool keys, so keys stay readable and compare by value. */
-  readonly #tlsIds = new Map<string, string>();
   /** Pools out of the LRU and not yet closed (retiring), by key: a request for one revives it. */
   readonly #retiring = new Map<string, ConnectionPool>();
   /** Every pool out of the LRU and not yet closed, so disposal reaches them all. */
   readonly #leaving = new Set<ConnectionPool>();
   /** Pools whose `poolclose` has been dispatched. */
   readonly #ended = new WeakSet<ConnectionPool>();
-  #managerTlsId: string | undefined;
 
   constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }) {
     super();
@@ -103,11 +100,13 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   protected abstract newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool;
 
   /**
-   * Which pool key serves `url`. `ProxyManager` overrides it to send every
-   * http target through the one pool to its proxy.
+   * Which pool key serves `url`. The Node entry overrides it to key https
+   * pools by their TLS options too, and `ProxyManager` to send every http
+   * target through the one pool to its proxy.
    */
   protected keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
-    return poolKeyForUrl(url, this.#tlsId(url.protocol === 'https:', overrides));
+    void overrides;
+    return poolKeyForUrl(url);
   }
 
   /** The options a pool is made with: the manager's, overlaid with `overrides`. */
@@ -232,25 +231,5 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     this.#leaving.delete(pool);
     if (this.#retiring.get(pool.key) === pool) this.#retiring.delete(pool.key);
     this.dispatchEvent(new PoolEvent('poolclose', pool));
-  }
-
-  #tlsId(https: boolean, overrides: PoolOverrides | undefined): string {
-    if (!https) return '';
-    if (overrides?.tls === undefined) {
-      // The manager's own settings: fingerprinted once, not on every request.
-      this.#managerTlsId ??= this.options.tls === undefined ? '' : this.#internTls(this.options.tls);
-      return this.#managerTlsId;
-    }
-    return this.#internTls(overrides.tls);
-  }
-
-  #internTls(tls: TlsOptions): string {
-    const fingerprint = tlsFingerprint(tls);
-    let id = this.#tlsIds.get(fingerprint);
-    if (id === undefined) {
-      id = `tls#${this.#tlsIds.size + 1}`;
-      this.#tlsIds.set(fingerprint, id);
-    }
-    return id;
   }
 }

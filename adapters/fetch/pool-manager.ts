@@ -3,7 +3,7 @@ import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js'
 import { NotSupportedError } from '../../src/errors.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
-import { PoolManager as BasePoolManager } from '../../src/pool-manager.js';
+import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/pool-manager.js';
 import type { PoolManagerOptions } from '../../src/types.js';
 import { FetchTransport } from './fetch-transport.js';
 import { QueueLine } from './queue-line.js';
@@ -24,9 +24,13 @@ export class PoolManager extends BasePoolManager {
     super(numPools, fetchDefaults);
   }
 
+  /** Also per pool: connectionFromUrl(url, { tls }) must not silently ignore a CA. */
+  protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
+    if (overrides?.tls !== undefined) refuseTls();
+    return super.keyForUrl(url);
+  }
+
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
-    // Also per pool: connectionFromUrl(url, { tls }) must not silently ignore a CA.
-    if (options.tls !== undefined) refuseTls();
     return new ConnectionPool(key, options, new FetchTransport(options), shared, new QueueLine(options.maxSize));
   }
 }

@@ -2,11 +2,11 @@
 import type { SharedLimits } from '../../src/connection-pool.js';
 import { ConnectionPool } from '../../src/connection-pool.js';
 import type { ResolvedOptions } from '../../src/options.js';
-import type { PoolKey } from '../../src/pool-key.js';
-import { PoolManager as BasePoolManager } from '../../src/pool-manager.js';
-import type { PoolManagerOptions } from '../../src/types.js';
+import { poolKeyForUrl, type PoolKey } from '../../src/pool-key.js';
+import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/pool-manager.js';
+import type { PoolManagerOptions, TlsOptions } from '../../src/types.js';
 import { followRedirects } from './redirect.js';
-import { normalizeTls } from './tls-options.js';
+import { normalizeTls, tlsFingerprint } from './tls-options.js';
 import { UndiciTransport } from './undici-transport.js';
 
 /**
@@ -27,5 +27,34 @@ export class PoolManager extends BasePoolManager {
 
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
     return new ConnectionPool(key, options, new UndiciTransport(key, options), shared);
+  }
+
+  /** https pools are keyed by their TLS options too, so pools that trust differently never share sockets. */
+  protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
+    return poolKeyForUrl(url, this.#tlsId(url.protocol === 'https:', overrides));
+  }
+
+  /** TLS settings → a short id for pool keys, so keys stay readable and compare by value. */
+  readonly #tlsIds = new Map<string, string>();
+  #managerTlsId: string | undefined;
+
+  #tlsId(https: boolean, overrides: PoolOverrides | undefined): string {
+    if (!https) return '';
+    if (overrides?.tls === undefined) {
+      // The manager's own settings: fingerprinted once, not on every request.
+      this.#managerTlsId ??= this.options.tls === undefined ? '' : this.#internTls(this.options.tls);
+      return this.#managerTlsId;
+    }
+    return this.#internTls(overrides.tls);
+  }
+
+  #internTls(tls: TlsOptions): string {
+    const fingerprint = tlsFingerprint(tls);
+    let id = this.#tlsIds.get(fingerprint);
+    if (id === undefined) {
+      id = `tls#${this.#tlsIds.size + 1}`;
+      this.#tlsIds.set(fingerprint, id);
+    }
+    return id;
   }
 }

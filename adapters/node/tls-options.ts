@@ -16,3 +16,18 @@ export function normalizeTls(value: unknown, name = 'tls'): TlsOptions | undefin
   if (tls.servername !== undefined && typeof tls.servername !== 'string') mustBe(`${name}.servername`, 'a string', tls.servername);
   return tls as TlsOptions;
 }
+
+/**
+ * A stable identity for TLS options, so pools with different trust settings
+ * never share a key (and so never share sockets).
+ */
+export function tlsFingerprint(tls: TlsOptions | undefined): string {
+  if (tls === undefined) return '';
+  const text = (v: unknown): string =>
+    v instanceof Uint8Array ? new TextDecoder().decode(v) : Array.isArray(v) ? v.map(text).join('\n') : String(v);
+  return JSON.stringify(
+    (['ca', 'cert', 'key', 'rejectUnauthorized', 'servername'] as const)
+      .filter((k) => tls[k] !== undefined)
+      .map((k) => [k, text(tls[k])]),
+  );
+}
