@@ -42,3 +42,6 @@ export const count: Check<number> = numberCheck('a non-negative integer', (n) =>
 
 /** `true` or `false`. */
 export const bool: Check<boolean> = (value, name) => (typeof value === 'boolean' ? value : mustBe(name, 'a boolean', value));
+
+/** An HTTP token (RFC 9110 §5.6.2): what a method or a header name must be. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -3,9 +3,9 @@
  * before they reach a `Headers` object, because `Headers` strips a trailing
  * CRLF silently and a header injection should be an error, not a fix-up.
  */
+import { TOKEN } from './checks.js';
 import { describe } from './pool-key.js';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
 /** Throws `TypeError` naming the header when a name or value could split a request. */

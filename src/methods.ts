@@ -1,7 +1,7 @@
 /** Request method checks shared by `request()` and `fetch()`. */
+import { TOKEN } from './checks.js';
 import { describe } from './pool-key.js';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Fetch upper-cases these whatever case they come in; every other method is case-sensitive. */
 const NORMALISED = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
 /** Fetch forbids these; CONNECT would also turn a pooled connection into a tunnel. */

@@ -11,8 +11,9 @@ import { mergeHeaders, normalizeHeaders } from './headers.js';
 import { prepareBody } from './body.js';
 import { checkMethod } from './methods.js';
 import { normalizeRedirect } from './options.js';
-import { describe, parseUrl } from './pool-key.js';
+import { parseUrl } from './pool-key.js';
 import { redactCredentials } from './redact.js';
+import { bool, knownKeys, mustBe } from './checks.js';
 import { PoolResponse } from './response.js';
 import { mayHaveBeenSent, normalizeRetry, RETRY_AFTER_STATUSES, RetryBudget } from './retry.js';
 import { normalizeTimeout, withTotalTimeout } from './timeout.js';
@@ -22,26 +23,15 @@ import type { RequestContext, Route } from './loop-context.js';
 import type { RequestHop } from './redirect-follower.js';
 import { noop, whenCollected, whenDone } from './watch-body.js';
 
-const KNOWN = new Set(['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent']);
+const KNOWN = ['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent'];
 
 /** Checks the per-request options against the manager's. */
 function resolveRequest(ctx: RequestContext, options: RequestOptions) {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`request options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      throw new TypeError(`Unknown request option ${JSON.stringify(key)}; known: ${[...KNOWN].join(', ')}`);
-    }
-  }
+  knownKeys(options, 'request options', 'an object', KNOWN, 'request');
   const base = ctx.options;
   const { signal, preloadContent = true } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
-  }
-  if (typeof preloadContent !== 'boolean') {
-    throw new TypeError(`preloadContent must be a boolean, got ${describe(preloadContent)}`);
-  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) mustBe('signal', 'an AbortSignal', signal);
+  bool(preloadContent, 'preloadContent');
   return {
     headers: options.headers === undefined ? base.headers : mergeHeaders(base.headers, normalizeHeaders(options.headers, 'headers')),
     retry: normalizeRetry(options.retries, 'retries', base.retry),

@@ -5,7 +5,7 @@
  * budget is gone.
  */
 import { MaxRetryError } from './errors.js';
-import { describe } from './pool-key.js';
+import { bool, count, knownKeys, mustBe, numberCheck, TOKEN, type Check } from './checks.js';
 import type { RetryOptions } from './types.js';
 
 export const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([413, 429, 503]);
@@ -51,80 +51,59 @@ export const retryDefaults: ResolvedRetry = {
 };
 
 const NONE: ResolvedRetry = { ...retryDefaults, enabled: false, total: 0 };
-const KNOWN = new Set([
-  'total', 'connect', 'read', 'redirect', 'status', 'statusForcelist', 'allowedMethods',
-  'backoffFactor', 'backoffMax', 'respectRetryAfter', 'retryAfterMax', 'raiseOnStatus', 'raiseOnRedirect',
-]);
 
-/** Checks `retries` as a count, `false`, or `RetryOptions`. */
+const seconds = numberCheck('a non-negative number of seconds', (n) => Number.isFinite(n) && n >= 0);
+
+/** An array whose every item is `ok`, as `map` makes it; else `<name> must be <what>`, naming the first bad item. */
+const list = <T>(what: string, ok: (item: unknown) => boolean, map: (items: unknown[]) => T): Check<T> => (value, name) => {
+  if (!Array.isArray(value)) return mustBe(name, what, value);
+  const bad = value.findIndex((item) => !ok(item));
+  return bad < 0 ? map(value) : mustBe(name, what, value[bad]);
+};
+
+/** Each retry option and its check, in the order they are checked; `raiseOnRedirect` also depends on `redirect`. */
+const RETRY_OPTIONS: Record<Exclude<keyof RetryOptions, 'raiseOnRedirect'>, Check<unknown>> = {
+  total: (value, name) => (value === false ? undefined : count(value, name)),
+  connect: count,
+  read: count,
+  redirect: (value, name) => (value === true ? undefined : value === false ? 0 : count(value, name)),
+  status: count,
+  statusForcelist: list(
+    'an array of HTTP statuses (100-599)',
+    (status) => Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599,
+    (statuses) => new Set(statuses),
+  ),
+  allowedMethods: list(
+    'an array of method names',
+    (method) => typeof method === 'string' && TOKEN.test(method),
+    (methods) => new Set((methods as string[]).map((m) => m.toUpperCase())),
+  ),
+  backoffFactor: seconds,
+  backoffMax: seconds,
+  respectRetryAfter: bool,
+  retryAfterMax: seconds,
+  raiseOnStatus: bool,
+};
+const KNOWN = [...Object.keys(RETRY_OPTIONS), 'raiseOnRedirect'];
+
+/** Checks `retries` as a count, `false`, or `RetryOptions`, laid over `base` (the manager's, for a request). */
 export function normalizeRetry(value: unknown, name: string, base: ResolvedRetry = retryDefaults): ResolvedRetry {
   if (value === undefined) return base;
   if (value === false) return NONE;
   // A manager with retries off leaves nothing to lay a request's settings over but the defaults.
   const from = base.enabled ? base : retryDefaults;
-  if (typeof value === 'number') return { ...from, total: count(name, value) };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name} must be a number, false or an object of retry options, got ${describe(value)}`);
+  if (typeof value === 'number') return { ...from, total: count(value, name) };
+  const options = knownKeys(value, name, 'a number, false or an object of retry options', KNOWN);
+  const resolved: Record<string, unknown> = { ...from, enabled: true };
+  for (const [key, check] of Object.entries(RETRY_OPTIONS)) {
+    if (options[key] !== undefined) resolved[key] = check(options[key], `${name}.${key}`);
   }
-  for (const key of Object.keys(value)) {
-    if (!KNOWN.has(key)) {
-      throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}; known: ${[...KNOWN].join(', ')}`);
-    }
-  }
-  const o = value as RetryOptions;
-  const opt = (key: 'connect' | 'read' | 'status'): number | undefined =>
-    o[key] === undefined ? from[key] : count(`${name}.${key}`, o[key]);
-  return {
-    enabled: true,
-    total: o.total === undefined ? from.total : o.total === false ? undefined : count(`${name}.total`, o.total),
-    connect: opt('connect'),
-    read: opt('read'),
-    redirect: o.redirect === undefined ? from.redirect : o.redirect === true ? undefined : o.redirect === false ? 0 : count(`${name}.redirect`, o.redirect),
-    status: opt('status'),
-    statusForcelist: o.statusForcelist === undefined ? from.statusForcelist : statuses(`${name}.statusForcelist`, o.statusForcelist),
-    allowedMethods: o.allowedMethods === undefined ? from.allowedMethods : methods(`${name}.allowedMethods`, o.allowedMethods),
-    backoffFactor: o.backoffFactor === undefined ? from.backoffFactor : seconds(`${name}.backoffFactor`, o.backoffFactor),
-    backoffMax: o.backoffMax === undefined ? from.backoffMax : seconds(`${name}.backoffMax`, o.backoffMax),
-    respectRetryAfter: o.respectRetryAfter === undefined ? from.respectRetryAfter : bool(`${name}.respectRetryAfter`, o.respectRetryAfter),
-    retryAfterMax: o.retryAfterMax === undefined ? from.retryAfterMax : seconds(`${name}.retryAfterMax`, o.retryAfterMax),
-    raiseOnStatus: o.raiseOnStatus === undefined ? from.raiseOnStatus : bool(`${name}.raiseOnStatus`, o.raiseOnStatus),
-    raiseOnRedirect: o.redirect === false
-      ? false
-      : o.raiseOnRedirect === undefined ? (o.redirect === undefined ? from.raiseOnRedirect : true) : bool(`${name}.raiseOnRedirect`, o.raiseOnRedirect),
-  };
-}
-
-function count(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new TypeError(`${name} must be a non-negative integer, got ${describe(v)}`);
-  }
-  return v;
-}
-function seconds(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new TypeError(`${name} must be a non-negative number of seconds, got ${describe(v)}`);
-  }
-  return v;
-}
-function bool(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
-  return v;
-}
-function statuses(name: string, v: unknown): ReadonlySet<number> {
-  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of HTTP statuses, got ${describe(v)}`);
-  const bad: unknown = v.find((s) => !(Number.isInteger(s) && (s as number) >= 100 && (s as number) <= 599));
-  if (bad !== undefined || v.includes(undefined)) {
-    throw new TypeError(`${name} must be an array of HTTP statuses (100-599), got ${describe(bad)} in it`);
-  }
-  return new Set(v as number[]);
-}
-function methods(name: string, v: unknown): ReadonlySet<string> {
-  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of method names, got ${describe(v)}`);
-  const bad: unknown = v.find((m) => typeof m !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(m));
-  if (bad !== undefined || v.includes(undefined)) {
-    throw new TypeError(`${name} must be an array of method names, got ${describe(bad)} in it`);
-  }
-  return new Set((v as string[]).map((m) => m.toUpperCase()));
+  // `redirect: false` returns the 3xx; any other redirect count given raises once spent, unless told otherwise.
+  const { redirect, raiseOnRedirect } = options;
+  resolved.raiseOnRedirect = redirect === false
+    ? false
+    : raiseOnRedirect === undefined ? (redirect === undefined ? from.raiseOnRedirect : true) : bool(raiseOnRedirect, `${name}.raiseOnRedirect`);
+  return resolved as unknown as ResolvedRetry;
 }
 
 /**

@@ -4,7 +4,7 @@
  * timeouts; both adapters enforce `total` with an `AbortSignal`.
  */
 import { ReadTimeoutError } from './errors.js';
-import { describe } from './pool-key.js';
+import { knownKeys, numberCheck } from './checks.js';
 import { noop } from './watch-body.js';
 
 export interface ResolvedTimeout {
@@ -15,30 +15,15 @@ export interface ResolvedTimeout {
 
 export const NO_TIMEOUT: ResolvedTimeout = { connect: undefined, read: undefined, total: undefined };
 
+const positiveMs = numberCheck('a positive number of milliseconds', (n) => Number.isFinite(n) && n > 0);
+
 /** Checks a `timeout` option; a per-request value overlays the manager's `base`. */
 export function normalizeTimeout(value: unknown, name: string, base: ResolvedTimeout = NO_TIMEOUT): ResolvedTimeout {
   if (value === undefined) return base;
-  if (typeof value === 'number') return { ...base, total: ms(name, value) };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name} must be milliseconds or { connect, read, total }, got ${describe(value)}`);
-  }
-  const allowed = new Set(['connect', 'read', 'total']);
-  for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) throw new TypeError(`Unknown ${name} option ${JSON.stringify(key)}`);
-  }
-  const o = value as Record<'connect' | 'read' | 'total', unknown>;
-  return {
-    connect: o.connect === undefined ? base.connect : ms(`${name}.connect`, o.connect),
-    read: o.read === undefined ? base.read : ms(`${name}.read`, o.read),
-    total: o.total === undefined ? base.total : ms(`${name}.total`, o.total),
-  };
-}
-
-function ms(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new TypeError(`${name} must be a positive number of milliseconds, got ${describe(v)}`);
-  }
-  return v;
+  if (typeof value === 'number') return { ...base, total: positiveMs(value, name) };
+  const o = knownKeys(value, name, 'milliseconds or { connect, read, total }', ['connect', 'read', 'total']);
+  const limit = (key: keyof ResolvedTimeout): number | undefined => (o[key] === undefined ? base[key] : positiveMs(o[key], `${name}.${key}`));
+  return { connect: limit('connect'), read: limit('read'), total: limit('total') };
 }
 
 /** `setTimeout` as a promise that an abort cuts short (rejecting with the signal's reason). */
