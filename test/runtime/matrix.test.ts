@@ -14,13 +14,14 @@
  * Run by `npm test` (its own step) or `npm run test:runtimes`, after `npm run build`.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error a plain .mjs script without types
 import { cacheDir, ensureRuntime, runtimes as matrix } from '../../scripts/runtimes.mjs';
 import { drive, gate, type Gate } from '../fetch-adapter/support.js';
+import { expectFreshBuild } from '../support/built.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
 
 interface RuntimeSpec {
@@ -39,9 +40,7 @@ let scratch: string;
 let app: string;
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist/adapters/fetch/index.js'))) {
-    throw new Error('dist/ is missing: run `npm run build` before this test (npm test does)');
-  }
+  expectFreshBuild();
   // The packed tarball, unpacked as an app's dependency. Inside the repo, so the package's own dependencies
   // (p-queue, quick-lru, undici) and ky resolve from the repo's node_modules as they would from an app's.
   mkdirSync(join(root, '.tmp'), { recursive: true });

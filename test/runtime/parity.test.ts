@@ -5,11 +5,14 @@
  * the fetch entry, a per-origin queue over Node's own `fetch`. Code written
  * against `PoolManager` must behave the same on both; the few places where
  * the runtimes really differ (who owns sockets) are asserted per runtime.
- * Imports the BUILT package (`npm run build` first).
+ * Imports the BUILT package, by name through `exports` (the package's own
+ * name resolves to this repo): `npm run build` first, as `npm test` does;
+ * run alone on a stale or missing dist/, it fails saying so.
  */
 import ky from 'ky';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drive, gate, type Gate } from '../fetch-adapter/support.js';
+import { expectFreshBuild } from '../support/built.js';
 import { startServer, type TestServer } from '../support/servers.js';
 
 type Entry = typeof import('../../adapters/fetch/index.js');
@@ -34,6 +37,7 @@ let held: TestServer;
 let closedUrl: string;
 
 beforeAll(async () => {
+  expectFreshBuild();
   plain = await startServer((req, res) => {
     if (req.url === '/redirect') {
       res.writeHead(302, { location: '/landed' }).end();
@@ -52,7 +56,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   g?.releaseAll();
-  await Promise.all([plain, other, third, held].map((s) => s.close()));
+  await Promise.all([plain, other, third, held].map((s) => s?.close()));
 });
 
 for (const runtime of runtimes) {
@@ -157,15 +161,32 @@ for (const runtime of runtimes) {
       expect(manager.connectionFromUrl(third.origin).numRequests).toBe(2);
     });
 
-    it('await using empties pools (and, where it owns them, closes the sockets)', async () => {
+    it('await using empties pools and closes them (and, where it owns them, their sockets)', async () => {
+      const closed: string[] = [];
+      let disposed: InstanceType<Entry['PoolManager']> | undefined;
       {
         await using manager = new poolfetch.PoolManager();
+        manager.addEventListener('poolclose', (event) => closed.push(event.origin));
+        disposed = manager;
         await manager.request('GET', other.url('/'));
         expect(manager.pools.size).toBe(1);
+        expect(closed).toEqual([]);
       }
-      // Node's own fetch keeps its sockets; only the undici entry's are ours to close.
-      if (runtime.ownsSockets) await other.whenNoConnections();
-      if (runtime.ownsSockets) expect(other.openConnections).toBe(0);
+      // Both entries: the pool left and was closed by the time the block ended.
+      expect(disposed.pools.size).toBe(0);
+      expect(closed).toEqual([other.origin]);
+      if (runtime.ownsSockets) {
+        // The undici entry's sockets are its own: closed with the pool.
+        await other.whenNoConnections();
+        expect(other.openConnections).toBe(0);
+      } else {
+        // Node's own fetch keeps its sockets; the closed pool still answers, through a new pool.
+        const again = await disposed.request('GET', other.url('/again'));
+        expect(again.status).toBe(200);
+        expect(disposed.pools.size).toBe(1);
+        await disposed.clear();
+        expect(closed).toEqual([other.origin, other.origin]);
+      }
     });
   });
 }
