@@ -130,22 +130,20 @@ export type RetryCause =
  * off but leaves redirects to the `redirect` option.
  */
 export class RetryBudget {
-  private total: number | undefined;
-  private connect: number | undefined;
-  private read: number | undefined;
-  private status: number | undefined;
-  private redirect: number;
-  private readonly redirectLimit: number;
+  readonly config: ResolvedRetry;
+  /** Retries left of each kind (`undefined`: only `total` counts), and redirect hops left. */
+  readonly #left: Record<'total' | 'connect' | 'read' | 'status', number | undefined> & { redirect: number };
+  readonly #redirectLimit: number;
+  readonly #now: () => number;
   /** Errors (and retried statuses) since the last redirect, for the backoff. */
-  private errorsInARow = 0;
+  #errorsInARow = 0;
 
-  constructor(readonly config: ResolvedRetry, redirectLimit: number, private readonly now: () => number = Date.now) {
-    this.total = config.total;
-    this.connect = config.connect;
-    this.read = config.read;
-    this.status = config.status;
-    this.redirect = config.redirect ?? redirectLimit;
-    this.redirectLimit = this.redirect;
+  constructor(config: ResolvedRetry, redirectLimit: number, now: () => number = Date.now) {
+    this.config = config;
+    this.#now = now;
+    const { total, connect, read, status } = config;
+    this.#redirectLimit = config.redirect ?? redirectLimit;
+    this.#left = { total, connect, read, status, redirect: this.#redirectLimit };
   }
 
   /**
@@ -157,7 +155,8 @@ export class RetryBudget {
     if (!this.config.enabled || !this.config.allowedMethods.has(method)) return false;
     if (this.config.statusForcelist.has(status)) return true;
     // As urllib3: only while `total` has retries left (never with `total: false`, which could loop forever).
-    return this.config.respectRetryAfter && hasRetryAfter && RETRY_AFTER_STATUSES.has(status) && this.total !== undefined && this.total > 0;
+    const { total } = this.#left;
+    return this.config.respectRetryAfter && hasRetryAfter && RETRY_AFTER_STATUSES.has(status) && total !== undefined && total > 0;
   }
 
   /** May a read-side failure of this method be retried (was it safe to send twice)? */
@@ -171,38 +170,25 @@ export class RetryBudget {
    * error, or why the responses were refused) once that was the last one.
    */
   spend(cause: RetryCause, where: { method: string; url: string }): number {
-    let exhausted = false;
-    let reason: Error;
-    if (cause.kind !== 'redirect' && this.total !== undefined) {
-      this.total -= 1;
-      if (this.total < 0) exhausted = true;
+    const left = this.#left;
+    const { kind } = cause;
+    // A redirect hop spends only the hop count; anything else `total` too. Both counters go down, either may run out.
+    let exhausted = kind !== 'redirect' && left.total !== undefined && --left.total < 0;
+    const own = left[kind];
+    if (own !== undefined && (left[kind] = own - 1) < 0) exhausted = true;
+    if (exhausted) {
+      const reason = kind === 'connect' || kind === 'read'
+        ? cause.error
+        : new Error(kind === 'status' ? `too many ${cause.status} error responses` : `too many redirects (more than ${this.#redirectLimit})`);
+      throw new MaxRetryError(reason, where);
     }
-    switch (cause.kind) {
-      case 'connect':
-        reason = cause.error;
-        if (this.connect !== undefined && --this.connect < 0) exhausted = true;
-        break;
-      case 'read':
-        reason = cause.error;
-        if (this.read !== undefined && --this.read < 0) exhausted = true;
-        break;
-      case 'status':
-        reason = new Error(`too many ${cause.status} error responses`);
-        if (this.status !== undefined && --this.status < 0) exhausted = true;
-        break;
-      case 'redirect':
-        reason = new Error(`too many redirects (more than ${this.redirectLimit})`);
-        if (--this.redirect < 0) exhausted = true;
-        break;
-    }
-    if (exhausted) throw new MaxRetryError(reason, where);
-    if (cause.kind === 'redirect') {
-      this.errorsInARow = 0;
+    if (kind === 'redirect') {
+      this.#errorsInARow = 0;
       return 0;
     }
-    this.errorsInARow += 1;
-    if (cause.kind === 'status' && this.config.respectRetryAfter) {
-      const after = parseRetryAfter(cause.retryAfter, this.now());
+    this.#errorsInARow += 1;
+    if (kind === 'status' && this.config.respectRetryAfter) {
+      const after = parseRetryAfter(cause.retryAfter, this.#now());
       if (after !== undefined && after > 0) return Math.min(after, this.config.retryAfterMax * 1000);
     }
     return this.backoff();
@@ -215,8 +201,8 @@ export class RetryBudget {
    * `backoffMax`.
    */
   backoff(): number {
-    if (this.errorsInARow <= 1 || this.config.backoffFactor === 0) return 0;
-    const seconds = this.config.backoffFactor * 2 ** (this.errorsInARow - 1);
+    if (this.#errorsInARow <= 1 || this.config.backoffFactor === 0) return 0;
+    const seconds = this.config.backoffFactor * 2 ** (this.#errorsInARow - 1);
     return Math.min(seconds, this.config.backoffMax) * 1000;
   }
 }
