@@ -257,12 +257,14 @@ for (const runtime of runtimes) {
     });
 
     it(`is ${runtime.name} ${runtime.version}, and import 'poolfetch' picks the ${expectedEntry} entry through exports`, async () => {
-      const entry = await client.stage<{ name: string; version: string; resolved: string; proxy: string; names: string[] }>('entry');
+      const entry = await client.stage<{ name: string; version: string; resolved: string; proxy: string; forced: string; names: string[] }>('entry');
       expect({ name: entry.name, version: entry.version }).toEqual({ name: runtime.name, version: runtime.version });
       expect(entry.resolved.startsWith(`file://${app}`)).toBe(true);
       expect(entry.resolved.endsWith(ownsSockets ? nodeEntry : fetchEntry)).toBe(true);
       // ProxyManager needs sockets: the fetch entry (Bun, Deno) refuses it with NotSupportedError.
       expect(entry.proxy).toBe(ownsSockets ? 'constructed' : 'NotSupportedError');
+      if (runtime.id === 'bun') expect(entry.forced).toMatch(/^NotSupportedError: poolfetch\/node is the Node entry .*import 'poolfetch' instead/);
+      else expect(entry.forced).toBe('loaded function');
       expect(entry.names).toEqual(expect.arrayContaining(['PoolManager', 'ProxyManager', 'installFetch', 'makeHeaders', 'isPoolfetchError', 'MaxRetryError']));
     });
 
@@ -362,17 +364,23 @@ for (const runtime of runtimes) {
       ]);
     });
 
-    it('LRU: pools.size stays at numPools, the least recently used is evicted, its running request still answers', async () => {
+    it('LRU: pools.size stays at numPools, the least recently used is evicted, its running request still answers, and it is revived', async () => {
       const evicted = await client.stage<{ size: number; keys: string[]; events: string[] }>('lru', 'evicted');
       expect(evicted.size).toBe(2);
       expect(evicted.keys).toEqual([plain.origin, other.origin]);
       expect(evicted.events.slice(0, 4)).toEqual([`poolcreate ${held.origin}`, `poolcreate ${plain.origin}`, `poolevict ${held.origin}`, `poolcreate ${other.origin}`]);
       // Evicted, but not closed under its running request.
       expect(evicted.events).not.toContain(`poolclose ${held.origin}`);
-      gateOf('lru').releaseAll();
-      const done = await client.stage<{ text: string; events: string[] }>('lru');
-      expect(done.text).toBe('/lru/slow');
-      expect(done.events).toContain(`poolclose ${held.origin}`);
+      const g = gateOf('lru');
+      await g.whenStarted(2);
+      g.releaseAll();
+      const done = await client.stage<{ texts: string[]; revived: { keys: string[]; numRequests: number }; events: string[] }>('lru');
+      expect(done.texts).toEqual(['/lru/slow', '/lru/again']);
+      // Revived into the LRU (evicting plain), the same pool: it counts both requests.
+      expect(done.revived).toEqual({ keys: [other.origin, held.origin], numRequests: 2 });
+      expect(done.events.slice(4, 6)).toEqual([`poolevict ${plain.origin}`, `poolrevive ${held.origin}`]);
+      expect(done.events).not.toContain(`poolclose ${held.origin}`);
+      expect(g.peakOf(held.origin)).toBe(2);
     });
 
     it('clear(): pools emptied at once, resolves after the running request, then new pools on demand', async () => {

@@ -62,7 +62,12 @@ const scenarios = {
     } catch (error) {
       proxy = error.name;
     }
-    return { ...runtimeName(), resolved: import.meta.resolve('poolfetch'), proxy, names: Object.keys(poolfetch).sort() };
+    // The Node entry forced: refused at import under Bun (whose undici is not undici).
+    const forced = await import('poolfetch/node').then(
+      (entry) => `loaded ${typeof entry.PoolManager}`,
+      (error) => `${error.name}: ${error.message}`,
+    );
+    return { ...runtimeName(), resolved: import.meta.resolve('poolfetch'), proxy, forced, names: Object.keys(poolfetch).sort() };
   },
 
   async request() {
@@ -189,15 +194,19 @@ const scenarios = {
   async lru() {
     const manager = new PoolManager({ numPools: 2 });
     const events = [];
-    for (const type of ['poolcreate', 'poolevict', 'poolclose']) manager.addEventListener(type, (event) => events.push(`${event.type} ${event.origin}`));
+    for (const type of ['poolcreate', 'poolevict', 'poolrevive', 'poolclose']) manager.addEventListener(type, (event) => events.push(`${event.type} ${event.origin}`));
     try {
       const running = manager.request('GET', `${held}/lru/slow`);
       await arrived('lru', 1);
       await manager.request('GET', `${plain}/lru`);
       await manager.request('GET', `${other}/lru`);
       report('lru', 'evicted', { size: manager.pools.size, keys: manager.pools.keys(), events: [...events] });
-      const text = await (await running).text();
-      return { text, events };
+      // Its origin asked for again while its request still runs: the evicted pool comes back, not a second one.
+      const again = manager.request('GET', `${held}/lru/again`);
+      await arrived('lru', 2);
+      const revived = { keys: manager.pools.keys(), numRequests: manager.connectionFromUrl(held).numRequests };
+      const texts = [await (await running).text(), await (await again).text()];
+      return { texts, revived, events: [...events] };
     } finally {
       await manager.clear();
     }
