@@ -19,6 +19,7 @@ import { runRequest } from './request-loop.js';
 import type { PoolResponse } from './response.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from './transport.js';
 import type { PoolStats, RequestOptions, Requester } from './types.js';
+import { onAbort } from './abort-watch.js';
 import { WaitingLine, type Release, type SlotLine } from './waiting-line.js';
 import { noop, watchResponse, whenDone, type OpenBodies } from './watch-body.js';
 
@@ -56,6 +57,14 @@ export class ConnectionPool implements Requester, RequestContext {
   #waitingTotal = 0;
   /** Requests waiting for a slot or for their response headers: what disposal waits for. */
   #unanswered = 0;
+  /**
+   * Requests here not yet handed to the transport (waiting, or holding a slot
+   * on their way to it). A retiring pool's transport is told to give up its
+   * idle connections only once there are none: until then a freed connection
+   * goes straight to the next request, instead of being closed while a new
+   * one is opened beside it.
+   */
+  #unsent = 0;
   #onAnswered: Array<() => void> = [];
 
   /** `line` is the adapter's own line for this origin's slots, if it brings one (the fetch adapter's p-queue). */
@@ -121,16 +130,24 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Sends one request once it has a slot; the slot is freed when its body is done. */
   async exchange(request: WireRequest): Promise<WireResponse> {
     this.#unanswered += 1;
+    this.#unsent += 1;
     let release: Release;
-    let response: WireResponse;
     try {
       release = this.#started(this.#freeSlot(request.signal) ?? (await this.#acquire(request.signal)));
     } catch (error) {
+      this.#sent();
       this.#answered();
       throw error;
     }
+    let sending: Promise<WireResponse>;
     try {
-      response = await this.#transport.send(request);
+      sending = this.#transport.send(request);
+    } finally {
+      this.#sent();
+    }
+    let response: WireResponse;
+    try {
+      response = await sending;
     } catch (error) {
       release();
       throw error;
@@ -144,15 +161,23 @@ export class ConnectionPool implements Requester, RequestContext {
   async fetchOnce(call: WireFetch): Promise<Response> {
     const signal = call.init.signal ?? undefined;
     this.#unanswered += 1;
+    this.#unsent += 1;
     let release: Release;
     try {
       release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal)));
     } catch (error) {
+      this.#sent();
       this.#answered();
       throw error;
     }
+    let fetching: Promise<Response>;
     try {
-      return await this.#fetchWithSlot(call, signal, release);
+      fetching = this.#fetchWithSlot(call, signal, release);
+    } finally {
+      this.#sent();
+    }
+    try {
+      return await fetching;
     } finally {
       this.#answered();
     }
@@ -187,11 +212,13 @@ export class ConnectionPool implements Requester, RequestContext {
    */
   async #fetchSettled(call: WireFetch, signal: AbortSignal, release: Release): Promise<Response> {
     const fetchSettled = this.#transport.fetchSettled as NonNullable<Transport['fetchSettled']>;
+    let unwatch = noop;
     const settled = (): void => {
-      signal.removeEventListener('abort', settled);
+      unwatch();
       release();
     };
-    signal.addEventListener('abort', settled, { once: true });
+    if (signal.aborted) settled();
+    else unwatch = onAbort(signal, settled);
     try {
       return await fetchSettled.call(this.#transport, call, settled);
     } catch (error) {
@@ -241,7 +268,6 @@ export class ConnectionPool implements Requester, RequestContext {
     if (this.closed || !this.#retiring) return false;
     this.#retiring = false;
     this.#onClosed = undefined;
-    this.#transport.revive?.();
     return true;
   }
 
@@ -259,9 +285,15 @@ export class ConnectionPool implements Requester, RequestContext {
   #retire(): void {
     if (!this.#retiring) {
       this.#retiring = true;
-      this.#transport.retire?.();
+      if (this.#unsent === 0) this.#transport.closeIdle?.();
     }
     this.#closeIfEmpty();
+  }
+
+  /** One request less on its way to the transport (sent, or given up). */
+  #sent(): void {
+    this.#unsent -= 1;
+    if (this.#unsent === 0 && this.#retiring && this.#closing === undefined) this.#transport.closeIdle?.();
   }
 
   #answered(): void {
@@ -272,6 +304,12 @@ export class ConnectionPool implements Requester, RequestContext {
     if (waiting.length === 0) return;
     this.#onAnswered = [];
     for (const resolve of waiting) resolve();
+  }
+
+  /** A request of a retiring pool ended: close its connection unless a waiting request takes it, and the pool once empty. */
+  #retiredRequestEnded(): void {
+    this.#closeIfEmpty();
+    if (this.#closing === undefined && this.#unsent === 0) this.#transport.closeIdle?.();
   }
 
   /** A retiring pool with nothing held or waiting closes its transport. */
@@ -293,7 +331,7 @@ export class ConnectionPool implements Requester, RequestContext {
       released = true;
       this.#running -= 1;
       release();
-      if (this.#retiring) this.#closeIfEmpty();
+      if (this.#retiring) this.#retiredRequestEnded();
     };
   }
 

@@ -5,6 +5,7 @@
  */
 import { ReadTimeoutError } from './errors.js';
 import { knownKeys, numberCheck } from './checks.js';
+import { onAbort } from './abort-watch.js';
 import { noop } from './watch-body.js';
 
 export interface ResolvedTimeout {
@@ -64,9 +65,9 @@ export function withTotalTimeout(
       new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }),
     );
   }, total);
-  const onAbort = (): void => controller.abort(signal?.reason);
+  let unwatch = noop;
   if (signal?.aborted === true) controller.abort(signal.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  else if (signal !== undefined) unwatch = onAbort(signal, () => controller.abort(signal.reason));
   let cleaned = false;
   return {
     signal: controller.signal,
@@ -74,7 +75,7 @@ export function withTotalTimeout(
       if (cleaned) return;
       cleaned = true;
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      unwatch();
     },
   };
 }

@@ -79,14 +79,14 @@ export interface Transport {
   fetchSettled?(call: WireFetch, settled: () => void): Promise<Response>;
   connectionStats(): { connected: number; free: number };
   /**
-   * Optional: the pool left the manager's LRU. Keep no idle connection from
-   * now on: close idle ones at once, each busy one as its request ends, and
-   * any opened later after its one request. Without it (fetch: the runtime
-   * owns the sockets) nothing changes.
+   * Optional: close every connection that carries no request, now. The pool
+   * calls it while it is retiring (out of the manager's LRU) each time a
+   * request ends with nothing waiting to be sent, so no idle connection
+   * outlives an eviction, while a connection a waiting request can take is
+   * handed over rather than closed beside a new one. Without it (fetch: the
+   * runtime owns the sockets) nothing is closed early.
    */
-  retire?(): void;
-  /** Optional: the retiring pool is back in the LRU; keep connections alive again. */
-  revive?(): void;
+  closeIdle?(): void;
   /** Closes once in-flight work is done. */
   close(): Promise<void>;
   /** Aborts in-flight work and closes. */

@@ -3,11 +3,12 @@
  * `maxTotal`). Waiting costs only what the caller asked for: a waiter is a
  * list node and a promise; it gets a timer only with a timeout, and the only
  * signal it listens to is the caller's own, through one listener per signal
- * however many waiters share it (Node warns past ten listeners on one
- * signal). Shutdown walks the line instead of listening on anything. A freed
+ * however many waiters share it (src/abort-watch.ts). Shutdown walks the line instead of listening on anything. A freed
  * slot is handed to the head of the line directly: it is never counted free
  * in between, so a newcomer cannot overtake the line.
  */
+
+import { onAbort } from './abort-watch.js';
 
 /** Frees a slot; calling it again does nothing. */
 export type Release = () => void;
@@ -49,7 +50,8 @@ export class Waiter {
   /** Settles when the waiter is granted a slot or leaves the line. */
   readonly granted: Promise<Release>;
   readonly owner: unknown;
-  readonly #signal: AbortSignal | undefined;
+  /** Stops watching the caller's signal. */
+  readonly #unwatch: (() => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #resolve!: (release: Release) => void;
   #reject!: (reason: unknown) => void;
@@ -63,8 +65,7 @@ export class Waiter {
     this.owner = options.owner;
     this.#unlink = unlink;
     const { signal, timeout, onTimeout } = options;
-    this.#signal = signal;
-    if (signal !== undefined) watchSignal(signal, this);
+    this.#unwatch = signal === undefined ? undefined : onAbort(signal, () => this.fail(signal.reason));
     if (timeout !== undefined) {
       this.#timer = setTimeout(() => this.fail(onTimeout === undefined ? new Error(`No slot within ${timeout} ms`) : onTimeout()), timeout);
     }
@@ -87,42 +88,7 @@ export class Waiter {
     this.inLine = false;
     this.#unlink(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#signal !== undefined) unwatchSignal(this.#signal, this);
-  }
-}
-
-/** The waiters of one signal, and the one listener that reaches them all. */
-interface SignalWaiters {
-  readonly waiters: Set<Waiter>;
-  readonly onAbort: () => void;
-}
-
-/** Module-wide, so one signal shared by waiters in many lines still has one listener. */
-const bySignal = new WeakMap<AbortSignal, SignalWaiters>();
-
-function watchSignal(signal: AbortSignal, waiter: Waiter): void {
-  let entry = bySignal.get(signal);
-  if (entry === undefined) {
-    const waiters = new Set<Waiter>();
-    const onAbort = (): void => {
-      bySignal.delete(signal);
-      signal.removeEventListener('abort', onAbort);
-      for (const w of waiters) w.fail(signal.reason);
-    };
-    entry = { waiters, onAbort };
-    bySignal.set(signal, entry);
-    signal.addEventListener('abort', onAbort);
-  }
-  entry.waiters.add(waiter);
-}
-
-function unwatchSignal(signal: AbortSignal, waiter: Waiter): void {
-  const entry = bySignal.get(signal);
-  if (entry === undefined) return;
-  entry.waiters.delete(waiter);
-  if (entry.waiters.size === 0) {
-    bySignal.delete(signal);
-    signal.removeEventListener('abort', entry.onAbort);
+    this.#unwatch?.();
   }
 }
 

@@ -4,6 +4,8 @@
  * nothing else says when that is.
  */
 
+import { onAbort } from './abort-watch.js';
+
 export function noop(): void {}
 
 /**
@@ -15,14 +17,15 @@ export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, sig
   if (done === noop && signal === undefined) return body;
   const reader = body.getReader();
   let finished = false;
+  let unwatch = noop;
   const finish = (): void => {
     if (finished) return;
     finished = true;
-    signal?.removeEventListener('abort', onAbort);
+    unwatch();
     done();
   };
   let stream!: ReadableStreamDefaultController<Uint8Array>;
-  const onAbort = (): void => {
+  const aborted = (): void => {
     if (finished) return;
     const reason: unknown = signal?.reason;
     stream.error(reason);
@@ -35,8 +38,8 @@ export function whenDone(body: ReadableStream<Uint8Array>, done: () => void, sig
     (reason) => reader.cancel(reason).catch(noop),
     (controller) => {
       stream = controller;
-      if (signal?.aborted === true) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted === true) aborted();
+      else if (signal !== undefined) unwatch = onAbort(signal, aborted);
     },
   );
 }

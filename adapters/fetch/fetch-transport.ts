@@ -11,6 +11,7 @@ import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { noop, whenDone } from '../../src/watch-body.js';
 import { leanInit } from '../../src/fetch-init.js';
+import { onAbort } from '../../src/abort-watch.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 
@@ -39,15 +40,15 @@ export class FetchTransport implements Transport {
     // request in Node 20, and handing fetch the long-lived signal itself piles up fetch's listeners.
     const controller = new AbortController();
     this.#live.add(controller);
-    const onAbort = (): void => controller.abort(signal?.reason);
-    if (signal?.aborted === true) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    let unwatch = noop;
+    if (signal?.aborted === true) controller.abort(signal.reason);
+    else if (signal !== undefined) unwatch = onAbort(signal, () => controller.abort(signal.reason));
     let ended = false;
     const end = (): void => {
       if (ended) return;
       ended = true;
       this.#live.delete(controller);
-      signal?.removeEventListener('abort', onAbort);
+      unwatch();
     };
     let response: Response;
     try {

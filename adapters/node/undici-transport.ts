@@ -6,7 +6,8 @@
  */
 import { pipeline, Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { fetch as undiciFetch, Pool, type Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
+import { Client, fetch as undiciFetch, Pool, type buildConnector, type Dispatcher } from 'undici';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
@@ -14,21 +15,18 @@ import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
 import { leanInit } from '../../src/fetch-init.js';
 import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
+import { onAbort } from '../../src/abort-watch.js';
 
 export class UndiciTransport implements Transport {
   readonly followsRedirects = false;
   numConnections = 0;
-  /** Makes the undici `Pool` (and the dispatcher over it); again after a retired pool is asked for. */
-  readonly #newPool: () => Pool;
-  readonly #interceptors: Dispatcher.DispatcherComposeInterceptor[];
-  #pool: Pool | undefined;
+  readonly #pool: Pool;
   /** The pool, or the pool behind interceptors (a proxy's absolute-form rewrite, say). */
-  #dispatcher: Dispatcher | undefined;
-  /** Pools given up by `retire()`, closing as their last requests end. */
-  readonly #retired = new Set<Pool>();
-  /** While retiring, each request asks for its connection to close after it. */
-  #retiring = false;
+  readonly #dispatcher: Dispatcher;
   readonly #connectTimeout: number;
+  /** The pool's clients (one connection each) and their sockets, so a retiring pool can close the idle ones. */
+  readonly #clients = new Set<Client>();
+  readonly #sockets = new WeakMap<Client, Socket>();
 
   /**
    * `poolOptions` are undici `Pool` options laid over the ones made here (a
@@ -39,7 +37,7 @@ export class UndiciTransport implements Transport {
     this.#connectTimeout = options.timeout.connect ?? DEFAULT_CONNECT_TIMEOUT;
     const tls = options.tls;
     const isHttps = key.scheme === 'https';
-    const settings: Pool.Options = {
+    this.#pool = new Pool(key.origin, {
       connections: options.maxSize,
       pipelining: 1,
       keepAliveTimeout: options.keepAliveTimeout,
@@ -57,23 +55,32 @@ export class UndiciTransport implements Transport {
           : {}),
       },
       ...poolOptions,
-    };
-    this.#newPool = () => {
-      const pool = new Pool(key.origin, settings);
-      pool.on('connect', () => {
-        this.numConnections += 1;
-      });
-      return pool;
-    };
-    this.#interceptors = interceptors;
+      factory: (origin, clientOptions) => this.#newClient(origin, clientOptions),
+    });
+    this.#pool.on('connect', () => {
+      this.numConnections += 1;
+    });
+    this.#dispatcher = interceptors.length === 0 ? this.#pool : this.#pool.compose(interceptors);
   }
 
-  /** The dispatcher for the next request: made on first use, and again after `retire()` gave the last one up. */
-  #current(): Dispatcher {
-    if (this.#dispatcher !== undefined) return this.#dispatcher;
-    const pool = (this.#pool = this.#newPool());
-    this.#dispatcher = this.#interceptors.length === 0 ? pool : pool.compose(this.#interceptors);
-    return this.#dispatcher;
+  /**
+   * A client as undici's Pool makes it, over a connector that remembers the
+   * socket: undici has no way to close a pool's idle connections and keep
+   * the pool, and a retiring pool needs exactly that (it may be revived).
+   */
+  #newClient(origin: string | URL, clientOptions: object): Client {
+    const connect = (clientOptions as { connect: buildConnector.connector }).connect;
+    const client: Client = new Client(origin, {
+      ...clientOptions,
+      connect: (opts, callback) => {
+        connect(opts, (...result) => {
+          if (result[1] !== null) this.#sockets.set(client, result[1]);
+          callback(...result);
+        });
+      },
+    });
+    this.#clients.add(client);
+    return client;
   }
 
   async send(request: WireRequest): Promise<WireResponse> {
@@ -90,12 +97,11 @@ export class UndiciTransport implements Transport {
       };
       // Only what is set: undici checks every option it is given, on every request.
       if (signal !== undefined) options.signal = signal;
-      if (this.#retiring) options.reset = true;
       if (timeout.read !== undefined) {
         options.headersTimeout = timeout.read;
         options.bodyTimeout = timeout.read;
       }
-      data = await settleOnAbort(signal, this.#current().request(options));
+      data = await settleOnAbort(signal, this.#dispatcher.request(options));
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
       throw translateError(error, method, url.href, { connect: this.#connectTimeout, read: timeout.read });
@@ -114,7 +120,7 @@ export class UndiciTransport implements Transport {
    */
   async fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
     const init = leanInit(call.init, call.init.signal ?? undefined) as UndiciFetchInit & object;
-    init.dispatcher = new SettledDispatcher(this.#current(), settled, this.#retiring, call, this.#connectTimeout) as unknown as Dispatcher;
+    init.dispatcher = new SettledDispatcher(this.#dispatcher, settled, call, this.#connectTimeout) as unknown as Dispatcher;
     let fetched: UndiciFetchResponse;
     try {
       // undici's own fetch with its own dispatcher: Node's global fetch bundles another undici copy.
@@ -130,47 +136,32 @@ export class UndiciTransport implements Transport {
   }
 
   connectionStats(): { connected: number; free: number } {
-    let connected = 0;
-    let free = 0;
-    for (const pool of this.#pools()) {
-      connected += pool.stats.connected;
-      free += pool.stats.free;
-    }
+    const { connected, free } = this.#pool.stats;
     return { connected, free };
   }
 
   /**
-   * Gives the pool up: undici's graceful close shuts its idle sockets at
-   * once and each busy one as its request ends. A request sent while
-   * retiring gets a new pool and a socket that closes after it (`reset`).
+   * Closes every connection that carries no request. A client whose socket
+   * is closed stays in undici's pool and connects again when next used, so
+   * a revived pool goes on as before.
    */
-  retire(): void {
-    this.#retiring = true;
-    const pool = this.#pool;
-    if (pool === undefined) return;
-    this.#pool = undefined;
-    this.#dispatcher = undefined;
-    this.#retired.add(pool);
-    pool.close().then(() => this.#retired.delete(pool), noop);
+  closeIdle(): void {
+    for (const client of this.#clients) {
+      if (client.destroyed || client.closed) {
+        this.#clients.delete(client);
+        continue;
+      }
+      const { connected, size } = client.stats;
+      if (connected && size === 0) this.#sockets.get(client)?.destroy();
+    }
   }
 
-  revive(): void {
-    this.#retiring = false;
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 
-  async close(): Promise<void> {
-    this.#retiring = true;
-    await Promise.all([...this.#pools()].map((pool) => pool.close().catch(noop)));
-  }
-
-  async destroy(): Promise<void> {
-    this.#retiring = true;
-    await Promise.all([...this.#pools()].map((pool) => pool.destroy()));
-  }
-
-  *#pools(): Iterable<Pool> {
-    if (this.#pool !== undefined) yield this.#pool;
-    yield* this.#retired;
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
   }
 }
 
@@ -266,21 +257,17 @@ class FetchedResponse extends Response {
 class SettledDispatcher {
   readonly #dispatcher: Dispatcher;
   readonly settled: () => void;
-  /** The pool is retiring: the connection closes after this exchange. */
-  readonly #reset: boolean;
   readonly #call: WireFetch;
   readonly #connect: number;
 
-  constructor(dispatcher: Dispatcher, settled: () => void, reset: boolean, call: WireFetch, connect: number) {
+  constructor(dispatcher: Dispatcher, settled: () => void, call: WireFetch, connect: number) {
     this.#dispatcher = dispatcher;
     this.settled = settled;
-    this.#reset = reset;
     this.#call = call;
     this.#connect = connect;
   }
 
   dispatch(options: Dispatcher.DispatchOptions, handler: LegacyHandler): boolean {
-    if (this.#reset) options = { ...options, reset: true };
     return this.#dispatcher.dispatch(options, new SettledHandler(handler, this) as Dispatcher.DispatchHandler);
   }
 
@@ -353,22 +340,22 @@ class SettledHandler implements LegacyHandler {
 function settleOnAbort(signal: AbortSignal | undefined, pending: Promise<Dispatcher.ResponseData>): Promise<Dispatcher.ResponseData> {
   if (signal === undefined) return pending;
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
+    const stop = (): void => {
       pending.then((late) => late.body.destroy(), () => undefined);
       reject(signal.reason);
     };
     if (signal.aborted) {
-      onAbort();
+      stop();
       return;
     }
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unwatch = onAbort(signal, stop);
     pending.then(
       (data) => {
-        signal.removeEventListener('abort', onAbort);
+        unwatch();
         resolve(data);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        unwatch();
         reject(error);
       },
     );

@@ -14,12 +14,12 @@ export async function closeAll(servers: readonly TestServer[]): Promise<void> {
   await Promise.all(servers.map((server) => server.close()));
 }
 
-type PoolEventType = 'poolcreate' | 'poolevict' | 'poolclose';
+type PoolEventType = 'poolcreate' | 'poolevict' | 'poolrevive' | 'poolclose';
 
 /** Every pool event of a manager, in order, as `type key` strings. */
 export function recordEvents(manager: BasePoolManager): string[] {
   const seen: string[] = [];
-  for (const type of ['poolcreate', 'poolevict', 'poolclose'] as const) {
+  for (const type of ['poolcreate', 'poolevict', 'poolrevive', 'poolclose'] as const) {
     manager.addEventListener(type, (event) => seen.push(`${type} ${(event as PoolEvent).key}`));
   }
   return seen;

@@ -22,6 +22,13 @@ export interface TestServer {
   readonly totalConnections: number;
   /** The most sockets open at the same time. */
   readonly peakConnections: number;
+  /**
+   * The most sockets open at the same time, not counting one its client has
+   * already closed (its end received): the server closes its side a turn or
+   * two later, and a client that closes one socket and opens another would
+   * otherwise be seen with both.
+   */
+  readonly peakUnendedConnections: number;
   /** Requests being handled right now, and the most at once. */
   readonly inFlight: number;
   readonly peakInFlight: number;
@@ -58,6 +65,8 @@ export async function startServer(handler: Handler = echo, options: ServerOption
   const sockets = new Set<Socket>();
   let total = 0;
   let peak = 0;
+  let unended = 0;
+  let peakUnended = 0;
   let inFlight = 0;
   let peakInFlight = 0;
   const waiters: Array<{ n: number; resolve: () => void }> = [];
@@ -118,7 +127,20 @@ export async function startServer(handler: Handler = echo, options: ServerOption
     sockets.add(socket);
     total += 1;
     peak = Math.max(peak, sockets.size);
-    socket.on('close', () => forget(socket));
+    unended += 1;
+    peakUnended = Math.max(peakUnended, unended);
+    let ended = false;
+    const end = (): void => {
+      if (!ended) {
+        ended = true;
+        unended -= 1;
+      }
+    };
+    socket.on('end', end);
+    socket.on('close', () => {
+      end();
+      forget(socket);
+    });
     for (const w of waiters.filter((w) => total >= w.n)) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve();
@@ -144,6 +166,9 @@ export async function startServer(handler: Handler = echo, options: ServerOption
     },
     get peakConnections() {
       return peak;
+    },
+    get peakUnendedConnections() {
+      return peakUnended;
     },
     get inFlight() {
       return inFlight;
