@@ -66,7 +66,7 @@ describe.each(adapters)('pressure ($name adapter)', (adapter) => {
     } finally {
       await manager.clear();
     }
-  });
+  }, 120_000);
 
   it('600 requests over 20 origins, numPools 5, maxSize 3: no origin ever sees more than 3 at once, pools revive instead of doubling', async () => {
     const manager = adapter.make({ numPools: 5, maxSize: 3 });
@@ -120,5 +120,5 @@ describe.each(adapters)('pressure ($name adapter)', (adapter) => {
     }
     // Every pool made was closed: the 5 live ones by clear(), the retiring ones as they emptied.
     expect(counts.poolclose).toBe(counts.poolcreate);
-  });
+  }, 60_000);
 });
