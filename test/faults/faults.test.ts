@@ -316,3 +316,34 @@ describe.each(adapters)('faults ($name adapter)', (adapter) => {
     await manager.clear();
   });
 });
+
+describe('a runtime that cannot say why (browsers, Workers: "Failed to fetch")', () => {
+  it('assumes the request was sent: POST reaches the server once, GET is retried; a code that proves nothing was sent allows a resend', async () => {
+    const server = await serve({});
+    const { PoolManager } = await import('../../adapters/fetch/index.js');
+    /** Sends the request for real, then fails the way a browser does whatever happened (a CORS refusal, a reset, a bad answer). */
+    const browserLike = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const response = await fetch(input, init);
+      await response.body?.cancel();
+      throw new TypeError('Failed to fetch');
+    };
+    const manager = new PoolManager({ fetch: browserLike, clock: fakeClock().clock });
+    const post = await manager.request('POST', server.url('/sent'), { body: 'payload' }).catch((e: unknown) => e);
+    expect(post).toBeInstanceOf(NewConnectionError);
+    expect(server.count('POST', '/sent')).toBe(1);
+    const get = await manager.request('GET', server.url('/sent')).catch((e: unknown) => e);
+    expect(get).toBeInstanceOf(MaxRetryError);
+    expect(server.count('GET', '/sent')).toBe(4);
+    // With the runtime's word that no connection was made (Node's fetch: cause.code), a POST goes again.
+    let refused = 0;
+    const refusing = (): Promise<Response> => {
+      refused += 1;
+      return Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }));
+    };
+    const retrying = new PoolManager({ fetch: refusing, clock: fakeClock().clock });
+    await expect(retrying.request('POST', server.url('/refused'), { body: 'payload' })).rejects.toBeInstanceOf(MaxRetryError);
+    expect(refused).toBe(4);
+    await manager.clear();
+    await retrying.clear();
+  });
+});
