@@ -1,5 +1,5 @@
 /** `timeout` checks and the default clock's `sleep`. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { normalizeTimeout, realClock, sleep } from './timeout.js';
 
 describe('normalizeTimeout', () => {
@@ -28,10 +28,29 @@ describe('normalizeTimeout', () => {
 });
 
 describe('sleep', () => {
-  it('resolves after the wait, at once for 0', async () => {
-    await expect(sleep(0)).resolves.toBeUndefined();
-    await expect(sleep(5)).resolves.toBeUndefined();
-    expect(realClock.now()).toBeGreaterThan(0);
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('resolves once the wait is over, not before (on a fake clock: no real waiting)', async () => {
+    vi.useFakeTimers();
+    let done = false;
+    const waiting = sleep(5_000).then(() => {
+      done = true;
+    });
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done).toBe(true);
+    await waiting;
+  });
+
+  it('the default clock reads the system time and waits with sleep', () => {
+    vi.useFakeTimers({ now: Date.UTC(2019, 5, 3, 11) });
+    expect(realClock.now()).toBe(Date.UTC(2019, 5, 3, 11));
+    vi.advanceTimersByTime(1_500);
+    expect(realClock.now()).toBe(Date.UTC(2019, 5, 3, 11) + 1_500);
+    expect(realClock.sleep).toBe(sleep);
   });
 
   it('rejects with the signal\'s reason when aborted, before or during the wait', async () => {

@@ -6,7 +6,7 @@
  */
 import type http from 'node:http';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MaxRetryError, NewConnectionError, ProtocolError } from '../../src/errors.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
 import { adapters, fakeClock, readBody, routesServer, type Adapter } from './support.js';
@@ -196,7 +196,18 @@ describe.each(adapters)('retries ($name adapter)', (adapter) => {
       expect(await (await http.request('PUT', stale.url('/three'), { body: 'x' })).text()).toBe('fresh PUT');
       // A POST might have been acted on: it is not sent twice.
       await expect(http.request('POST', stale.url('/four'), { body: 'x' })).rejects.toBeInstanceOf(ProtocolError);
-      if (adapter.name === 'node') expect(stale.totalConnections).toBe(3);
+      const seen = stale.requests.map((r) => `${r.method} ${r.url}`);
+      expect(seen.filter((r) => r === 'POST /four')).toHaveLength(1);
+      // Each socket answers exactly one request, and /one, /two and /three were answered.
+      expect(stale.totalConnections).toBe(3);
+      if (adapter.name === 'node') {
+        // One socket at a time (maxSize 1): /two and /three each met the dropped socket, then went on a new one.
+        expect(seen).toEqual(['GET /one', 'GET /two', 'GET /two', 'PUT /three', 'PUT /three', 'POST /four']);
+      } else {
+        // Node's fetch owns the sockets and may open a new one before the last is free: each request is
+        // sent once, or twice when it met the dropped socket; never a third time.
+        for (const r of ['GET /one', 'GET /two', 'PUT /three']) expect([1, 2]).toContain(seen.filter((s) => s === r).length);
+      }
     } finally {
       await stale.close();
     }
@@ -270,22 +281,67 @@ describe.each(adapters)('retries ($name adapter)', (adapter) => {
 });
 
 describe('retries: the clock', () => {
-  it('waits for real with the default clock, and an injected sleep sees the abort signal', async () => {
-    const gate = deferred();
-    const calls: Array<{ ms: number; signal: AbortSignal | undefined }> = [];
+  it('the default clock waits for real: a sleep resolves once its time has passed, not before (fake timers)', async () => {
+    const { PoolManager } = await import('../../adapters/node/index.js');
+    vi.useFakeTimers();
+    try {
+      const http = new PoolManager();
+      let done = false;
+      const waiting = http.sleep(5_000).then(() => {
+        done = true;
+      });
+      await vi.advanceTimersByTimeAsync(4_999);
+      expect(done).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(done).toBe(true);
+      await waiting;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a retry on the default clock waits its backoff, and an abort during that wait ends the request at once', async () => {
+    const second = deferred();
+    const flaky = await startServer((_req, res) => {
+      res.writeHead(500).end();
+      if (flaky.requests.length === 2) res.on('finish', () => second.resolve());
+    });
+    try {
+      const { PoolManager } = await import('../../adapters/node/index.js');
+      await using http = new PoolManager({ retries: { total: 3, statusForcelist: [500], backoffFactor: 100 } });
+      const controller = new AbortController();
+      // The first retry goes at once; the second waits 100 * 2 = 200 s: only the abort can end it within the test.
+      const pending = http.request('GET', flaky.url('/'), { signal: controller.signal }).catch((e: unknown) => e);
+      await second.promise;
+      const reason = new Error('stop waiting');
+      controller.abort(reason);
+      expect(await pending).toBe(reason);
+      expect(flaky.requests).toHaveLength(2);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it('an injected sleep is handed the request\'s signal, and sees its abort', async () => {
+    const slept = deferred<AbortSignal | undefined>();
     const { PoolManager } = await import('../../adapters/node/index.js');
     await using http = new PoolManager({
       clock: {
-        sleep: async (ms, signal) => {
-          calls.push({ ms, signal });
-          gate.resolve();
+        sleep: (_ms, signal) => {
+          slept.resolve(signal);
+          return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
         },
       },
-      retries: { total: 1, statusForcelist: [500], raiseOnStatus: false, backoffFactor: 1 },
+      retries: { total: 1, statusForcelist: [500], backoffFactor: 1 },
     });
-    await http.request('GET', server.url('/status?status=500'));
-    await gate.promise;
-    expect(calls).toEqual([{ ms: 0, signal: undefined }]);
+    const controller = new AbortController();
+    const pending = http.request('GET', server.url('/status?status=500'), { signal: controller.signal }).catch((e: unknown) => e);
+    const signal = await slept.promise;
+    expect(signal?.aborted).toBe(false);
+    const reason = new Error('stop');
+    controller.abort(reason);
+    expect(signal?.aborted).toBe(true);
+    expect(await pending).toBe(reason);
   });
 });
 
