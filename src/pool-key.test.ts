@@ -81,6 +81,19 @@ describe('poolKeyForHost', () => {
 });
 
 describe('parseUrl', () => {
+  it('parses each of the last 16 strings once (round-robin over origins), then forgets the oldest', () => {
+    const urls = Array.from({ length: 16 }, (_, i) => `http://127.0.0.${i + 2}:8080/path?i=${i}`);
+    const first = urls.map((url) => parseUrl(url));
+    const again = urls.map((url) => parseUrl(url));
+    again.forEach((url, i) => expect(url).toBe(first[i]));
+    expect(first[3]?.href).toBe('http://127.0.0.5:8080/path?i=3');
+    parseUrl('http://127.0.0.99/');
+    // The oldest was pushed out: it is parsed anew (an equal URL, another object).
+    const oldest = parseUrl(urls[0] as string);
+    expect(oldest).not.toBe(first[0]);
+    expect(oldest.href).toBe(first[0]?.href);
+  });
+
   it.each(['nohost', '/relative', '', 'http://', 'http://@', 'http://:80/'])('refuses %j with LocationValueError naming it', (url) => {
     let thrown: unknown;
     try {

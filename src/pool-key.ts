@@ -23,15 +23,26 @@ export interface PoolKey {
 }
 
 /**
- * The last string parsed and its URL: code that calls one endpoint over and
- * over passes the same string, and parsing it costs more than the rest of
- * the lookup. Safe to share because the core never mutates a URL.
+ * The last few strings parsed and their URLs: code calls a few endpoints
+ * over and over (round-robin over origins, say) with the same strings, and
+ * parsing one costs more than the rest of the lookup. Safe to share because
+ * the core never mutates a URL. The last one is checked first, without a
+ * hash lookup.
  */
 let lastParsed: { input: string; url: URL } | undefined;
+const recentlyParsed = new Map<string, URL>();
+const RECENT = 16;
 
 /** Parses a request URL, refusing what no pool can serve. */
 export function parseUrl(url: string | URL, method?: string): URL {
   if (lastParsed !== undefined && url === lastParsed.input) return lastParsed.url;
+  if (typeof url === 'string') {
+    const recent = recentlyParsed.get(url);
+    if (recent !== undefined) {
+      lastParsed = { input: url, url: recent };
+      return recent;
+    }
+  }
   let parsed: URL;
   if (url instanceof URL) {
     parsed = url;
@@ -56,7 +67,12 @@ export function parseUrl(url: string | URL, method?: string): URL {
   if (parsed.hostname === '') {
     throw new LocationValueError(`No host specified in URL ${JSON.stringify(parsed.href)}`, { method, url: parsed.href });
   }
-  if (typeof url === 'string') lastParsed = { input: url, url: parsed };
+  if (typeof url === 'string') {
+    lastParsed = { input: url, url: parsed };
+    // Oldest out first: a Map iterates in insertion order.
+    if (recentlyParsed.size >= RECENT) recentlyParsed.delete(recentlyParsed.keys().next().value as string);
+    recentlyParsed.set(url, parsed);
+  }
   return parsed;
 }
 
