@@ -92,6 +92,7 @@ class Panel {
     this.#summary.innerHTML =
       `${running ? 'running' : '<b>paused</b>'} · sent <b data-testid="sent">${sent}</b> · pools <b data-testid="pools">${snapshot.rows.length}</b>/${settings.numPools}` +
       ` · in flight <b>${snapshot.inFlight}</b> · queued <b>${snapshot.queued}</b> · evictions <b data-testid="evictions">${snapshot.events.poolevict}</b>` +
+      ` · revived <b data-testid="revivals">${snapshot.events.poolrevive}</b>` +
       ` · maxSize ${settings.maxSize} · maxTotal ${maxTotal}`;
 
     // stats() lists pools least recently used first: that one goes next. Rows stay in the origins' order to be readable.

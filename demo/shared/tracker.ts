@@ -1,13 +1,14 @@
 /**
  * What the dashboard shows about one manager, built only on its public face:
- * `stats()`, the `poolcreate` / `poolevict` / `poolclose` events, and the
+ * `stats()`, the `poolcreate` / `poolevict` / `poolrevive` / `poolclose` events, and the
  * `newPool` factory seam (a subclass hands every new pool to `adopt`).
  * Runs unchanged in Node and in the page, so both panels count alike.
  */
 import type { ConnectionPool } from '../../src/connection-pool.js';
 import type { PoolEvent, PoolManager as BasePoolManager } from '../../src/pool-manager.js';
 
-export const EVENT_KINDS = ['poolcreate', 'poolevict', 'poolclose'] as const;
+/** `poolrevive`: an evicted pool still finishing requests was asked for again and came back (its row returns). */
+export const EVENT_KINDS = ['poolcreate', 'poolevict', 'poolrevive', 'poolclose'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface LogEntry {
@@ -65,7 +66,7 @@ export class PoolTracker {
   readonly #closed = new Map<string, OriginTotals>();
   readonly #evictions = new Map<string, number>();
   readonly #listeners = new Set<(entry: LogEntry) => void>();
-  readonly events: Record<EventKind, number> = { poolcreate: 0, poolevict: 0, poolclose: 0 };
+  readonly events: Record<EventKind, number> = { poolcreate: 0, poolevict: 0, poolrevive: 0, poolclose: 0 };
 
   constructor(manager: BasePoolManager, retryStatuses: Iterable<number>) {
     this.#manager = manager;

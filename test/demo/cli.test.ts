@@ -49,8 +49,8 @@ describe('npm run demo -- --once', () => {
     const hot = rows.get('fast-a');
     expect(hot?.connections).toBeLessThan(hot?.requests ?? 0);
 
-    const kinds = Object.fromEntries([...stdout.matchAll(/^(poolcreate|poolevict|poolclose): (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
-    expect(Object.keys(kinds).sort()).toEqual(['poolclose', 'poolcreate', 'poolevict']);
+    const kinds = Object.fromEntries([...stdout.matchAll(/^(poolcreate|poolevict|poolrevive|poolclose): (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    expect(Object.keys(kinds).sort()).toEqual(['poolclose', 'poolcreate', 'poolevict', 'poolrevive']);
     expect(kinds.poolevict).toBe(evictions);
     // clear() at the end closed every pool ever made.
     expect(kinds.poolclose).toBe(kinds.poolcreate);

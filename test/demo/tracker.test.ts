@@ -60,6 +60,25 @@ describe('PoolTracker', () => {
     expect(log.filter((l) => l.startsWith('poolevict'))).toEqual([`poolevict ${a.origin}`, `poolevict ${b.origin}`]);
     expect(log.filter((l) => l.startsWith('poolclose'))).toHaveLength(4);
   });
+
+  it('shows a revived pool: its row comes back and the log says poolrevive after poolevict', async () => {
+    const manager = new DemoPoolManager(managerOptions({ ...settings, numPools: 1 }));
+    const log: string[] = [];
+    manager.tracker.onLog((entry) => log.push(`${entry.kind} ${entry.origin}`));
+    const [a, b] = plain as [TestServer, TestServer];
+    // a's body is held (streamed, unread) while b evicts it: a is retiring, and asked for again, it comes back.
+    const held = await manager.request('GET', a.url('/held'), { preloadContent: false });
+    await manager.request('GET', b.url('/'));
+    expect(manager.tracker.snapshot().rows.map((r) => r.origin)).toEqual([b.origin]);
+    await manager.request('GET', a.url('/again'));
+    const snapshot = manager.tracker.snapshot();
+    expect(snapshot.rows.map((r) => r.origin)).toEqual([a.origin]);
+    expect(snapshot.rows[0]).toMatchObject({ requests: 2, evictions: 1 });
+    expect(snapshot.events).toMatchObject({ poolcreate: 2, poolevict: 2, poolrevive: 1 });
+    expect(log.filter((l) => l.endsWith(` ${a.origin}`))).toEqual([`poolcreate ${a.origin}`, `poolevict ${a.origin}`, `poolrevive ${a.origin}`]);
+    await held.text();
+    await manager.clear();
+  });
 });
 
 describe('runWorkload', () => {
