@@ -45,16 +45,30 @@ const POOLFETCH_DEPS = new Set(['p-queue', 'eventemitter3', 'p-timeout', 'quick-
 export interface ProfiledClient {
   client: string;
   requests: number;
-  /** CPU µs per request while profiled (the profiler adds to it). */
+  /** CPU µs per request while profiled (the profiler adds to it); the areas add up to it. */
   cpuMicros: number;
   /** Self time µs per request by whose code ran. */
   areas: Record<Area, number>;
   /** The functions with the most self time, µs per request. */
-  top: Array<{ fn: string; location: string; area: Area; micros: number }>;
+  top: FunctionCost[];
   /** The .cpuprofile written, relative to the repository. */
   file: string;
   /** Process warnings in the profiled child. */
   warnings: string[];
+}
+
+export interface FunctionCost {
+  fn: string;
+  location: string;
+  area: Area;
+  micros: number;
+}
+
+/** A poolfetch client against the undici call it wraps: the functions whose self time grew most. */
+export interface ProfileComparison {
+  client: string;
+  baseline: string;
+  rows: Array<FunctionCost & { baselineMicros: number }>;
 }
 
 export interface ProfileResult {
@@ -62,7 +76,14 @@ export interface ProfileResult {
   connections: number;
   concurrency: number;
   clients: ProfiledClient[];
+  comparisons: ProfileComparison[];
 }
+
+/** Which profiled client is compared with which. */
+const PAIRS: Array<[string, string]> = [
+  ['poolfetch request', 'undici Pool.request'],
+  ['poolfetch manager.fetch', 'undici fetch + Pool'],
+];
 
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }>;
@@ -111,16 +132,32 @@ function classify(frame: CpuProfile['nodes'][number]['callFrame']): { area: Area
   return { area: 'other', location: url.slice(url.lastIndexOf('/') + 1) };
 }
 
-export function summarize(profile: CpuProfile, requests: number, topN: number): Pick<ProfiledClient, 'areas' | 'top'> {
-  const self = new Map<number, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    // A sample's duration is the gap to the next one (the last runs to the profile's end).
-    const dt = i + 1 < profile.timeDeltas.length ? (profile.timeDeltas[i + 1] ?? 0) : 0;
-    const id = profile.samples[i] ?? -1;
-    self.set(id, (self.get(id) ?? 0) + dt);
+/**
+ * Self time per function, in µs per request. Samples are counted, not timed,
+ * and scaled so that a client's total is its measured CPU time while it was
+ * profiled: the profiler's clock runs on while the process waits for a core
+ * (on a busy machine, much of the time), and the time a sample spans is
+ * billed to whatever ran last, where a count of samples follows CPU time.
+ * Idle samples (waiting in the event loop) are left out of both.
+ */
+export function summarize(
+  profile: CpuProfile,
+  requests: number,
+  cpuMicrosPerRequest: number,
+  topN: number,
+): Pick<ProfiledClient, 'areas' | 'top'> & { all: Map<string, FunctionCost> } {
+  const idle = new Set(profile.nodes.filter((n) => classify(n.callFrame) === undefined).map((n) => n.id));
+  const counts = new Map<number, number>();
+  let busy = 0;
+  for (const id of profile.samples) {
+    if (idle.has(id)) continue;
+    busy += 1;
+    counts.set(id, (counts.get(id) ?? 0) + 1);
   }
+  const perSample = busy === 0 ? 0 : (cpuMicrosPerRequest * requests) / busy;
+  const self = new Map<number, number>([...counts].map(([id, n]) => [id, n * perSample]));
   const areas = Object.fromEntries(AREAS.map((a) => [a, 0])) as Record<Area, number>;
-  const byFunction = new Map<string, { fn: string; location: string; area: Area; micros: number }>();
+  const byFunction = new Map<string, FunctionCost>();
   for (const node of profile.nodes) {
     const micros = self.get(node.id);
     if (micros === undefined) continue;
@@ -134,7 +171,7 @@ export function summarize(profile: CpuProfile, requests: number, topN: number): 
     byFunction.set(key, row);
   }
   const top = [...byFunction.values()].sort((a, b) => b.micros - a.micros).slice(0, topN);
-  return { areas, top };
+  return { areas, top, all: byFunction };
 }
 
 export interface ProfilePlan {
@@ -156,6 +193,7 @@ export async function runProfiles(plan: ProfilePlan): Promise<ProfileResult> {
   const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0], delayMs: 0, keepAliveTimeoutMs: 10 * 60_000 });
   const origin = `http://127.0.0.1:${server.ports[0]}`;
   const clients: ProfiledClient[] = [];
+  const all = new Map<string, Map<string, FunctionCost>>();
   try {
     for (const client of plan.clients) {
       const out = `${dir}/waiting-${client.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.cpuprofile`;
@@ -176,11 +214,30 @@ export async function runProfiles(plan: ProfilePlan): Promise<ProfileResult> {
         child.once('exit', (code) => reject(new Error(`profile of ${client} exited with ${code}`)));
       });
       const profile = JSON.parse(readFileSync(result.out, 'utf8')) as CpuProfile;
-      clients.push({ client, requests: plan.requests, cpuMicros: result.cpuMicros, ...summarize(profile, plan.requests, plan.topN), file: relative(root, out), warnings: result.warnings });
+      const summary = summarize(profile, plan.requests, result.cpuMicros, plan.topN);
+      all.set(client, summary.all);
+      clients.push({ client, requests: plan.requests, cpuMicros: result.cpuMicros, areas: summary.areas, top: summary.top, file: relative(root, out), warnings: result.warnings });
       plan.log(`  profiled ${client}`);
     }
   } finally {
     await server.close();
   }
-  return { label: plan.label, connections: plan.connections, concurrency: plan.concurrency, clients };
+  const comparisons: ProfileComparison[] = [];
+  for (const [client, baseline] of PAIRS) {
+    const mine = all.get(client);
+    const theirs = all.get(baseline);
+    if (mine === undefined || theirs === undefined) continue;
+    const keys = new Set([...mine.keys(), ...theirs.keys()]);
+    const rows = [...keys]
+      .map((key) => {
+        const a = mine.get(key);
+        const b = theirs.get(key);
+        const any = (a ?? b) as FunctionCost;
+        return { fn: any.fn, location: any.location, area: any.area, micros: a?.micros ?? 0, baselineMicros: b?.micros ?? 0 };
+      })
+      .sort((x, y) => y.micros - y.baselineMicros - (x.micros - x.baselineMicros))
+      .slice(0, plan.topN);
+    comparisons.push({ client, baseline, rows });
+  }
+  return { label: plan.label, connections: plan.connections, concurrency: plan.concurrency, clients, comparisons };
 }

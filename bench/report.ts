@@ -236,6 +236,15 @@ function profileTables(profile: ProfileResult, md: boolean): string {
   const areaHeader = ['client', 'CPU µs/req (profiled)', ...AREAS];
   const areaBody = profile.clients.map((c) => [c.client, c.cpuMicros.toFixed(0), ...AREAS.map((a) => c.areas[a].toFixed(1))]);
   const parts = [grid(areaHeader, areaBody, [false, true, ...AREAS.map(() => true)], md)];
+  const code = (text: string): string => (md && text !== '' ? `\`${text}\`` : text);
+  // Older results.json files have no comparisons.
+  for (const c of profile.comparisons ?? []) {
+    const body = c.rows.map((r) => [code(r.fn), code(r.location), r.area, r.micros.toFixed(1), r.baselineMicros.toFixed(1), signedMicros(r.micros - r.baselineMicros)]);
+    parts.push(
+      `${md ? `**${c.client} against ${c.baseline}**` : `${c.client} against ${c.baseline}`}: the functions whose self time grew most (µs per request; a function only one of them runs counts 0 for the other)\n\n` +
+        grid(['function', 'where', 'whose', c.client, c.baseline, 'difference'], body, [false, false, false, true, true, true], md),
+    );
+  }
   for (const c of profile.clients) {
     const body = c.top.map((t) => [md ? `\`${t.fn}\`` : t.fn, md && t.location !== '' ? `\`${t.location}\`` : t.location, t.area, t.micros.toFixed(1)]);
     parts.push(`${md ? `**${c.client}**, top self time (µs per request):` : `${c.client}: top self time (µs per request)`}\n\n${grid(['function', 'where', 'whose', 'µs/req'], body, [false, false, false, true], md)}`);
@@ -333,19 +342,21 @@ function profileNotes(profile: ProfileResult): string {
   const pool = profile.clients.find((c) => c.client === 'undici Pool.request');
   const diff =
     pf !== undefined && pool !== undefined
-      ? `\n\nAgainst \`Pool.request\`, \`request\` spends ${(pf.cpuMicros - pool.cpuMicros).toFixed(0)} µs more CPU per request under the profiler: ` +
+      ? `\n\nAgainst \`Pool.request\`, \`request\` spends ${signedMicros(pf.cpuMicros - pool.cpuMicros)} of CPU per request under the profiler: ` +
         AREAS.map((a) => `${a} ${signedMicros(pf.areas[a] - pool.areas[a])}`).join(', ') +
-        '. The "poolfetch" column is poolfetch\'s own code (functions mapped back to `src/` and `adapters/` through the build\'s source map); ' +
-        'undici\'s, Node\'s and the garbage collector\'s shares move with how many objects and promises that code makes per request.'
+        '. The "poolfetch" column is poolfetch\'s own code (functions mapped back to `src/` and `adapters/` through the build\'s source map); "native" is C++ and V8 builtins (socket writes, microtask runs); ' +
+        'work that poolfetch\'s code causes in undici, in Node and in the garbage collector is counted in those columns, not in "poolfetch".'
       : '';
   return `### Where the CPU goes (waiting, ${profile.label})
 
 Each client below ran the ${profile.label} case of this shape in a child process under V8's CPU profiler (the
 profiler \`node --cpu-prof\` starts, driven through \`node:inspector\` so the profile covers only the measured
 requests: ${profile.clients[0]?.requests.toLocaleString('en') ?? 0} of them after a warm-up). Self time is summed by
-function and by whose code it is; figures are µs per request. The profiler adds to every function, so compare
-rows with each other rather than with the table above. The \`.cpuprofile\` files are left in \`.tmp/bench/profiles/\`
-for Chrome DevTools.
+function and by whose code it is, in µs per request. Samples are counted and scaled so that each client's total
+is its CPU time (user + system) while profiled: on a busy machine the profiler's clock also runs while the
+process waits for a core, and a count of samples follows CPU time more closely than that clock. Figures from
+one short profile move by several µs between runs; the \`.cpuprofile\` files are left in
+\`.tmp/bench/profiles/\` for Chrome DevTools.
 
 ${profileTables(profile, true)}${diff}
 `;
