@@ -484,9 +484,14 @@ same local server as the data it fetches.
 
 CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in the core and the Node adapter:
 
-- **Slots without a p-queue task.** A request that finds a free slot in its pool (and nobody waiting) takes it
-  with a counter; p-queue (concurrency 1) is only the line of requests *waiting* for a slot, with its abort and
-  \`poolTimeout\` handling. One p-queue task per request cost about 10 µs of CPU.
+- **A waiting line that costs only what the caller asked for** (\`src/waiting-line.ts\`, issue 13). A request
+  that finds a free slot and nobody waiting takes it synchronously, without a promise; one that finds none joins
+  a FIFO list and is handed the slot directly when one frees. It gets a timer only with \`poolTimeout\` and
+  listens to no signal but the caller's own (one listener per signal, however many waiters share it); shutdown
+  walks the list instead of listening. The Node adapter waits in this line; the fetch adapter keeps p-queue
+  (concurrency \`maxSize\`, one task per exchange) with the same list for signals and timeouts. Before it, an
+  \`AbortController\`, several abort listeners and a p-queue task per waiting request cost about 45 µs of CPU
+  (a profile in issue 13) and printed \`MaxListenersExceededWarning\` past ten waiters.
 - **Headers only when read.** The Node adapter keeps undici's header record and builds a \`Headers\` object the
   first time \`response.headers\` is read; the request loop reads \`location\` and \`retry-after\` only for the
   statuses that use them. Filling a \`Headers\` with five fields costs a few µs in Node.
