@@ -1,9 +1,11 @@
 /**
- * The chart in BENCHMARKS.md, drawn as plain SVG by the bench itself:
- * throughput vs number of origins, and RSS as the 10,000-origin run goes.
+ * The charts in BENCHMARKS.md, drawn as plain SVG by the bench itself:
+ * throughput vs number of origins, and RSS as the 10,000-origin run goes
+ * (chart.svg); CPU per request in the waiting shape (waiting.svg).
  */
 import type { ManyOriginsResult } from './many-origins.js';
 import { MiB } from './stats.js';
+import type { ThroughputRow } from './throughput.js';
 
 const COLORS: Record<string, string> = { poolfetch: '#1f77b4', 'undici-agent': '#d62728', 'global-fetch': '#2ca02c' };
 const LABELS: Record<string, string> = { poolfetch: 'poolfetch (numPools 100)', 'undici-agent': 'undici Agent', 'global-fetch': 'global fetch' };
@@ -89,6 +91,57 @@ export function chartSvg(runs: ManyOriginsResult[]): string {
 <rect width="100%" height="100%" fill="#fff"/>
 ${panel({ x: 0, title: 'Throughput vs distinct origins (round-robin, 50 in flight)', xLabel: 'distinct origins (log scale)', yLabel: 'requests / s', logX: true, series: throughput })}
 ${panel({ x: W, title: `RSS during the ${biggest.origins.toLocaleString('en')}-origin run`, xLabel: 'requests sent', yLabel: 'RSS (MiB)', logX: false, series: rss })}
+${legend}
+</svg>
+`;
+}
+
+/** The waiting shape at a glance: CPU µs per request for every client, one panel per case, the range over rounds as a whisker. */
+export function waitingSvg(rows: ThroughputRow[]): string {
+  const cases = [...new Set(rows.map((r) => r.payload))];
+  const names = [...new Set(rows.map((r) => r.name))];
+  const PW = 480;
+  const label = 250;
+  const bar = 16;
+  const gap = 6;
+  const top = 40;
+  const PH = top + names.length * (bar + gap) + 30;
+  const color = (name: string): string => (name.startsWith('poolfetch') || name.startsWith('fetch adapter') ? '#1f77b4' : name.startsWith('undici') ? '#d62728' : '#999');
+  const out: string[] = [];
+  cases.forEach((c, i) => {
+    const x0 = (i % 2) * PW;
+    const y0 = Math.floor(i / 2) * PH;
+    const inCase = names.map((n) => rows.find((r) => r.payload === c && r.name === n));
+    const most = niceMax(Math.max(...inCase.flatMap((r) => r?.cpuRounds ?? [0])) * 1.05);
+    const w = PW - label - 30;
+    const sx = (v: number): number => x0 + label + (v / most) * w;
+    out.push(`<text x="${x0 + PW / 2}" y="${y0 + 20}" text-anchor="middle" font-weight="bold">${esc(`${c}: CPU µs per request`)}</text>`);
+    for (let t = 0; t <= 4; t++) {
+      const v = (most / 4) * t;
+      out.push(`<line x1="${sx(v)}" x2="${sx(v)}" y1="${y0 + top - 6}" y2="${y0 + PH - 24}" stroke="#eee"/>`);
+      out.push(`<text x="${sx(v)}" y="${y0 + PH - 10}" text-anchor="middle">${fmt(v)}</text>`);
+    }
+    inCase.forEach((r, j) => {
+      if (r === undefined) return;
+      const y = y0 + top + j * (bar + gap);
+      out.push(`<text x="${x0 + label - 6}" y="${y + bar - 4}" text-anchor="end">${esc(r.name)}</text>`);
+      out.push(`<rect x="${sx(0)}" y="${y}" width="${(sx(r.cpuMicros) - sx(0)).toFixed(1)}" height="${bar}" fill="${color(r.name)}"/>`);
+      const lo = Math.min(...r.cpuRounds);
+      const hi = Math.max(...r.cpuRounds);
+      out.push(`<line x1="${sx(lo).toFixed(1)}" x2="${sx(hi).toFixed(1)}" y1="${y + bar / 2}" y2="${y + bar / 2}" stroke="#333"/>`);
+    });
+  });
+  const height = PH * Math.ceil(cases.length / 2) + 24;
+  const legend = [
+    ['#1f77b4', 'poolfetch'],
+    ['#d62728', 'undici (the baselines)'],
+    ['#999', 'other clients'],
+  ]
+    .map(([fill, text], i) => `<rect x="${70 + i * 200}" y="${height - 18}" width="14" height="8" fill="${fill}"/><text x="${90 + i * 200}" y="${height - 10}">${esc(text ?? '')}</text>`)
+    .join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${PW * 2}" height="${height}" viewBox="0 0 ${PW * 2} ${height}" font-family="sans-serif" font-size="11">
+<rect width="100%" height="100%" fill="#fff"/>
+${out.join('\n')}
 ${legend}
 </svg>
 `;

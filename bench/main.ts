@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { runBrowser, type BrowserResult } from './browser.js';
 import { buildForBench, loadEntries } from './build.js';
 import { runBundleSizes } from './bundle-sizes.js';
-import { chartSvg } from './chart.js';
+import { chartSvg, waitingSvg } from './chart.js';
 import { runChurn } from './churn.js';
 import { makeSpecs, pickSpecs, THROUGHPUT_CLIENTS, WAITING_CLIENTS } from './clients.js';
 import { runCoreInChild, type CoreResult } from './core.js';
@@ -46,7 +46,8 @@ if (args.includes('--report')) {
   if ((saved.meta.skipped ?? []).length > 0) throw new Error(`bench/results.json is from a partial run (--skip=${saved.meta.skipped.join(',')}): BENCHMARKS.md left alone`);
   writeFileSync(`${root}BENCHMARKS.md`, markdown(saved, targets(saved)));
   if (saved.manyOrigins.length > 0) writeFileSync(`${root}bench/chart.svg`, chartSvg(saved.manyOrigins));
-  console.log(`wrote BENCHMARKS.md and bench/chart.svg from bench/results.json (measured ${saved.meta.date})`);
+  if (saved.waiting !== undefined) writeFileSync(`${root}bench/waiting.svg`, waitingSvg(saved.waiting.rows));
+  console.log(`wrote BENCHMARKS.md, bench/chart.svg and bench/waiting.svg from bench/results.json (measured ${saved.meta.date})`);
   process.exit(0);
 }
 
@@ -212,7 +213,8 @@ if (quick) {
 } else {
   writeFileSync(`${root}bench/results.json`, JSON.stringify({ ...results, targets: checks }, null, 2));
   if (results.manyOrigins.length > 0) writeFileSync(`${root}bench/chart.svg`, chartSvg(results.manyOrigins));
+  if (results.waiting !== undefined) writeFileSync(`${root}bench/waiting.svg`, waitingSvg(results.waiting.rows));
   // A partial run (--skip) leaves the committed report alone.
   if (skip.size === 0) writeFileSync(`${root}BENCHMARKS.md`, markdown(results, checks));
-  console.log(`\nwrote bench/results.json, bench/chart.svg and BENCHMARKS.md in ${results.meta.seconds} s`);
+  console.log(`\nwrote bench/results.json, bench/chart.svg, bench/waiting.svg and BENCHMARKS.md in ${results.meta.seconds} s`);
 }

@@ -368,7 +368,7 @@ export function markdown(results: Results, checks: Check[]): string {
   parts.push(`# Benchmarks
 
 \`npm run bench\` measures poolfetch against the clients users would pick instead, side by side in one run
-against the same local servers, and writes this file, \`bench/chart.svg\` and \`bench/results.json\` (not committed).
+against the same local servers, and writes this file, \`bench/waiting.svg\`, \`bench/chart.svg\` and \`bench/results.json\` (not committed).
 Absolute requests per second depend on the machine; **the ratios are the result**.
 
 > Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpuModel}, Node ${m.node}, in ${m.seconds} s;
@@ -414,6 +414,8 @@ compared with that same fetch over such an Agent; \`manager.fetch\` (Node entry)
 round, then each round runs every client once in a new random order, with a full garbage collection before each
 client's turn (off the clock), so no client pays for another's garbage. "spread" is half the range over the
 rounds; "÷ baseline" is the median of per-round ratios against the peer named in "baseline".
+
+![CPU µs per request in the waiting shape, the range over rounds as a whisker](bench/waiting.svg)
 
 ${roundsTable(w.rows, true)}
 
