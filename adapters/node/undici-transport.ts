@@ -17,6 +17,9 @@ import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
 import { onAbort } from '../../src/abort-watch.js';
 
+/** What an empty pool's sockets are closed with; nothing is in flight to see it. */
+const EMPTY_POOL_CLOSED = new Error('poolfetch: pool closed with nothing in flight');
+
 export class UndiciTransport implements Transport {
   readonly followsRedirects = false;
   numConnections = 0;
@@ -156,7 +159,14 @@ export class UndiciTransport implements Transport {
     }
   }
 
+  /**
+   * Graceful: whatever is in flight finishes first. An empty pool (what a
+   * retiring pool is when it closes, and every pool LRU churn closes) is
+   * ended with one shared error, as undici's close() of an empty pool would
+   * end it, but without building an error and its stack trace per client.
+   */
   close(): Promise<void> {
+    if (this.#pool.stats.size === 0) return this.#pool.destroy(EMPTY_POOL_CLOSED);
     return this.#pool.close();
   }
 
