@@ -5,6 +5,7 @@
  * Runs unchanged in Node and in the page, so both panels count alike.
  */
 import type { ConnectionPool } from '../../src/connection-pool.js';
+import { redactCredentials } from '../../src/redact.js';
 import type { PoolEvent, PoolManager as BasePoolManager } from '../../src/pool-manager.js';
 
 /** `poolrevive`: an evicted pool still finishing requests was asked for again and came back (its row returns). */
@@ -111,7 +112,9 @@ export class PoolTracker {
 
   /** Logs a workload request that failed; one that did not fail is not logged. */
   logFailure(url: string, error: unknown): void {
-    if (error !== undefined) this.log('error', url, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    // poolfetch's errors hide passwords already; a URL or another library's error may not.
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (error !== undefined) this.log('error', redactCredentials(url), redactCredentials(detail));
   }
 
   onLog(listener: (entry: LogEntry) => void): () => void {

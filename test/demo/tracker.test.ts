@@ -107,4 +107,24 @@ describe('runWorkload', () => {
     expect(stopped.sent).toBeLessThanOrEqual(11);
     await manager.clear();
   });
+
+  it('never logs a password: a failure line shows user:*** for the URL and in the message', async () => {
+    const manager = new DemoPoolManager(managerOptions(settings));
+    const lines: string[] = [];
+    manager.tracker.onLog((entry) => lines.push(`${entry.kind} ${entry.origin} ${entry.detail ?? ''}`));
+    const gone = await startServer();
+    const url = gone.url('/').replace('://', '://user:s3cr3t@');
+    await gone.close();
+    const error = await manager.request('GET', url, { retries: false }).catch((e: unknown) => e);
+    manager.tracker.logFailure(url, error);
+    // Another library's error, quoting the URL as it was given.
+    manager.tracker.logFailure(url, new TypeError(`Failed to parse URL from ${url}`));
+    const failures = lines.filter((line) => line.startsWith('error '));
+    expect(failures).toHaveLength(2);
+    for (const line of failures) {
+      expect(line).toContain('user:***@');
+      expect(line).not.toContain('s3cr3t');
+    }
+    await manager.clear();
+  });
 });
