@@ -471,8 +471,10 @@ ${roundsTable(results.throughput.rows, true)}
   if (others.length > 0) {
     parts.push(`## Fetch adapter and the core
 
-- The fetch adapter in Node (\`poolfetch/fetch\` with \`fetch: undici.fetch\`) is in the no-waiting table as
-  "fetch adapter over undici fetch", against "undici fetch" (the same function on undici's global dispatcher).
+- The fetch adapter in Node (\`poolfetch/fetch\` given undici's \`fetch\`) is in the waiting table as "fetch adapter
+  over undici fetch + Agent" (an Agent with 10 connections, against the same fetch over such an Agent) and in the
+  no-waiting table as "fetch adapter over undici fetch", against "undici fetch" (the same function on undici's
+  global dispatcher).
 ${others.map((l) => `- ${l.charAt(0).toUpperCase()}${l.slice(1)}.`).join('\n')}
 
 The core's cost is measured with the core \`PoolManager\` over a transport that answers at once
@@ -515,8 +517,9 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
   \`blob()\`, \`formData()\` and \`clone()\` move it to a watched stream.
 - **No signal handed to fetch unless needed.** One long-lived signal shared by all requests (for \`destroy()\`)
   made Node's fetch keep a listener per request on it until garbage collection: ~50 µs a request and a
-  \`MaxListenersExceededWarning\` after 1,500. The fetch adapter now passes a signal only for the caller's
-  signal or a read timeout; \`destroy()\` reaches the rest through the pool's set of open bodies.
+  \`MaxListenersExceededWarning\` after 1,500. For \`manager.fetch\` the fetch adapter now passes a signal only
+  for the caller's signal or a read timeout, and \`destroy()\` reaches the rest through the pool's set of open
+  bodies; \`request()\` gives each exchange an \`AbortController\` of its own, unlinked when the exchange ends.
 - **A lean fetch init.** Only the keys that differ from fetch's defaults, headers as a plain record, and no
   \`Headers\` built at all for a request without headers: Node's fetch validates and converts every key it gets.
 
