@@ -202,7 +202,7 @@ export class ConnectionPool implements Requester, RequestContext {
       throw error;
     }
     // destroy() aborts the body: the transport may have sent the request without a signal.
-    return watchResponse(response, release, this.#openBodies);
+    return watchResponse(response, release, this.#openBodies, call);
   }
 
   /**

@@ -5,6 +5,8 @@
  */
 
 import { onAbort } from './abort-watch.js';
+import { ProtocolError } from './errors.js';
+import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
 
@@ -121,12 +123,25 @@ export function whenCollected(target: object, callback: () => void): () => void 
 
 const utf8 = new TextDecoder();
 
+/**
+ * The poolfetch error for a body that broke off while being read: the
+ * request was sent and its answer is lost. Says why where the runtime does
+ * (Node's fetch: `terminated`, caused by `other side closed`).
+ */
+export function bodyBroke(error: unknown, method: string, url: string): ProtocolError {
+  const why = error as { message?: unknown; cause?: { message?: unknown } } | undefined;
+  const detail = String(why?.cause?.message ?? why?.message ?? error);
+  return new ProtocolError(`Connection broken while reading the body: ${detail} (${method} ${url})`, { method, url, cause: error });
+}
+
 /** Watched bodies still open, so their owner (a pool being destroyed) can abort them all. */
 export type OpenBodies = Set<{ abort(reason: unknown): void }>;
 
 /**
  * The response itself, watched: `done` is called once its body has been read
  * to the end, has failed or was cancelled, or was aborted through `open`.
+ * A read that fails rejects with fetch's kind of error, a `TypeError`, whose
+ * `cause` is the poolfetch error naming `call`'s method and URL.
  *
  * `arrayBuffer()`, `bytes()`, `text()` and `json()` read the runtime's stream
  * directly: no second stream and no second Response are built, and in Node
@@ -134,13 +149,13 @@ export type OpenBodies = Set<{ abort(reason: unknown): void }>;
  * out a watched stream instead, and `blob()`, `formData()` and `clone()` read
  * through a Response over it.
  */
-export function watchResponse(response: Response, done: () => void, open: OpenBodies): Response {
+export function watchResponse(response: Response, done: () => void, open: OpenBodies, call: WireFetch): Response {
   const source = response.body;
   if (source === null) {
     done();
     return response;
   }
-  const watch = new BodyWatch(source, done, open);
+  const watch = new BodyWatch(source, done, open, call);
   // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
   watch.guard(response);
   // One shared prototype per Response class rather than own methods per response: defining
@@ -267,11 +282,16 @@ class BodyWatch {
   readonly source: ReadableStream<Uint8Array>;
   readonly #done: () => void;
   readonly #open: OpenBodies;
+  /** What a broken body's error names; not the call itself, which would hold its request body. */
+  readonly #method: string;
+  readonly #url: URL;
 
-  constructor(source: ReadableStream<Uint8Array>, done: () => void, open: OpenBodies) {
+  constructor(source: ReadableStream<Uint8Array>, done: () => void, open: OpenBodies, call: WireFetch) {
     this.source = source;
     this.#done = done;
     this.#open = open;
+    this.#method = call.init.method;
+    this.#url = call.url;
     open.add(this);
   }
 
@@ -363,13 +383,30 @@ class BodyWatch {
     return reader;
   }
 
-  /** The next chunk, undefined at the end; an abort while waiting is an error, not an end. */
+  /**
+   * The next chunk, undefined at the end; an abort while waiting is an error,
+   * not an end. A body that broke off is fetch's `TypeError` (code written for
+   * fetch expects one) caused by the poolfetch error. `destroy()` rejects with
+   * its own reason; so do the caller's abort and a total timeout, as
+   * src/fetch-loop.ts's `whenDone` errors the body with it (in the abort
+   * event itself, before the runtime's failed read can come back here).
+   */
   async #next(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array | undefined> {
-    const { done, value } = await reader.read();
+    let read: ReadableStreamReadResult<Uint8Array> | undefined;
+    let failure: unknown;
+    try {
+      read = await reader.read();
+    } catch (error) {
+      failure = error;
+    }
     // Set by abort() while the read was pending (narrowing does not see that).
     const aborted = this.#aborted as { reason: unknown } | undefined;
     if (aborted !== undefined) throw aborted.reason;
-    return done ? undefined : value;
+    if (read === undefined) {
+      const broke = bodyBroke(failure, this.#method, this.#url.href);
+      throw new TypeError(failure instanceof Error ? failure.message : 'terminated', { cause: broke });
+    }
+    return read.done ? undefined : read.value;
   }
 }
 

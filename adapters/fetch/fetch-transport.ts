@@ -9,7 +9,7 @@ import {
 import { authorizeFromUrl, hasCredentials, withoutCredentials } from '../../src/credentials.js';
 import { describe } from '../../src/pool-key.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
-import { noop, whenDone } from '../../src/watch-body.js';
+import { bodyBroke, noop, whenDone } from '../../src/watch-body.js';
 import { leanInit } from '../../src/fetch-init.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { ResolvedOptions } from '../../src/options.js';
@@ -66,9 +66,7 @@ export class FetchTransport implements Transport {
     }
     const failed = (error: unknown): unknown => {
       if (controller.signal.aborted) return controller.signal.reason;
-      return error instanceof TypeError
-        ? new ProtocolError(`Connection broken while reading the body: ${error.message} (${method} ${url.href})`, { method, url: url.href, cause: error })
-        : error;
+      return error instanceof TypeError ? bodyBroke(error, method, url.href) : error;
     };
     return {
       status: response.status,

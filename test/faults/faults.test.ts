@@ -16,6 +16,7 @@ import {
   PoolfetchError,
   ProtocolError,
   ReadTimeoutError,
+  isPoolfetchError,
 } from '../../src/errors.js';
 import type { PoolManager } from '../../src/pool-manager.js';
 import type { PoolManagerOptions } from '../../src/types.js';
@@ -162,9 +163,74 @@ describe.each(adapters)('faults ($name adapter)', (adapter) => {
       } else {
         // Reading the body: fetch's own error, which code written for fetch expects.
         expect(error).toBeInstanceOf(TypeError);
-        if (adapter.name === 'node') expect((error as TypeError).cause).toBeInstanceOf(fault.error);
+        expect((error as TypeError).cause).toBeInstanceOf(fault.error);
       }
       expect(everythingShown(error)).not.toContain(SECRET);
+      await expectSlotFreed(manager, server);
+      await expectNothingLeft(adapter, manager, server);
+    });
+  });
+
+  describe('a body that breaks off while manager.fetch() reads it (reset mid-body)', () => {
+    /** Every way to read a body; `bytes()` only where the runtime has it (Node 22 on; it reads as arrayBuffer() does). */
+    const reads: Record<string, (response: Response) => Promise<unknown>> = {
+      'text()': (response) => response.text(),
+      'json()': (response) => response.json(),
+      'arrayBuffer()': (response) => response.arrayBuffer(),
+      'blob()': (response) => response.blob(),
+      'the body stream': async (response) => {
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+        while (!(await reader.read()).done);
+      },
+    };
+    if (typeof (Response.prototype as { bytes?: unknown }).bytes === 'function') {
+      reads['bytes()'] = (response) => (response as Response & { bytes(): Promise<Uint8Array> }).bytes();
+    }
+
+    it.each(Object.keys(reads))('%s rejects with fetch\'s TypeError, caused by a ProtocolError naming GET and the URL; the slot is freed', async (name) => {
+      const server = await serve({ '/fault': behaviours.resetMidBody });
+      const manager = make(adapter);
+      const response = await manager.fetch(secretUrl(server, '/fault'));
+      expect(response.status).toBe(200);
+      const error = await (reads[name] as (response: Response) => Promise<unknown>)(response).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(isPoolfetchError(error)).toBe(false);
+      const cause = (error as TypeError).cause;
+      expect(isPoolfetchError(cause)).toBe(true);
+      expect(cause).toBeInstanceOf(ProtocolError);
+      expect((cause as ProtocolError).name).toBe('ProtocolError');
+      expect((cause as ProtocolError).method).toBe('GET');
+      // manager.fetch takes the credentials out of the URL before fetching; any left would read user:***.
+      expect((cause as ProtocolError).message).toMatch(new RegExp(`GET http://(user:\\*\\*\\*@)?127\\.0\\.0\\.1:${server.port}/fault`));
+      expect(everythingShown(error)).not.toContain(SECRET);
+      // The body broke after the answer began: not sent again.
+      expect(server.count('GET', '/fault')).toBe(1);
+      await expectSlotFreed(manager, server);
+      await expectNothingLeft(adapter, manager, server);
+    });
+
+    it('request() reads the body first (preloadContent): the ProtocolError itself, naming GET and the URL', async () => {
+      const server = await serve({ '/fault': behaviours.resetMidBody });
+      const manager = make(adapter);
+      const error = await manager.request('GET', secretUrl(server, '/fault'), { retries: false }).catch((e: unknown) => e);
+      expect(isPoolfetchError(error)).toBe(true);
+      expect(error).toBeInstanceOf(ProtocolError);
+      expect((error as ProtocolError).message).toContain(`GET http://user:***@127.0.0.1:${server.port}/fault`);
+      expect(everythingShown(error)).not.toContain(SECRET);
+      expect(server.count('GET', '/fault')).toBe(1);
+      await expectSlotFreed(manager, server);
+      await expectNothingLeft(adapter, manager, server);
+    });
+
+    it('the caller\'s abort mid-body rejects with the abort\'s reason itself, not a TypeError; the slot is freed', async () => {
+      const server = await serve({ '/stall': behaviours.slowBody });
+      const manager = make(adapter);
+      const controller = new AbortController();
+      const response = await manager.fetch(server.url('/stall'), { signal: controller.signal });
+      const reading = response.text().catch((e: unknown) => e);
+      const reason = new Error('caller gave up');
+      controller.abort(reason);
+      expect(await reading).toBe(reason);
       await expectSlotFreed(manager, server);
       await expectNothingLeft(adapter, manager, server);
     });
