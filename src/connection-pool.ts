@@ -184,6 +184,22 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release): Promise<Response> {
+    if (signal !== undefined && !signal.aborted) {
+      // The runtime's fetch keeps a listener on the signal it is handed until that request is
+      // garbage-collected (Node's warns past 1,500), and callers share one signal over many
+      // requests: fetch gets a signal of this exchange's own, which the caller's abort reaches
+      // through one listener per signal, unlinked when the exchange ends.
+      const own = new AbortController();
+      const caller = signal;
+      const unlink = onAbort(caller, () => own.abort(caller.reason));
+      const free = release;
+      release = () => {
+        unlink();
+        free();
+      };
+      call = { ...call, init: { ...call.init, signal: own.signal } };
+      signal = own.signal;
+    }
     const fetchSettled = this.#transport.fetchSettled;
     if (fetchSettled === undefined) return this.#fetchWatched(call, release);
     if (signal !== undefined) return this.#fetchSettled(call, signal, release);

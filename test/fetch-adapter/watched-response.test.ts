@@ -230,7 +230,7 @@ describe('the signal handed to fetch', () => {
     expect(new Set(seen).size).toBe(3);
   });
 
-  it('follows the caller’s signal when one is given', async () => {
+  it('is one of the exchange’s own when the caller gives one, which the caller’s abort reaches while the body is open', async () => {
     const seen: Array<AbortSignal | null | undefined> = [];
     const recording: typeof fetch = (input, init) => {
       seen.push(init?.signal);
@@ -238,10 +238,15 @@ describe('the signal handed to fetch', () => {
     };
     await using manager = new PoolManager({ fetch: recording });
     const controller = new AbortController();
-    await (await manager.fetch(server.url('/plain'), { signal: controller.signal })).text();
+    const reason = new Error('caller gave up');
+    const response = await manager.fetch(server.url('/plain'), { signal: controller.signal });
     expect(seen[0]).toBeInstanceOf(AbortSignal);
+    // Not the caller's: fetch would keep its listener on that one until GC.
+    expect(seen[0]).not.toBe(controller.signal);
     expect(seen[0]?.aborted).toBe(false);
-    controller.abort(new Error('caller gave up'));
+    controller.abort(reason);
     expect(seen[0]?.aborted).toBe(true);
+    expect(seen[0]?.reason).toBe(reason);
+    await expect(response.text()).rejects.toBe(reason);
   });
 });

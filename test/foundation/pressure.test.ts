@@ -68,6 +68,31 @@ describe.each(adapters)('pressure ($name adapter)', (adapter) => {
     }
   }, 120_000);
 
+  it('3,000 manager.fetch calls sharing one signal: no listener piles up on it, no warning', async () => {
+    // The runtime's fetch keeps a listener on the signal it is handed until GC and warns past
+    // 1,500 (Node's undici): the pool must hand it a signal of the exchange's own.
+    const manager = adapter.make({ maxSize: 4 });
+    const shared = new AbortController();
+    const before = server.requests.length;
+    try {
+      for (let batch = 0; batch < 30; batch += 1) {
+        await Promise.all(
+          Array.from({ length: 100 }, async (_, i) => {
+            const response = await manager.fetch(server.url(`/s${batch}-${i}`), { signal: shared.signal });
+            await response.arrayBuffer();
+          }),
+        );
+      }
+      expect(server.requests.length - before).toBe(3000);
+      // The caller's abort still reaches a request in flight through the exchange's own signal.
+      const held = manager.fetch(server.url('/held'), { signal: shared.signal });
+      shared.abort(new Error('stop'));
+      await expect(held).rejects.toThrow('stop');
+    } finally {
+      await manager.clear();
+    }
+  }, 120_000);
+
   it('600 requests over 20 origins, numPools 5, maxSize 3: no origin ever sees more than 3 at once, pools revive instead of doubling', async () => {
     const manager = adapter.make({ numPools: 5, maxSize: 3 });
     const counts = { poolcreate: 0, poolevict: 0, poolrevive: 0, poolclose: 0 };
