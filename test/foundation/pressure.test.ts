@@ -93,6 +93,37 @@ describe.each(adapters)('pressure ($name adapter)', (adapter) => {
     }
   }, 120_000);
 
+  it('destroy() with 10,000 requests waiting: every one rejects with ClosedPoolError, none reaches the server', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const firstArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const held = await startServer(async (_req, res) => {
+      arrived();
+      await gate;
+      res.end('late');
+    });
+    const manager = adapter.make({ maxSize: 1 });
+    const pool = manager.connectionFromUrl(held.url());
+    try {
+      const first = manager.request('GET', held.url('/first')).catch((error: unknown) => error);
+      const waiting = Array.from({ length: 10_000 }, (_, i) => manager.request('GET', held.url(`/w${i}`)).catch((error: unknown) => error));
+      await firstArrived;
+      expect(manager.stats()[0]?.queued).toBe(10_000);
+      await manager.destroy();
+      const errors = await Promise.all(waiting);
+      expect(errors.every((error) => error instanceof Error && error.name === 'ClosedPoolError')).toBe(true);
+      // The one in flight is cut off too; nothing that waited was sent.
+      expect(await first).toBeInstanceOf(Error);
+      expect(held.requests.map((r) => r.url)).toEqual(['/first']);
+      // The waiters were turned away in the line, not each handed the slot and refused by the transport.
+      expect(pool.numRequests).toBe(1);
+    } finally {
+      release();
+      await held.close();
+    }
+  }, 120_000);
+
   it('600 requests over 20 origins, numPools 5, maxSize 3: no origin ever sees more than 3 at once, pools revive instead of doubling', async () => {
     const manager = adapter.make({ numPools: 5, maxSize: 3 });
     const counts = { poolcreate: 0, poolevict: 0, poolrevive: 0, poolclose: 0 };
