@@ -66,6 +66,8 @@ export class ConnectionPool implements Requester, RequestContext {
    */
   #unsent = 0;
   #onAnswered: Array<() => void> = [];
+  /** Set by `settled()`: disposal is waiting, so requests stuck behind handed-out bodies are failed. */
+  #disposing = false;
 
   /** `line` is the adapter's own line for this origin's slots, if it brings one (the fetch adapter's p-queue). */
   constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }, line?: SlotLine) {
@@ -283,14 +285,33 @@ export class ConnectionPool implements Requester, RequestContext {
   revive(): boolean {
     if (this.closed || !this.#retiring) return false;
     this.#retiring = false;
+    this.#disposing = false;
     this.#onClosed = undefined;
     return true;
   }
 
-  /** Resolves once no request waits here for a slot or for its response headers. */
+  /**
+   * Disposal (`clear()`, `close()`): resolves once no request waits here for
+   * a slot or for its response headers. A request whose only way to a slot is
+   * a body already handed to the caller would wait on that caller, who may be
+   * waiting on this disposal (`return response.body` under `await using`): once
+   * every request holding a slot has its response, those still in line fail
+   * with `ClosedPoolError`, never sent.
+   */
   settled(): Promise<void> {
     if (this.#unanswered === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#onAnswered.push(resolve));
+    this.#disposing = true;
+    const done = new Promise<void>((resolve) => this.#onAnswered.push(resolve));
+    this.#failStuckWaiters();
+    return done;
+  }
+
+  #failStuckWaiters(): void {
+    const waiting = this.#line.waiting + this.#waitingTotal;
+    if (!this.#disposing || waiting === 0 || this.#unanswered > waiting) return;
+    const reason = new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited for a connection held by a response body already handed out`);
+    this.#line.shutdown(reason);
+    this.#shared.total?.shutdown(reason, this);
   }
 
   /** Resolves once the transport has closed, if the pool is closing (retired with nothing held); otherwise at once. */
@@ -314,7 +335,10 @@ export class ConnectionPool implements Requester, RequestContext {
 
   #answered(): void {
     this.#unanswered -= 1;
-    if (this.#unanswered > 0) return;
+    if (this.#unanswered > 0) {
+      this.#failStuckWaiters();
+      return;
+    }
     if (this.#retiring) this.#closeIfEmpty();
     const waiting = this.#onAnswered;
     if (waiting.length === 0) return;

@@ -1,4 +1,5 @@
 /** `timeout` checks and the default clock's `sleep`. */
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { normalizeTimeout, realClock, sleep } from './timeout.js';
 
@@ -30,6 +31,20 @@ describe('normalizeTimeout', () => {
 describe('sleep', () => {
   afterEach(() => {
     vi.useRealTimers();
+  });
+
+  it('puts one listener on a signal shared by many waits, and none once they are over', async () => {
+    vi.useFakeTimers();
+    const shared = new AbortController();
+    const waits = Array.from({ length: 20 }, () => sleep(1_000, shared.signal));
+    // Node warns past ten listeners on one signal: requests that share it wait out retries together.
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await Promise.all(waits);
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
+    const cut = [sleep(1_000, shared.signal), sleep(1_000, shared.signal)];
+    shared.abort(new Error('stop'));
+    for (const wait of cut) await expect(wait).rejects.toThrow('stop');
   });
 
   it('resolves once the wait is over, not before (on a fake clock: no real waiting)', async () => {

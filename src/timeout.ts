@@ -32,15 +32,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted === true) return Promise.reject(signal.reason);
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
+    // Through abort-watch: many requests sharing one signal may wait out a retry at once.
+    const unwatch = signal === undefined ? undefined : onAbort(signal, () => {
       clearTimeout(timer);
-      reject(signal?.reason);
-    };
+      reject(signal.reason);
+    });
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      unwatch?.();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

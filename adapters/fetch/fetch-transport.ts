@@ -8,6 +8,7 @@ import {
 } from '../../src/errors.js';
 import { authorizeFromUrl, hasCredentials, withoutCredentials } from '../../src/credentials.js';
 import { describe } from '../../src/pool-key.js';
+import { redactCredentials } from '../../src/redact.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { bodyBroke, noop, whenDone } from '../../src/watch-body.js';
 import { leanInit } from '../../src/fetch-init.js';
@@ -31,7 +32,7 @@ export class FetchTransport implements Transport {
     const { url, method, body, signal } = request;
     if ((method === 'GET' || method === 'HEAD') && body !== null) {
       throw new TypeError(
-        `A ${method} request cannot have a body with the fetch adapter (${method} ${url.href}, body ${describe(body)}): ` +
+        `A ${method} request cannot have a body with the fetch adapter (${method} ${redactCredentials(url.href)}, body ${describe(body)}): ` +
           'fetch forbids it; send it with POST or PUT',
       );
     }

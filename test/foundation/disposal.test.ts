@@ -70,6 +70,24 @@ describe.each(adapters)('disposal ($name adapter)', (adapter) => {
     await manager.destroy();
   });
 
+  it('clear() with a request queued behind a held body resolves: the queued one fails with ClosedPoolError, never sent', async () => {
+    const manager = adapter.make({ maxSize: 1 });
+    const before = server.requests.length;
+    const held = await manager.fetch(server.url('/held-slot'));
+    const queued = manager.fetch(server.url('/queued')).then(
+      () => 'sent',
+      (error: unknown) => error,
+    );
+    // Without the rule this never resolves: the queued request waits on a body read only after it.
+    await manager.clear();
+    const error = await queued;
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).name).toBe('ClosedPoolError');
+    expect(server.requests.slice(before).map((r) => r.url)).toEqual(['/held-slot']);
+    expect(await readAll(held.body as ReadableStream<Uint8Array>)).toBe(SIZE);
+    if (adapter.name === 'node') await server.whenNoConnections();
+  });
+
   it('returns a body from inside await using: disposal does not wait for it, and it reads after', async () => {
     async function handler(): Promise<ReadableStream<Uint8Array>> {
       await using manager = adapter.make();

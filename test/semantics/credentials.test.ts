@@ -109,6 +109,19 @@ describe.each(adapters)('credentials in the URL ($name adapter)', (adapter) => {
     expect(seen.join('\n')).not.toContain(SECRET);
   });
 
+  it('a GET with a body (which fetch forbids) does not show the password either', async () => {
+    await using http = adapter.make();
+    const outcome = await http.request('GET', withUser(a, '/'), { body: 'x' }).catch((e: unknown) => e);
+    if (adapter.name === 'fetch') {
+      expect(outcome).toBeInstanceOf(TypeError);
+      expect((outcome as Error).message).toContain(`(GET ${withUser(a, '/', 'user:***')}, body`);
+      expect(everythingShown(outcome)).not.toContain(SECRET);
+    } else {
+      // undici sends it: a GET body is legal HTTP, only fetch refuses it.
+      expect((outcome as { status?: unknown }).status).toBe(200);
+    }
+  });
+
   it('a URL without a host does not repeat the password either', async () => {
     await using http = adapter.make();
     for (const call of [() => http.request('GET', `http://user:${SECRET}@`), () => http.fetch(`http://user:${SECRET}@`)]) {
