@@ -166,9 +166,6 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
   };
 }
 
-
-
-
 /** The URL when `input` is absolute (one parse; `URL.canParse` first would be a second). */
 function absoluteUrl(input: string): URL | undefined {
   try {
