@@ -518,8 +518,8 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
 - **No signal handed to fetch unless needed.** One long-lived signal shared by all requests (for \`destroy()\`)
   made Node's fetch keep a listener per request on it until garbage collection: ~50 µs a request and a
   \`MaxListenersExceededWarning\` after 1,500. For \`manager.fetch\` the fetch adapter now passes a signal only
-  for the caller's signal or a read timeout, and \`destroy()\` reaches the rest through the pool's set of open
-  bodies; \`request()\` gives each exchange an \`AbortController\` of its own, unlinked when the exchange ends.
+  for the caller's signal (one of the exchange's own, linked to it and unlinked when the exchange ends) or a read
+  timeout, and \`destroy()\` reaches the rest through the pool's set of open bodies; \`request()\` gives each exchange an \`AbortController\` of its own, unlinked when the exchange ends.
 - **A lean fetch init.** Only the keys that differ from fetch's defaults, headers as a plain record, and no
   \`Headers\` built at all for a request without headers: Node's fetch validates and converts every key it gets.
 
