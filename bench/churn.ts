@@ -14,6 +14,7 @@
 import { Agent, request } from 'undici';
 import type { Entries } from './clients.js';
 import { startServerProcess } from './processes.js';
+import type { ThroughputRow } from './throughput.js';
 import { loopbackAddress, type SocketStats } from './protocol.js';
 import { activity, at, collectGarbage, load, median, shuffled, spread } from './stats.js';
 
@@ -29,14 +30,8 @@ export interface ChurnPlan {
   log: (line: string) => void;
 }
 
-export interface ChurnRow {
-  name: string;
-  rounds: number[];
-  median: number;
-  spread: number;
-  cpuRounds: number[];
-  cpuMicros: number;
-  cpuSpread: number;
+/** A client's req/s and CPU per request over the rounds, as the throughput rows have them (no payload: one shape). */
+export interface ChurnRow extends Omit<ThroughputRow, 'payload'> {
   /** At the servers, over the whole run (warm-up included): the most sockets / requests in progress at once on any one origin. */
   peakSocketsPerOrigin: number;
   peakRequestsPerOrigin: number;

@@ -236,7 +236,11 @@ export class ConnectionPool implements Requester, RequestContext {
       release();
     };
     if (signal.aborted) settled();
-    else unwatch = onAbort(signal, settled);
+    else {
+      // Not aborted, so the exchange's own signal (see #fetchWithSlot), which nothing else watches: a plain listener.
+      signal.addEventListener('abort', settled, { once: true });
+      unwatch = () => signal.removeEventListener('abort', settled);
+    }
     try {
       return await fetchSettled.call(this.#transport, call, settled);
     } catch (error) {
