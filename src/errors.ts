@@ -191,3 +191,23 @@ export class NotSupportedError extends PoolfetchError {
   override readonly name = 'NotSupportedError' as const;
   override readonly code = 'POOLFETCH_NOT_SUPPORTED' as const;
 }
+
+/** The decoded response body grew past `maxResponseSize`: reading stopped and the connection was closed. */
+export class ResponseTooLargeError extends PoolfetchError {
+  static override readonly kind: string = 'ResponseTooLargeError';
+  override readonly name = 'ResponseTooLargeError' as const;
+  override readonly code = 'POOLFETCH_RESPONSE_TOO_LARGE' as const;
+  /** The limit that was crossed, in bytes of the decoded body. */
+  readonly limit: number;
+  constructor(limit: number, options: PoolfetchErrorOptions = {}) {
+    super(`Response body larger than maxResponseSize (${limit} bytes)${target(options)}`, options);
+    this.limit = limit;
+  }
+}
+
+/** The fleet budget's coordinator could not be reached and the budget says `onUnavailable: 'fail'`. */
+export class BudgetUnavailableError extends PoolfetchError {
+  static override readonly kind: string = 'BudgetUnavailableError';
+  override readonly name = 'BudgetUnavailableError' as const;
+  override readonly code = 'POOLFETCH_BUDGET_UNAVAILABLE' as const;
+}

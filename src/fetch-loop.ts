@@ -114,6 +114,7 @@ export async function runFetch(
           ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
         },
         timeout: ctx.options.timeout,
+        maxResponseSize: ctx.options.maxResponseSize,
       };
       const response = await pool.fetchOnce(call);
       const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;

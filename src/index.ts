@@ -3,6 +3,7 @@
  * `adapters/fetch` re-export it with a `PoolManager` bound to their transport.
  */
 export {
+  BudgetUnavailableError,
   ClosedPoolError,
   ConnectTimeoutError,
   EmptyPoolError,
@@ -17,6 +18,7 @@ export {
   ProxyError,
   ProxySchemeUnknown,
   ReadTimeoutError,
+  ResponseTooLargeError,
   URLSchemeUnknown,
 } from './errors.js';
 export type { PoolfetchErrorOptions } from './errors.js';

@@ -38,6 +38,8 @@ export interface ResolvedOptions {
   readonly maxSize: number;
   readonly maxTotal: number | undefined;
   readonly poolTimeout: number | undefined;
+  /** Bytes of decoded body a response may have; undefined: no limit. */
+  readonly maxResponseSize: number | undefined;
   readonly headers: Headers;
   readonly retry: ResolvedRetry;
   readonly timeout: ResolvedTimeout;
@@ -52,6 +54,8 @@ export interface ResolvedOptions {
 
 const positiveInteger = numberCheck('a positive integer', (n) => Number.isInteger(n) && n >= 1);
 const milliseconds = numberCheck('a non-negative number of milliseconds', (n) => Number.isFinite(n) && n >= 0);
+/** A byte count for `maxResponseSize`. */
+export const byteCount = numberCheck('a non-negative integer number of bytes', (n) => Number.isSafeInteger(n) && n >= 0);
 const hops = numberCheck('a boolean or a non-negative integer', (n) => Number.isInteger(n) && n >= 0);
 const fn = <T>(value: unknown, name: string): T => (typeof value === 'function' ? (value as T) : mustBe(name, 'a function', value));
 
@@ -81,6 +85,7 @@ const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: [keyof ResolvedOptio
   maxSize: ['maxSize', (value, name, adapter) => or(positiveInteger, adapter.maxSize)(value, name)],
   maxTotal: ['maxTotal', or(positiveInteger, undefined)],
   poolTimeout: ['poolTimeout', or(milliseconds, undefined)],
+  maxResponseSize: ['maxResponseSize', or(byteCount, undefined)],
   headers: ['headers', normalizeHeaders],
   retries: ['retry', (value, name) => normalizeRetry(value, name)],
   timeout: ['timeout', (value, name) => normalizeTimeout(value, name)],

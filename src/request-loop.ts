@@ -10,7 +10,7 @@ import { ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutErro
 import { mergeHeaders, normalizeHeaders } from './headers.js';
 import { prepareBody } from './body.js';
 import { checkMethod } from './methods.js';
-import { normalizeRedirect } from './options.js';
+import { byteCount, normalizeRedirect } from './options.js';
 import { parseUrl } from './pool-key.js';
 import { redactCredentials } from './redact.js';
 import { bool, knownKeys, mustBe } from './checks.js';
@@ -23,7 +23,7 @@ import type { RequestContext, Route } from './loop-context.js';
 import type { RequestHop } from './redirect-follower.js';
 import { noop, whenCollected, whenDone } from './watch-body.js';
 
-const KNOWN = ['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent'];
+const KNOWN = ['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent', 'maxResponseSize'];
 
 /** Checks the per-request options against the manager's. */
 function resolveRequest(ctx: RequestContext, options: RequestOptions) {
@@ -39,6 +39,7 @@ function resolveRequest(ctx: RequestContext, options: RequestOptions) {
     redirect: options.redirect === undefined ? base.redirect : normalizeRedirect(options.redirect, 'redirect', base.redirect),
     signal,
     preloadContent,
+    maxResponseSize: options.maxResponseSize === undefined ? base.maxResponseSize : byteCount(options.maxResponseSize, 'maxResponseSize'),
   };
 }
 
@@ -153,6 +154,7 @@ class RequestRun implements RequestHop {
       body: this.body,
       signal: this.#signal,
       timeout: this.#resolved.timeout,
+      maxResponseSize: this.#resolved.maxResponseSize,
       // A runtime that follows redirects itself is asked not to when no hop may be taken.
       redirect: this.#resolved.redirect > 0 && this.#resolved.retry.redirect !== 0 ? 'follow' : 'manual',
     };

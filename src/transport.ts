@@ -19,6 +19,8 @@ export interface WireRequest {
   readonly body: WireBody | null;
   readonly signal: AbortSignal | undefined;
   readonly timeout: ResolvedTimeout;
+  /** Bytes of decoded body allowed; past it the transport stops reading, closes the connection and fails with `ResponseTooLargeError`. */
+  readonly maxResponseSize: number | undefined;
   /**
    * For transports that follow redirects themselves (`followsRedirects`):
    * 'manual' when the caller wants the 3xx back. Others never follow.
@@ -53,6 +55,8 @@ export interface WireFetch {
   readonly url: URL;
   readonly init: RequestInit & { headers: Headers; method: string };
   readonly timeout: ResolvedTimeout;
+  /** As in `WireRequest`: past it the body's read fails with a `TypeError` whose cause is `ResponseTooLargeError`. */
+  readonly maxResponseSize: number | undefined;
 }
 
 /** What a runtime provides for one origin. */

@@ -94,6 +94,13 @@ export interface PoolManagerOptions {
   timeout?: number | TimeoutOptions;
   /** Follow redirects (`true`: up to 10), a hop limit, or `false`. @default true */
   redirect?: boolean | number;
+  /**
+   * Bytes of decoded body a response may have: crossing it stops reading and
+   * decoding, closes the connection, frees the slot and rejects with
+   * `ResponseTooLargeError` (in `manager.fetch`, the body's read rejects with a
+   * `TypeError` whose `cause` it is). @default no limit
+   */
+  maxResponseSize?: number;
   /** TLS settings for https pools (Node adapter only; the fetch adapter throws `NotSupportedError`). @default none: verify against the built-in CAs */
   tls?: TlsOptions;
   /** Milliseconds an idle keep-alive socket stays open (Node adapter only). @default 4000 */
@@ -141,6 +148,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Read the body into `data` before resolving; else stream it from `body`. @default true */
   preloadContent?: boolean;
+  /** Overrides the manager's `maxResponseSize` for this request. @default the manager's */
+  maxResponseSize?: number;
 }
 
 /** What a pool and a manager have in common, so they pass for each other. */
