@@ -73,34 +73,11 @@ export async function startWorker(): Promise<RunningWorker> {
     metafile: true,
     logLevel: 'silent',
   });
-  writeFileSync(join(dir, 'config.capnp'), CONFIG);
-
-  const child = spawn(workerd, ['serve', 'config.capnp', '--control-fd=3'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += String(chunk)));
-  child.stderr?.on('data', (chunk: Buffer) => (output += String(chunk)));
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  // Should the test process die before close(), workerd must not outlive it.
-  const killOnExit = (): void => void child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  const port = await new Promise<number>((done, fail) => {
-    const lines = createInterface({ input: child.stdio[3] as Readable });
-    lines.on('line', (line) => {
-      const event = JSON.parse(line) as { event?: string; socket?: string; port?: number };
-      if (event.event === 'listen' && event.socket === 'http' && event.port !== undefined) done(event.port);
-    });
-    void exited.then(() => fail(new Error(`workerd exited before listening:\n${output}`)));
-  }).catch((error: unknown) => {
-    process.off('exit', killOnExit);
+  const served = await serveWorkerd(dir).catch((error: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   });
-
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = served;
   return {
     url,
     inputs: Object.keys(built.metafile.inputs).map((p) => resolve(dir, p)),
@@ -116,10 +93,55 @@ export async function startWorker(): Promise<RunningWorker> {
           .on('error', fail);
       }),
     async close() {
+      await served.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Workerd {
+  readonly url: string;
+  /** Everything workerd printed so far (stdout and stderr): its warnings and uncaught errors. */
+  log(): string;
+  /** Stops workerd (its files stay: they are the caller's). */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `dir`/worker.js in workerd under CONFIG, on a port workerd picks
+ * and reports on its control fd.
+ */
+export async function serveWorkerd(dir: string): Promise<Workerd> {
+  writeFileSync(join(dir, 'config.capnp'), CONFIG);
+  const child = spawn(workerd, ['serve', 'config.capnp', '--control-fd=3'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += String(chunk)));
+  child.stderr?.on('data', (chunk: Buffer) => (output += String(chunk)));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  // Should the test process die before close(), workerd must not outlive it.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const port = await new Promise<number>((done, fail) => {
+    const lines = createInterface({ input: child.stdio[3] as Readable });
+    lines.on('line', (line) => {
+      const event = JSON.parse(line) as { event?: string; socket?: string; port?: number };
+      if (event.event === 'listen' && event.socket === 'http' && event.port !== undefined) done(event.port);
+    });
+    void exited.then(() => fail(new Error(`workerd exited before listening:\n${output}`)));
+  }).catch((error: unknown) => {
+    process.off('exit', killOnExit);
+    throw error;
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    log: () => output,
+    async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       process.off('exit', killOnExit);
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
