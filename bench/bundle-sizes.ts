@@ -38,7 +38,6 @@ const ENTRIES: Array<{ name: string; pkg: string; entry: string }> = [
   { name: 'poolfetch (PoolManager)', pkg: 'poolfetch', entry: "export { PoolManager } from 'poolfetch';" },
   { name: 'ky', pkg: 'ky', entry: "export { default } from 'ky';" },
   { name: 'axios', pkg: 'axios', entry: "export { default } from 'axios';" },
-  { name: 'p-queue', pkg: 'p-queue', entry: "export { default } from 'p-queue';" },
   { name: 'quick-lru', pkg: 'quick-lru', entry: "export { default } from 'quick-lru';" },
 ];
 

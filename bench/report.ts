@@ -447,7 +447,7 @@ ${churnTable(c, true)}
 What each library adds to a web app: a one-line entry importing it, bundled by esbuild ${b.esbuild} for the browser
 (\`platform: 'browser'\`, so the \`browser\` export condition picks the entry; \`format: 'esm'\`, \`minify\`), gzipped
 at level 9, all in this run. poolfetch is resolved by name through its \`exports\` from the current sources;
-its figure includes p-queue and quick-lru, which it is built on.
+its figure includes quick-lru, which it is built on.
 
 ${bundleTable(b, true)}
 
@@ -492,8 +492,8 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
   that finds a free slot and nobody waiting takes it synchronously, without a promise; one that finds none joins
   a FIFO list and is handed the slot directly when one frees. It gets a timer only with \`poolTimeout\` and
   listens to no signal but the caller's own (one listener per signal, however many waiters share it); shutdown
-  walks the list instead of listening. The Node adapter waits in this line; the fetch adapter keeps p-queue
-  (concurrency \`maxSize\`, one task per exchange) with the same list for signals and timeouts. Before it, an
+  walks the list instead of listening. Both adapters wait in this line (the fetch adapter left p-queue in issue 22:
+  its task per exchange cost CPU, and in workerd its tasks were settled across request contexts). Before it, an
   \`AbortController\`, several abort listeners and a p-queue task per waiting request cost about 45 µs of CPU
   (a profile in issue 13) and printed \`MaxListenersExceededWarning\` past ten waiters.
 - **Headers only when read.** The Node adapter keeps undici's header record and builds a \`Headers\` object the

@@ -21,11 +21,18 @@ import type { Transport, WireFetch, WireRequest, WireResponse } from './transpor
 import type { PoolStats, RequestOptions, Requester } from './types.js';
 import { onAbort } from './abort-watch.js';
 import { WaitingLine, type Release, type SlotLine } from './waiting-line.js';
+import { Held, type ContextLeases, type Lease } from './context-leases.js';
 import { noop, watchResponse, whenDone, type OpenBodies } from './watch-body.js';
 
 /** Shared between the pools of one manager: the `maxTotal` cap and its line. */
 export interface SharedLimits {
   readonly total: WaitingLine | undefined;
+  /**
+   * Where the runtime drops an incoming request's work unsettled when it
+   * ends (workerd), the leases that let another request free what it held
+   * (src/context-leases.ts); undefined elsewhere.
+   */
+  readonly leases?: ContextLeases | undefined;
 }
 
 export class ConnectionPool implements Requester, RequestContext {
@@ -96,6 +103,7 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   stats(): PoolStats {
+    this.#shared.leases?.sweep();
     // A request holding this pool's slot while it waits under maxTotal is queued, not running.
     return { running: this.#running, queued: this.#line.waiting + this.#waitingTotal, ...this.#transport.connectionStats() };
   }
@@ -133,19 +141,21 @@ export class ConnectionPool implements Requester, RequestContext {
   async exchange(request: WireRequest): Promise<WireResponse> {
     this.#unanswered += 1;
     this.#unsent += 1;
+    const lease = this.#lease();
     let release: Release;
     try {
-      release = this.#started(this.#freeSlot(request.signal) ?? (await this.#acquire(request.signal)));
+      release = this.#started(this.#freeSlot(request.signal) ?? (await this.#acquire(request.signal, lease)), lease);
     } catch (error) {
-      this.#sent();
-      this.#answered();
+      this.#sent(lease);
+      this.#answered(lease);
+      lease?.close();
       throw error;
     }
     let sending: Promise<WireResponse>;
     try {
       sending = this.#transport.send(request);
     } finally {
-      this.#sent();
+      this.#sent(lease);
     }
     let response: WireResponse;
     try {
@@ -154,7 +164,7 @@ export class ConnectionPool implements Requester, RequestContext {
       release();
       throw error;
     } finally {
-      this.#answered();
+      this.#answered(lease);
     }
     return holdUntilRead(response, release);
   }
@@ -164,26 +174,48 @@ export class ConnectionPool implements Requester, RequestContext {
     const signal = call.init.signal ?? undefined;
     this.#unanswered += 1;
     this.#unsent += 1;
+    const lease = this.#lease();
     let release: Release;
     try {
-      release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal)));
+      release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal, lease)), lease);
     } catch (error) {
-      this.#sent();
-      this.#answered();
+      this.#sent(lease);
+      this.#answered(lease);
+      lease?.close();
       throw error;
     }
     let fetching: Promise<Response>;
     try {
       fetching = this.#fetchWithSlot(call, signal, release);
     } finally {
-      this.#sent();
+      this.#sent(lease);
     }
     try {
       return await fetching;
     } finally {
-      this.#answered();
+      this.#answered(lease);
     }
   }
+
+  /** A lease for an exchange starting now, where requests can end under it (workerd); else undefined. */
+  #lease(): Lease | undefined {
+    const leases = this.#shared.leases;
+    if (leases === undefined) return undefined;
+    const lease = leases.open();
+    lease.held = Held.Unsent | Held.Unanswered;
+    lease.undo = this.#undoLease;
+    return lease;
+  }
+
+  /** Uncounts what an exchange whose request ended had counted here. */
+  readonly #undoLease = (lease: Lease): void => {
+    this.#sent(lease);
+    this.#answered(lease);
+    if ((lease.held & Held.WaitingTotal) !== 0) {
+      lease.held &= ~Held.WaitingTotal;
+      this.#waitingTotal -= 1;
+    }
+  };
 
   #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release): Promise<Response> {
     if (signal !== undefined && !signal.aborted) {
@@ -331,13 +363,21 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#closeIfEmpty();
   }
 
-  /** One request less on its way to the transport (sent, or given up). */
-  #sent(): void {
+  /** One request less on its way to the transport (sent, or given up); once per lease. */
+  #sent(lease?: Lease): void {
+    if (lease !== undefined) {
+      if ((lease.held & Held.Unsent) === 0) return;
+      lease.held &= ~Held.Unsent;
+    }
     this.#unsent -= 1;
     if (this.#unsent === 0 && this.#retiring && this.#closing === undefined) this.#transport.closeIdle?.();
   }
 
-  #answered(): void {
+  #answered(lease?: Lease): void {
+    if (lease !== undefined) {
+      if ((lease.held & Held.Unanswered) === 0) return;
+      lease.held &= ~Held.Unanswered;
+    }
     this.#unanswered -= 1;
     if (this.#unanswered > 0) {
       this.#failStuckWaiters();
@@ -365,18 +405,21 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   /** Counts a request that has its slots and is about to be sent; the returned release uncounts it. */
-  #started(release: Release): Release {
+  #started(release: Release, lease?: Lease): Release {
     this.numRequests += 1;
     this.#running += 1;
     if (this.#running > this.#peakRunning) this.#peakRunning = this.#running;
     let released = false;
-    return () => {
+    const started = (): void => {
       if (released) return;
       released = true;
       this.#running -= 1;
       release();
+      lease?.close();
       if (this.#retiring) this.#retiredRequestEnded();
     };
+    if (lease !== undefined) lease.release = started;
+    return started;
   }
 
   serves(url: URL): boolean {
@@ -390,21 +433,33 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   /** Waits for a slot here, then one under `maxTotal`; resolves with the function that frees both. */
-  async #acquire(signal: AbortSignal | undefined): Promise<Release> {
+  async #acquire(signal: AbortSignal | undefined, lease: Lease | undefined): Promise<Release> {
     if (this.closed) throw this.#destroyed ?? new ClosedPoolError(`The pool for ${this.origin} is closed`);
     signal?.throwIfAborted();
     const poolTimeout = this.options.poolTimeout;
     const deadline = poolTimeout === undefined ? undefined : Date.now() + poolTimeout;
-    const local = this.#line.tryTake() ?? (await this.#line.wait({
-      signal,
-      timeout: poolTimeout,
-      onTimeout: () => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(poolTimeout)} ms`),
-    }));
+    let local = this.#line.tryTake();
+    if (local === undefined) {
+      // Before waiting, free what requests that have ended still hold (workerd).
+      this.#shared.leases?.sweep();
+      local = this.#line.tryTake() ?? (await this.#line.wait({
+        signal,
+        timeout: poolTimeout,
+        onTimeout: () => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(poolTimeout)} ms`),
+        lease,
+      }));
+    }
+    if (lease !== undefined) lease.release = local;
     const total = this.#shared.total;
     if (total === undefined) return this.#checkedAfterWait(local, signal);
     let releaseTotal = total.tryTake();
+    if (releaseTotal === undefined && lease !== undefined) {
+      this.#shared.leases?.sweep();
+      releaseTotal = total.tryTake();
+    }
     if (releaseTotal === undefined) {
       this.#waitingTotal += 1;
+      if (lease !== undefined) lease.held |= Held.WaitingTotal;
       try {
         // One poolTimeout for the whole wait, both lines together.
         releaseTotal = await total.wait({
@@ -412,12 +467,17 @@ export class ConnectionPool implements Requester, RequestContext {
           timeout: deadline === undefined ? undefined : Math.max(0, deadline - Date.now()),
           onTimeout: () => new EmptyPoolError(`No free connection under maxTotal ${String(this.options.maxTotal)} within poolTimeout ${String(poolTimeout)} ms`),
           owner: this,
+          lease,
         });
       } catch (error) {
         local();
         throw error;
       } finally {
-        this.#waitingTotal -= 1;
+        if (lease === undefined) this.#waitingTotal -= 1;
+        else if ((lease.held & Held.WaitingTotal) !== 0) {
+          lease.held &= ~Held.WaitingTotal;
+          this.#waitingTotal -= 1;
+        }
       }
     }
     const both = releaseTotal;

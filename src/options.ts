@@ -8,6 +8,7 @@ import { knownKeys, mustBe, numberCheck, type Check } from './checks.js';
 import { normalizeHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
 import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js';
+import type { LeaseTiming } from './context-leases.js';
 import type { RedirectFollower } from './redirect-follower.js';
 import type { Clock, PoolManagerOptions, TlsOptions } from './types.js';
 
@@ -30,6 +31,12 @@ export interface AdapterOptions {
   readonly tls?: (value: unknown) => TlsOptions | undefined;
   /** Follows redirects hop by hop where the runtime does not (Node); browsers and Workers follow them themselves. */
   readonly redirectFollower?: RedirectFollower;
+  /**
+   * Where the runtime drops an incoming request's work unsettled when it
+   * ends (workerd), each exchange holds a lease with this heartbeat
+   * (src/context-leases.ts). Unset elsewhere: no timer per exchange.
+   */
+  readonly leases?: LeaseTiming | undefined;
 }
 
 /** Options after checking, with defaults filled in. */

@@ -6,7 +6,8 @@
  */
 import { ConnectionPool, type SharedLimits } from './connection-pool.js';
 import { runFetch } from './fetch-loop.js';
-import { normalizeOptions, type ResolvedOptions } from './options.js';
+import { ContextLeases } from './context-leases.js';
+import { normalizeOptions, type AdapterOptions, type ResolvedOptions } from './options.js';
 import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-key.js';
 import { RecentlyUsed } from './recently-used.js';
 import type { RequestContext } from './loop-context.js';
@@ -86,10 +87,13 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   /** Pools whose `poolclose` has been dispatched. */
   readonly #ended = new WeakSet<ConnectionPool>();
 
-  constructor(numPools?: number | PoolManagerOptions, adapterDefaults = { maxSize: 10 }) {
+  constructor(numPools?: number | PoolManagerOptions, adapterDefaults: AdapterOptions = { maxSize: 10 }) {
     super();
     this.options = normalizeOptions(numPools, adapterDefaults);
-    this.#shared = { total: this.options.maxTotal === undefined ? undefined : new WaitingLine(this.options.maxTotal) };
+    this.#shared = {
+      total: this.options.maxTotal === undefined ? undefined : new WaitingLine(this.options.maxTotal),
+      leases: adapterDefaults.leases === undefined ? undefined : new ContextLeases(adapterDefaults.leases),
+    };
     this.#pools = new RecentlyUsed(this.options.numPools, (_key, pool) => {
       this.dispatchEvent(new PoolEvent('poolevict', pool));
       this.#retire(pool);
@@ -158,6 +162,8 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
 
   /** One row per live pool, least recently used first. */
   stats(): PoolStatsRow[] {
+    // Requests that have ended (workerd) hold nothing: free what they held before counting.
+    this.#shared.leases?.sweep();
     return this.#pools.values().map((pool) => {
       const { running, queued } = pool.stats();
       return { key: pool.key, origin: pool.origin, numRequests: pool.numRequests, numConnections: pool.numConnections, running, queued };

@@ -9,6 +9,7 @@
  */
 
 import { onAbort } from './abort-watch.js';
+import type { Lease } from './context-leases.js';
 
 /** Frees a slot; calling it again does nothing. */
 export type Release = () => void;
@@ -21,6 +22,12 @@ export interface WaitOptions {
   readonly onTimeout?: () => Error;
   /** Whose waiter this is, so that `shutdown(reason, owner)` reaches only that owner's (a pool's, in a shared line). */
   readonly owner?: unknown;
+  /**
+   * The exchange's lease (src/context-leases.ts), where requests can end
+   * under it: the waiter is put on it, so that the end of its request takes
+   * it out of the line unsettled.
+   */
+  readonly lease?: Lease | undefined;
 }
 
 /** Slots and the line for them: the core's `WaitingLine`, or an adapter's (the fetch adapter's p-queue). */
@@ -56,6 +63,9 @@ export class Waiter {
   #resolve!: (release: Release) => void;
   #reject!: (reason: unknown) => void;
   readonly #unlink: (waiter: Waiter) => void;
+  readonly #lease: Lease | undefined;
+  /** Taken out of the line unsettled (`drop()`): its request had ended. */
+  #dropped = false;
 
   constructor(options: WaitOptions, unlink: (waiter: Waiter) => void) {
     this.granted = new Promise<Release>((resolve, reject) => {
@@ -64,6 +74,9 @@ export class Waiter {
     });
     this.owner = options.owner;
     this.#unlink = unlink;
+    const lease = options.lease;
+    this.#lease = lease;
+    if (lease !== undefined) lease.waiter = this;
     const { signal, timeout, onTimeout } = options;
     this.#unwatch = signal === undefined ? undefined : onAbort(signal, () => this.fail(signal.reason));
     if (timeout !== undefined) {
@@ -71,8 +84,20 @@ export class Waiter {
     }
   }
 
-  /** Hands it the slot. */
+  /**
+   * Hands it the slot. The slot goes on its lease at once: should its request
+   * end before its continuation runs (workerd cancels it then), the lease
+   * still frees the slot.
+   */
   grant(release: Release): void {
+    const lease = this.#lease;
+    if (lease !== undefined) {
+      const held = lease.release;
+      lease.release = held === undefined ? release : () => {
+        release();
+        held();
+      };
+    }
     this.#leave();
     this.#resolve(release);
   }
@@ -84,7 +109,28 @@ export class Waiter {
     this.#reject(reason);
   }
 
+  /**
+   * Out of the line without settling: its request has ended, and settling
+   * its promise from another request is what workerd cancels and warns about.
+   */
+  drop(): void {
+    if (!this.inLine) return;
+    this.#dropped = true;
+    this.inLine = false;
+    this.#unlink(this);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#unwatch?.();
+  }
+
+  /** A dropped waiter whose request turned out to be alive: fails it, in its own context. */
+  failDropped(reason: unknown): void {
+    if (!this.#dropped) return;
+    this.#dropped = false;
+    this.#reject(reason);
+  }
+
   #leave(): void {
+    if (this.#lease?.waiter === this) this.#lease.waiter = undefined;
     this.inLine = false;
     this.#unlink(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -96,10 +96,14 @@ interface WorkerAnswer {
   pools: Array<{ origin: string; running: number; queued: number }>;
 }
 
-/** stats() from the Worker until nothing runs or waits (each poll a round trip to workerd), or the last one seen. */
+/**
+ * stats() from the Worker until nothing runs or waits (each poll a round trip to workerd), or the
+ * last one seen after 10 s: slots held by a request that has ended are freed once its leases' heartbeat
+ * has been missing for 1.5 s.
+ */
 async function statsWhenIdle(): Promise<Array<{ running: number; queued: number }>> {
   let rows: Array<{ running: number; queued: number }> = [];
-  for (let i = 0; i < 200; i += 1) {
+  for (const until = Date.now() + 10_000; Date.now() < until; ) {
     rows = JSON.parse((await get('/stats')).body) as typeof rows;
     if (rows.every((r) => r.running === 0 && r.queued === 0)) return rows;
   }
