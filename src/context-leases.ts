@@ -61,6 +61,11 @@ export class Lease {
     this.beatAt = now;
   }
 
+  /** True when its heartbeat has been missing for `staleAfter`: its request has ended. */
+  ended(now: number): boolean {
+    return !this.#closed && this.beatAt < now - this.#leases.timing.staleAfter;
+  }
+
   /** The exchange is over (its slot freed, or it never got one): stop beating. */
   close(): void {
     if (this.#closed) return;

@@ -63,7 +63,7 @@ export class Waiter {
   #resolve!: (release: Release) => void;
   #reject!: (reason: unknown) => void;
   readonly #unlink: (waiter: Waiter) => void;
-  readonly #lease: Lease | undefined;
+  readonly lease: Lease | undefined;
   /** Taken out of the line unsettled (`drop()`): its request had ended. */
   #dropped = false;
 
@@ -75,7 +75,7 @@ export class Waiter {
     this.owner = options.owner;
     this.#unlink = unlink;
     const lease = options.lease;
-    this.#lease = lease;
+    this.lease = lease;
     if (lease !== undefined) lease.waiter = this;
     const { signal, timeout, onTimeout } = options;
     this.#unwatch = signal === undefined ? undefined : onAbort(signal, () => this.fail(signal.reason));
@@ -90,7 +90,7 @@ export class Waiter {
    * still frees the slot.
    */
   grant(release: Release): void {
-    const lease = this.#lease;
+    const lease = this.lease;
     if (lease !== undefined) {
       const held = lease.release;
       lease.release = held === undefined ? release : () => {
@@ -100,6 +100,14 @@ export class Waiter {
     }
     this.#leave();
     this.#resolve(release);
+  }
+
+  /**
+   * True when its request has ended (its lease's heartbeat stopped), so
+   * handing it a slot would settle a dead request's promise.
+   */
+  ended(now: number): boolean {
+    return this.lease?.ended(now) ?? false;
   }
 
   /** Takes it out of the line with `reason` (abort, timeout, shutdown). */
@@ -130,7 +138,7 @@ export class Waiter {
   }
 
   #leave(): void {
-    if (this.#lease?.waiter === this) this.#lease.waiter = undefined;
+    if (this.lease?.waiter === this) this.lease.waiter = undefined;
     this.inLine = false;
     this.#unlink(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -233,7 +241,16 @@ export class WaitingLine implements SlotLine {
     return () => {
       if (released) return;
       released = true;
-      const head = this.#line.head;
+      let head = this.#line.head;
+      // Skip (and reclaim) waiters of requests that have ended, not swept yet: settling their promise
+      // from here is what workerd warns about, and the slot would go with it.
+      if (head?.lease !== undefined) {
+        const now = Date.now();
+        while (head !== undefined && head.ended(now)) {
+          head.lease?.reclaim();
+          head = this.#line.head;
+        }
+      }
       if (head !== undefined) {
         head.grant(this.#slot());
         return;

@@ -101,6 +101,8 @@ export async function startWorker(): Promise<RunningWorker> {
 
 export interface Workerd {
   readonly url: string;
+  /** workerd's process id (the bench reads its CPU time). */
+  readonly pid: number;
   /** Everything workerd printed so far (stdout and stderr): its warnings and uncaught errors. */
   log(): string;
   /** Stops workerd (its files stay: they are the caller's). */
@@ -111,9 +113,9 @@ export interface Workerd {
  * Serves `dir`/worker.js in workerd under CONFIG, on a port workerd picks
  * and reports on its control fd.
  */
-export async function serveWorkerd(dir: string): Promise<Workerd> {
+export async function serveWorkerd(dir: string, extraArgs: string[] = []): Promise<Workerd> {
   writeFileSync(join(dir, 'config.capnp'), CONFIG);
-  const child = spawn(workerd, ['serve', 'config.capnp', '--control-fd=3'], {
+  const child = spawn(workerd, ['serve', 'config.capnp', '--control-fd=3', ...extraArgs], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
@@ -137,6 +139,7 @@ export async function serveWorkerd(dir: string): Promise<Workerd> {
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
     log: () => output,
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -423,6 +423,24 @@ for (const runtime of runtimes) {
       expect(third.requests.filter((q) => q.url === '/ky' || q.url === '/installed')).toHaveLength(2);
     });
 
+    it('one manager shared by 8 concurrent incoming requests of a server in this runtime: all answer, maxTotal holds at the servers, nothing left running or queued', async () => {
+      const g = gateOf('shared');
+      // 8 incoming requests × 20 subrequests, let through one at a time once 6 are open.
+      await drive(g, 160, 6);
+      g.releaseAll();
+      const answered = await client.stage<{ answered: number[]; idle: Array<{ running: number; queued: number }> }>('shared', 'answered');
+      expect(answered.answered).toEqual(Array.from({ length: 8 }, () => 20));
+      expect(answered.idle).toEqual([{ running: 0, queued: 0 }, { running: 0, queued: 0 }]);
+      expect(g.peak).toBe(6);
+      const done = await client.stage<{ later: number; stats: Array<{ running: number; queued: number; numRequests: number }> }>('shared');
+      expect(done.later).toBe(20);
+      expect(g.started).toHaveLength(180);
+      expect(done.stats).toEqual([
+        { running: 0, queued: 0, numRequests: 90 },
+        { running: 0, queued: 0, numRequests: 90 },
+      ]);
+    });
+
     it('exits 0 with nothing on stderr', async () => {
       await client.stage('all');
       expect(await client.exited).toBe(0);

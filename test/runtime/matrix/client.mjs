@@ -11,7 +11,7 @@
  * arrived), it asks the control server, which answers when that is true.
  * Plain JavaScript, no TypeScript, so every runtime runs it as it is.
  */
-/* global Response, AbortController -- standard in every runtime here */
+/* global Response, Request, Buffer, AbortController -- standard in every runtime here (Buffer: Node only) */
 import ky from 'ky';
 import * as poolfetch from 'poolfetch';
 
@@ -274,7 +274,63 @@ const scenarios = {
       await manager.clear();
     }
   },
+
+  /**
+   * One manager shared by every incoming request of a server in this runtime, as a Worker's
+   * module-level manager is: 8 requests at once, each fetching 10 URLs from each of two origins
+   * (more than maxTotal), half with text() and half with request(). Then a later request.
+   */
+  async shared() {
+    const manager = new PoolManager({ maxTotal: 6 });
+    const handle = async (request) => {
+      const query = new URL(request.url).searchParams;
+      const tag = query.get('tag');
+      const urls = [held, held2].flatMap((origin) => Array.from({ length: 10 }, (_, i) => `${origin}/shared/${tag}-${i}`));
+      const read = query.get('read') === 'request'
+        ? async (url) => (await manager.request('GET', url)).text()
+        : async (url) => (await manager.fetch(url)).text();
+      return Response.json({ texts: await Promise.all(urls.map(read)) });
+    };
+    const server = await serve(handle);
+    try {
+      const ask = (tag, read) => runtimeFetch(`${server.url}/?tag=${tag}&read=${read}`).then((r) => r.json());
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => ask(i, i % 2 === 0 ? 'text' : 'request')));
+      const idle = manager.stats().map(({ running, queued }) => ({ running, queued }));
+      report('shared', 'answered', { answered: answers.map((a) => a.texts.length), idle });
+      const later = await ask('later', 'text');
+      return { later: later.texts.length, stats: manager.stats().map(({ running, queued, numRequests }) => ({ running, queued, numRequests })) };
+    } finally {
+      await server.close();
+      await manager.clear();
+    }
+  },
 };
+
+/** An HTTP server of this runtime's own (Deno.serve, Bun.serve, node:http) on a free loopback port, answering with `handle`. */
+async function serve(handle) {
+  if (globalThis.Deno !== undefined) {
+    const server = globalThis.Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, handle);
+    return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+  }
+  if (globalThis.Bun !== undefined) {
+    const server = globalThis.Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: handle });
+    return { url: `http://127.0.0.1:${server.port}`, close: async () => server.stop(true) };
+  }
+  const http = await import('node:http');
+  const server = http.createServer(async (req, res) => {
+    const response = await handle(new Request(`http://127.0.0.1${req.url}`));
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    res.end(Buffer.from(await response.arrayBuffer()));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(resolve);
+    }),
+  };
+}
 
 const only = config.scenarios ?? Object.keys(scenarios);
 for (const name of only) {
