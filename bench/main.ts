@@ -7,7 +7,8 @@
  * connections), profile (CPU profiles of the waiting shape), churn (more
  * origins than numPools), bundle (browser bundle sizes beside peers),
  * throughput (50 callers, 50 connections), many (many origins, RSS), core
- * (no-op transport), browser (Chromium).
+ * (no-op transport), browser (Chromium), workerd (CPU per subrequest of a
+ * Worker through the fetch entry, beside the Worker calling fetch itself).
  *
  * `--quick` (what `npm test` runs once): every suite with tiny counts, a
  * smoke test of the harness; results go to .tmp/bench-quick.json only and
@@ -30,6 +31,7 @@ import { runProfiles } from './profile.js';
 import { markdown, table, targets, verdict, type Results } from './report.js';
 import { activity } from './stats.js';
 import { runThroughput, type ThroughputCase } from './throughput.js';
+import { runWorkerd } from './workerd.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -77,6 +79,7 @@ const plan = quick
       many: [{ origins: 40, numPools: 10, warmup: 40, passes: 1, requestsPerPass: 40 }],
       core: 1000,
       browser: { rounds: 1, requests: 5 },
+      workerd: { rounds: 1, incoming: 2 },
     }
   : {
       waiting: { cases: waitingCases(400, 300, 160, 140), rounds: 7, warmupRounds: 1 },
@@ -99,6 +102,8 @@ const plan = quick
       ],
       core: 20_000,
       browser: { rounds: 5, requests: 100 },
+      // ~400 subrequests per mode per round: enough CPU per measurement that scheduling noise stays a few %.
+      workerd: { rounds: 9, incoming: 20 },
     };
 
 /** Every process warning counts against the run (DESIGN.md: "No process warning, whatever the load"). */
@@ -135,6 +140,7 @@ const results: Results = {
   manyOrigins: [],
   core: undefined,
   browser: undefined,
+  workerd: undefined,
   warnings,
 };
 const specs = makeSpecs(entries);
@@ -188,6 +194,10 @@ if (!skip.has('browser')) {
   log(' chromium: browser bundle vs plain fetch');
   const browser: BrowserResult | undefined = await runBrowser(built.browserBundle, plan.browser.rounds, plan.browser.requests, log);
   results.browser = browser;
+}
+if (!skip.has('workerd')) {
+  log(' workerd: CPU per subrequest, manager vs the Worker calling fetch itself');
+  results.workerd = await runWorkerd({ ...plan.workerd, subrequests: 20, concurrency: 10, log });
 }
 // Child processes running poolfetch count too.
 for (const c of results.profile?.clients ?? []) warnings.push(...c.warnings.map((w) => `${w} (profiled ${c.client})`));

@@ -7,6 +7,7 @@ import { rssGrowth, type ManyOriginsResult } from './many-origins.js';
 import { AREAS, type ProfileResult } from './profile.js';
 import { median, MiB, ratios } from './stats.js';
 import type { ThroughputRow } from './throughput.js';
+import { workerdTable, type WorkerdResult } from './workerd.js';
 
 export interface Results {
   meta: {
@@ -31,6 +32,8 @@ export interface Results {
   manyOrigins: ManyOriginsResult[];
   core: CoreResult | undefined;
   browser: BrowserResult | undefined;
+  /** workerd CPU per subrequest (bench/workerd.ts); absent from results of older runs. */
+  workerd?: WorkerdResult | undefined;
   /** Every process warning this process emitted while the bench ran ("name: message"). */
   warnings: string[];
 }
@@ -134,6 +137,10 @@ export function targets(results: Results): Check[] {
     });
   }
   checks.push({ name: 'process warnings while the bench ran', value: String(results.warnings.length), goal: '0', pass: results.warnings.length === 0 });
+  for (const row of results.workerd?.rows ?? []) {
+    if (row.ratio === undefined) continue;
+    checks.push({ name: `workerd, CPU per subrequest: ${row.mode} ÷ ${row.baseline ?? ''}`, value: `${fixed(row.ratio)}×`, goal: '≤ 1.1×', pass: row.ratio <= 1.1 });
+  }
   const rows = results.throughput?.rows ?? [];
   const min = (name: string, a: string, b: string, goal: number): void => {
     for (const p of payloadsOf(rows)) {
@@ -308,6 +315,7 @@ export function table(results: Results): string {
   if (results.bundles !== undefined) parts.push(`browser bundles (esbuild ${results.bundles.esbuild}, minified, gzip -9)\n${bundleTable(results.bundles, false)}`);
   if (results.throughput !== undefined) parts.push(`no waiting: one origin, ${results.throughput.concurrency} callers, as many connections\n${roundsTable(results.throughput.rows, false)}`);
   if (results.manyOrigins.length > 0) parts.push(manyTable(results.manyOrigins, false));
+  if (results.workerd !== undefined) parts.push(`workerd ${results.workerd.workerd}: CPU of workerd per subrequest\n${workerdTable(results.workerd)}`);
   parts.push(...otherLines(results));
   for (const [w, n] of countWarnings(results.warnings)) parts.push(`PROCESS WARNING (${n}×): ${w}`);
   return parts.join('\n\n');
@@ -484,6 +492,21 @@ from Chromium (Playwright, \`/usr/bin/chromium\`) loading the esbuild browser bu
 same local server as the data it fetches.
 `);
   }
+  const w = results.workerd;
+  if (w !== undefined) {
+    parts.push(`## workerd: CPU per subrequest
+
+CPU is what a Worker is billed for. A Worker (workerd ${w.workerd}, compatibility date 2025-01-01) with the
+README's module-level \`PoolManager({ maxTotal: 6 })\` serves one incoming request at a time; each makes
+${w.subrequests} subrequests of 1 KiB (JSON) to a local server in another process, ${w.concurrency} at a time. The figure is
+workerd's own process CPU (every thread, \`/proc/<pid>/task/*/schedstat\`) over ${w.incoming} incoming requests,
+divided by the subrequests; modes alternate in a random order each round (${w.rounds} rounds), and each ratio is the
+median of per-round ratios against the same Worker calling \`fetch\` itself and reading the body the same way.
+Target (DESIGN.md): ≤ 1.1×.
+
+${workerdTable(w)}
+`);
+  }
   parts.push(`## What the hot path does (and what it costs)
 
 CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in the core and the Node adapter:
@@ -533,7 +556,7 @@ function; the core's own cost over a no-op transport is under "Fetch adapter and
 \`\`\`sh
 npm run bench                 # full run, about 5 minutes on 2 cores
 npm run bench -- --quick      # a few seconds: the smoke test npm test runs (timings mean nothing)
-npm run bench -- --skip=browser,many   # leave suites out (waiting, profile, churn, bundle, throughput, many, core, browser)
+npm run bench -- --skip=browser,many   # leave suites out (waiting, profile, churn, bundle, throughput, many, core, browser, workerd)
 \`\`\`
 
 The bench builds the node, fetch and browser entries from the current sources with esbuild into \`.tmp/bench/\`
