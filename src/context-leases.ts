@@ -51,6 +51,8 @@ export class Lease {
   undo: ((lease: Lease) => void) | undefined;
   /** True once it was taken for the lease of an ended request and reclaimed. */
   reclaimed = false;
+  /** The heartbeat's pending timer (what workerd cancels when the request ends). */
+  timer: ReturnType<typeof setTimeout> | undefined;
   prev: Lease | undefined;
   next: Lease | undefined;
   #closed = false;
@@ -101,7 +103,7 @@ export class Lease {
     if (this.#closed) return;
     this.beatAt = Date.now();
     this.#leases.sweep(this.beatAt);
-    if (!this.#closed) setTimeout(this.tick, this.#leases.timing.heartbeat);
+    if (!this.#closed) this.timer = setTimeout(this.tick, this.#leases.timing.heartbeat);
   };
 }
 
@@ -124,7 +126,7 @@ export class ContextLeases {
     this.#head = lease;
     // No clearTimeout at the end: close() may run in another request's context, where workerd
     // cannot clear this one's timer; the tick sees the lease closed and stops.
-    setTimeout(lease.tick, this.timing.heartbeat);
+    lease.timer = setTimeout(lease.tick, this.timing.heartbeat);
     return lease;
   }
 
