@@ -335,6 +335,8 @@ export class ConnectionPool implements Requester, RequestContext {
    * with `ClosedPoolError`, never sent.
    */
   settled(): Promise<void> {
+    // Requests that have ended (workerd) wait for nothing: uncount them first.
+    this.#shared.leases?.sweep();
     if (this.#unanswered === 0) return Promise.resolve();
     this.#disposing = true;
     const done = new Promise<void>((resolve) => this.#onAnswered.push(resolve));

@@ -17,6 +17,7 @@
  * promise of an ended request from another is what workerd warns about and
  * cancels. Nothing here detects the runtime: the fetch entry turns it on.
  */
+import { EmptyPoolError } from './errors.js';
 import type { Release, Waiter } from './waiting-line.js';
 
 /** How often a lease beats, and how long without a beat means its request has ended. */
@@ -68,10 +69,16 @@ export class Lease {
     return !this.#closed && this.beatAt < now - this.#leases.timing.staleAfter;
   }
 
-  /** The exchange is over (its slot freed, or it never got one): stop beating. */
+  /**
+   * The exchange is over (its slot freed, or it never got one): stop beating.
+   * clearTimeout from another request's context does nothing in workerd (timer
+   * ids are unique in the isolate, so it never clears another's timer); the
+   * tick then sees the lease closed and stops.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.timer);
     this.#leases.unlink(this);
   }
 
@@ -97,7 +104,7 @@ export class Lease {
    */
   readonly tick = (): void => {
     if (this.reclaimed) {
-      this.waiter?.failDropped(new Error('poolfetch: this request lost its place in the line (its heartbeat ran late)'));
+      this.waiter?.failDropped(new EmptyPoolError(`No slot: this request's heartbeat ran more than ${this.#leases.timing.staleAfter} ms late, so it was taken for ended and left the line`));
       return;
     }
     if (this.#closed) return;
@@ -124,8 +131,6 @@ export class ContextLeases {
     lease.next = this.#head;
     if (this.#head !== undefined) this.#head.prev = lease;
     this.#head = lease;
-    // No clearTimeout at the end: close() may run in another request's context, where workerd
-    // cannot clear this one's timer; the tick sees the lease closed and stops.
     lease.timer = setTimeout(lease.tick, this.timing.heartbeat);
     return lease;
   }

@@ -142,27 +142,26 @@ export class FetchTransport implements Transport {
       url = withoutCredentials(url);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const signals: AbortSignal[] = [];
-    if (init.signal != null) signals.push(init.signal);
+    let signal = init.signal ?? undefined;
     if (read !== undefined) {
       const headersDeadline = new AbortController();
       timer = setTimeout(() => {
         const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${shown})`;
         headersDeadline.abort(new ReadTimeoutError(message, { method, url: shown, timeout: read }));
       }, read);
-      signals.push(headersDeadline.signal);
+      signal = signal === undefined ? headersDeadline.signal : anySignal([signal, headersDeadline.signal]);
     }
     // A signal is passed only when the caller's or a read timeout needs one: Node's fetch spends
     // ~50 µs a request on one, and holds its listener on a shared signal until GC. destroy() does
     // not go through it: it stops the wait for the headers and cancels the body when it comes.
-    init = leanInit(init, signals.length === 0 ? undefined : anySignal(signals));
+    init = leanInit(init, signal);
     try {
       return await this.#unlessDestroyed(fetch(url.href, init));
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
       throw error instanceof TypeError ? fetchFailure(error, method, shown, init.body) : error;
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
     }
   }
 
