@@ -26,6 +26,8 @@ const servers: TestServer[] = [];
 const counts = { now: 0, peak: 0, perOrigin: new Map<string, { now: number; peak: number }>() };
 let arrivals: Array<{ n: number; resolve: () => void }> = [];
 let arrived = 0;
+/** Answers of requests held at the servers. */
+const holding: Array<() => void> = [];
 
 beforeAll(async () => {
   for (const host of ['127.0.0.1', '127.0.0.2']) {
@@ -42,11 +44,23 @@ beforeAll(async () => {
         counts.now -= 1;
         origin.now -= 1;
       });
-      // A few ms at the server, so that the subrequests of different incoming requests overlap.
-      setTimeout(() => {
+      const answer = (): void => {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ path: req.url, pad: PAYLOAD }));
-      }, 3);
+      };
+      // Held until maxTotal are in flight at the servers together (then all answer), or for 30 ms at most
+      // (the tail of a burst): the caps are reached whatever the machine's load, and one more than
+      // maxTotal would be seen in flight with them.
+      if (counts.now >= MAX_TOTAL) {
+        for (const held of holding.splice(0)) held();
+        answer();
+      } else {
+        holding.push(answer);
+        setTimeout(() => {
+          const at = holding.indexOf(answer);
+          if (at >= 0) holding.splice(at, 1)[0]?.();
+        }, 30);
+      }
     }, { host });
     servers.push(server);
   }
