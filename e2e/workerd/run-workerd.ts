@@ -143,7 +143,10 @@ export async function serveWorkerd(dir: string, extraArgs: string[] = []): Promi
     log: () => output,
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // workerd may wait for requests still in flight (a test that failed mid-way): not for long.
+      const stubborn = setTimeout(() => child.kill('SIGKILL'), 2000);
       await exited;
+      clearTimeout(stubborn);
       process.off('exit', killOnExit);
     },
   };
