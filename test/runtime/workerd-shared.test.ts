@@ -153,9 +153,16 @@ async function burst(incoming: number, each: number, read: string, tag: string):
 /** Afterwards: nothing counted as running or queued, and a later request gets every slot it needs. */
 async function expectRecovered(tag: string): Promise<void> {
   expect(await statsWhenIdle()).toEqual(servers.map(() => expect.objectContaining({ running: 0, queued: 0 })));
-  const later = await get(query(6, 'text', `${tag}-later`));
-  expect(later.status, later.body).toBe(200);
-  expect((JSON.parse(later.body) as WorkerAnswer).results.filter((r) => r.status === 200)).toHaveLength(12);
+  // The caps as they should be: exactly maxTotal at once for two later requests of 6 subrequests each (a
+  // slot the burst miscounted, held or free, would show here as fewer or more; workerd itself lets one
+  // incoming request open only 6 connections, so it takes two to see more).
+  counts.peak = 0;
+  const later = await Promise.all([get(query(3, 'text', `${tag}-later-a`)), get(query(3, 'text', `${tag}-later-b`))]);
+  for (const answer of later) {
+    expect(answer.status, answer.body).toBe(200);
+    expect((JSON.parse(answer.body) as WorkerAnswer).results.filter((r) => r.status === 200)).toHaveLength(6);
+  }
+  expect(counts.peak).toBe(MAX_TOTAL);
   expectCleanLog();
 }
 
