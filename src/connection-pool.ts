@@ -162,12 +162,19 @@ export class ConnectionPool implements Requester, RequestContext {
       response = await sending;
     } catch (error) {
       release();
-      throw error;
-    } finally {
       this.#answered(lease);
+      throw error;
     }
-    return holdUntilRead(response, release);
+    // Not answered yet: a body the request loop reads itself (preloadContent, a redirect's or a
+    // retried status's discarded body) is poolfetch's, and disposal waits for it. The response is
+    // answered once its body is handed to the caller (stream()) or has been read or thrown away.
+    return holdUntilRead(response, release, lease === undefined ? this.#answer : () => this.#answered(lease));
   }
+
+  /** Marks one exchange answered; bound, for HeldResponse. */
+  readonly #answer = (): void => {
+    this.#answered();
+  };
 
   /** Fetches once it has a slot; the slot is freed when the response body is done. */
   async fetchOnce(call: WireFetch): Promise<Response> {
@@ -344,9 +351,21 @@ export class ConnectionPool implements Requester, RequestContext {
     return done;
   }
 
+  /**
+   * A manager's disposal is under way while this pool was made or revived
+   * (by a redirect hop of a call made before it): a request that joins a
+   * line held only by bodies handed out is refused, as in `settled()`.
+   */
+  disposing(): void {
+    this.#disposing = true;
+  }
+
   #failStuckWaiters(): void {
     const waiting = this.#line.waiting + this.#waitingTotal;
     if (!this.#disposing || waiting === 0 || this.#unanswered > waiting) return;
+    // A free slot here with requests in line is a hand-over under way (the fetch adapter's
+    // p-queue starts its next task a microtask after a release): nobody is stuck yet.
+    if (this.#line.waiting > 0 && this.#line.held < this.options.maxSize) return;
     const reason = new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited for a connection held by a response body already handed out`);
     this.#line.shutdown(reason);
     this.#shared.total?.shutdown(reason, this);
@@ -444,12 +463,18 @@ export class ConnectionPool implements Requester, RequestContext {
     if (local === undefined) {
       // Before waiting, free what requests that have ended still hold (workerd).
       this.#shared.leases?.sweep();
-      local = this.#line.tryTake() ?? (await this.#line.wait({
-        signal,
-        timeout: poolTimeout,
-        onTimeout: () => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(poolTimeout)} ms`),
-        lease,
-      }));
+      local = this.#line.tryTake();
+      if (local === undefined) {
+        const waiting = this.#line.wait({
+          signal,
+          timeout: poolTimeout,
+          onTimeout: () => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(poolTimeout)} ms`),
+          lease,
+        });
+        // Disposal under way: a request that joins behind bodies handed out would wait on their reader.
+        if (this.#disposing) this.#failStuckWaiters();
+        local = await waiting;
+      }
     }
     if (lease !== undefined) lease.release = local;
     const total = this.#shared.total;
@@ -464,13 +489,15 @@ export class ConnectionPool implements Requester, RequestContext {
       if (lease !== undefined) lease.held |= Held.WaitingTotal;
       try {
         // One poolTimeout for the whole wait, both lines together.
-        releaseTotal = await total.wait({
+        const waiting = total.wait({
           signal,
           timeout: deadline === undefined ? undefined : Math.max(0, deadline - Date.now()),
           onTimeout: () => new EmptyPoolError(`No free connection under maxTotal ${String(this.options.maxTotal)} within poolTimeout ${String(poolTimeout)} ms`),
           owner: this,
           lease,
         });
+        if (this.#disposing) this.#failStuckWaiters();
+        releaseTotal = await waiting;
       } catch (error) {
         local();
         throw error;
@@ -511,9 +538,13 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 }
 
-/** A response whose reading frees the slot at the end, on error or on cancel. */
-function holdUntilRead(response: WireResponse, release: Release): WireResponse {
-  return new HeldResponse(response, release) as WireResponse;
+/**
+ * A response whose reading frees the slot at the end, on error or on cancel,
+ * and which counts as answered (what disposal waits for) once its body is
+ * handed out as a stream, or read or thrown away by the request loop.
+ */
+function holdUntilRead(response: WireResponse, release: Release, answered: () => void): WireResponse {
+  return new HeldResponse(response, release, answered) as WireResponse;
 }
 
 /**
@@ -523,9 +554,22 @@ function holdUntilRead(response: WireResponse, release: Release): WireResponse {
 class HeldResponse {
   readonly #response: WireResponse;
   readonly #release: Release;
-  constructor(response: WireResponse, release: Release) {
+  #answered: (() => void) | undefined;
+  constructor(response: WireResponse, release: Release, answered: () => void) {
     this.#response = response;
-    this.#release = release;
+    this.#answered = answered;
+    // The slot first, then the answer: a slot handed to the next in line keeps it counted
+    // as on its way, so disposal does not take it for stuck in between.
+    this.#release = () => {
+      release();
+      this.#answer();
+    };
+  }
+  /** Once: the first of body read, thrown away, handed out or abandoned. */
+  #answer(): void {
+    const answered = this.#answered;
+    this.#answered = undefined;
+    answered?.();
   }
   get status(): number {
     return this.#response.status;
@@ -550,7 +594,10 @@ class HeldResponse {
     return this.#response.discard().finally(this.#release);
   }
   stream(): ReadableStream<Uint8Array> {
-    return whenDone(this.#response.stream(), this.#release, undefined);
+    const stream = whenDone(this.#response.stream(), this.#release, undefined);
+    // Handed to the caller from here: disposal no longer waits on it.
+    this.#answer();
+    return stream;
   }
   abandon(): void {
     this.#response.abandon?.();

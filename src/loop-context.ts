@@ -21,4 +21,10 @@ export interface RequestContext {
   route(url: URL): Route | undefined;
   /** Waits between retries: by default the `clock` option's `sleep`, so tests need not wait. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional (a manager has it): counts a call in until it has its answer,
+   * so that disposal waits for it between hops and retries; the returned
+   * function counts it out.
+   */
+  begin?(): () => void;
 }

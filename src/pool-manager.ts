@@ -12,6 +12,7 @@ import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-ke
 import { RecentlyUsed } from './recently-used.js';
 import type { RequestContext } from './loop-context.js';
 import { runRequest } from './request-loop.js';
+import { RunTracker } from './run-tracker.js';
 import type { PoolResponse } from './response.js';
 import type { PoolManagerOptions, PoolStatsRow, RequestOptions, Requester, TlsOptions } from './types.js';
 import { WaitingLine } from './waiting-line.js';
@@ -86,6 +87,10 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   readonly #leaving = new Set<ConnectionPool>();
   /** Pools whose `poolclose` has been dispatched. */
   readonly #ended = new WeakSet<ConnectionPool>();
+  /** Calls on their way to an answer (between hops and retries too), which disposal waits for. */
+  readonly #runs = new RunTracker();
+  /** Disposals under way: a pool made or revived meanwhile refuses what is stuck behind a held body. */
+  #clearing = 0;
 
   constructor(numPools?: number | PoolManagerOptions, adapterDefaults: AdapterOptions = { maxSize: 10 }) {
     super();
@@ -147,9 +152,14 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     return this.#poolFor(this.keyForUrl(url), undefined);
   }
 
-  /** Waits between retries: the `clock` option's `sleep` (pass `clock` to test without waiting). */
+  /** Waits between retries: the `clock` option's `sleep` (pass `clock` to test without waiting), cut short by disposal. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return this.options.clock.sleep(ms, signal);
+    return this.#runs.sleep(this.options.clock, ms, signal);
+  }
+
+  /** Counts a `request()` or `fetch()` call in until it has its answer (the request loops call it). */
+  begin(): () => void {
+    return this.#runs.begin();
   }
 
   /** Sends a request, following redirects across origins and retrying as `retries` says. */
@@ -172,17 +182,27 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
 
   /**
    * Empties `pools` at once, closes idle connections at once, and resolves
-   * once no request waits for a slot or for its response headers. It never
+   * once every call made before it has its answer: queued requests are
+   * served, preloaded bodies read, redirect hops taken (a hop never starts
+   * after it resolved, and the pools hops made are closed too). It never
    * waits on a body already handed out: that body stays readable, its pool
-   * is retiring until the body ends, and its connection closes then.
+   * is retiring until the body ends, and its connection closes then; a
+   * request that could only be served after such a body ends is refused
+   * with `ClosedPoolError`, as is one waiting out a retry's backoff.
    * Pools with nothing held are closed when it resolves.
    */
   async clear(): Promise<void> {
+    this.#clearing += 1;
+    try {
+      const runs = this.#runs.dispose('The manager was disposed while this request waited to retry');
+      for (const pool of this.#pools.drain()) this.#retire(pool);
+      await Promise.all([runs, ...[...this.#leaving].map(settle)]);
+    } finally {
+      this.#clearing -= 1;
+    }
+    // The pools that hops (and calls made meanwhile) opened while it waited: out too, and closed once idle.
     for (const pool of this.#pools.drain()) this.#retire(pool);
-    await Promise.all([...this.#leaving].map(async (pool) => {
-      await pool.settled();
-      await pool.closedIfEmpty();
-    }));
+    await Promise.all([...this.#leaving].map(settle));
   }
 
   /**
@@ -191,6 +211,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
    * close at once.
    */
   async destroy(): Promise<void> {
+    void this.#runs.dispose('The manager was destroyed while this request waited to retry');
     for (const pool of this.#pools.drain()) this.#retire(pool);
     await Promise.all([...this.#leaving].map((pool) => pool.destroy().then(() => this.#closed(pool))));
   }
@@ -214,11 +235,13 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
       this.#retiring.delete(key.id);
       this.#leaving.delete(retiring);
       this.#pools.add(key.id, retiring);
+      if (this.#clearing > 0) retiring.disposing();
       this.dispatchEvent(new PoolEvent('poolrevive', retiring));
       return retiring;
     }
     const pool = this.newPool(key, this.optionsFor(overrides), this.#shared);
     this.#pools.add(key.id, pool);
+    if (this.#clearing > 0) pool.disposing();
     this.dispatchEvent(new PoolEvent('poolcreate', pool));
     return pool;
   }
@@ -238,4 +261,10 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     if (this.#retiring.get(pool.key) === pool) this.#retiring.delete(pool.key);
     this.dispatchEvent(new PoolEvent('poolclose', pool));
   }
+}
+
+/** Resolves once `pool` has no request waiting for a slot or its answer, and is closed if it holds nothing. */
+async function settle(pool: ConnectionPool): Promise<void> {
+  await pool.settled();
+  await pool.closedIfEmpty();
 }

@@ -118,6 +118,7 @@ class RequestRun implements RequestHop {
   }
 
   async run(): Promise<PoolResponse> {
+    const end = this.#ctx.begin?.();
     try {
       for (;;) {
         this.#signal?.throwIfAborted();
@@ -132,6 +133,7 @@ class RequestRun implements RequestHop {
       throw abortReasonOr(error, this.#signal);
     } finally {
       if (!this.#streaming) this.#cleanup();
+      end?.();
     }
   }
 
