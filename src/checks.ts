@@ -45,3 +45,24 @@ export const bool: Check<boolean> = (value, name) => (typeof value === 'boolean'
 
 /** An HTTP token (RFC 9110 §5.6.2): what a method or a header name must be. */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The longest delay a timer holds: `setTimeout` takes a signed 32-bit
+ * count of milliseconds everywhere (HTML, Node, workerd), and a longer one
+ * fires at once (Node adds a `TimeoutOverflowWarning`). About 24.8 days.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * `check`, and then no more than `MAX_TIMER_MS`: a limit a caller waits on
+ * is refused past what a timer holds rather than clamped, since it must
+ * never fire early, and one of weeks is a unit mistake or means "none",
+ * which leaving it out says.
+ */
+export const timerMs = (check: Check<number>): Check<number> => (value, name) => {
+  const ms = check(value, name);
+  if (ms > MAX_TIMER_MS) {
+    throw new TypeError(`${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer holds; leave it out for no limit), got ${describe(value)}`);
+  }
+  return ms;
+};

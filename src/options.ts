@@ -4,7 +4,7 @@
  * option and the value (src/checks.ts builds them). What only one runtime
  * understands (`tls`) is checked by the adapter that takes it.
  */
-import { knownKeys, mustBe, numberCheck, type Check } from './checks.js';
+import { knownKeys, MAX_TIMER_MS, mustBe, numberCheck, timerMs, type Check } from './checks.js';
 import { normalizeHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
 import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js';
@@ -61,6 +61,13 @@ export interface ResolvedOptions {
 
 const positiveInteger = numberCheck('a positive integer', (n) => Number.isInteger(n) && n >= 1);
 const milliseconds = numberCheck('a non-negative number of milliseconds', (n) => Number.isFinite(n) && n >= 0);
+/**
+ * `keepAliveTimeout` is clamped instead: it is how long an idle socket may
+ * stay, not a wait anyone is promised, so "as long as a timer holds" is
+ * what a longer one (or `Infinity`) can mean.
+ */
+const idleMilliseconds: Check<number> = (value, name) =>
+  Math.min(numberCheck('a non-negative number of milliseconds', (n) => n >= 0)(value, name), MAX_TIMER_MS);
 /** A byte count for `maxResponseSize`. */
 export const byteCount = numberCheck('a non-negative integer number of bytes', (n) => Number.isSafeInteger(n) && n >= 0);
 const hops = numberCheck('a boolean or a non-negative integer', (n) => Number.isInteger(n) && n >= 0);
@@ -91,14 +98,15 @@ const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: [keyof ResolvedOptio
   numPools: ['numPools', or(positiveInteger, defaults.numPools)],
   maxSize: ['maxSize', (value, name, adapter) => or(positiveInteger, adapter.maxSize)(value, name)],
   maxTotal: ['maxTotal', or(positiveInteger, undefined)],
-  poolTimeout: ['poolTimeout', or(milliseconds, undefined)],
+  // A wait the caller is promised: refused past what a timer holds, as `timeout` is.
+  poolTimeout: ['poolTimeout', or(timerMs(milliseconds), undefined)],
   maxResponseSize: ['maxResponseSize', or(byteCount, undefined)],
   headers: ['headers', normalizeHeaders],
   retries: ['retry', (value, name) => normalizeRetry(value, name)],
   timeout: ['timeout', (value, name) => normalizeTimeout(value, name)],
   redirect: ['redirect', (value, name) => normalizeRedirect(value, name, defaults.redirect)],
   tls: ['tls', (value, _name, adapter) => (value === undefined ? undefined : (adapter.tls ?? refuseTls)(value))],
-  keepAliveTimeout: ['keepAliveTimeout', or(milliseconds, defaults.keepAliveTimeout)],
+  keepAliveTimeout: ['keepAliveTimeout', or(idleMilliseconds, defaults.keepAliveTimeout)],
   fetch: ['fetch', or(fn, undefined)],
   clock: ['clock', normalizeClock],
 };

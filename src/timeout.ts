@@ -4,7 +4,7 @@
  * timeouts; both adapters enforce `total` with an `AbortSignal`.
  */
 import { ReadTimeoutError } from './errors.js';
-import { knownKeys, numberCheck } from './checks.js';
+import { knownKeys, MAX_TIMER_MS, numberCheck, timerMs } from './checks.js';
 import { onAbort } from './abort-watch.js';
 import { noop } from './watch-body.js';
 
@@ -16,7 +16,7 @@ export interface ResolvedTimeout {
 
 export const NO_TIMEOUT: ResolvedTimeout = { connect: undefined, read: undefined, total: undefined };
 
-const positiveMs = numberCheck('a positive number of milliseconds', (n) => Number.isFinite(n) && n > 0);
+const positiveMs = timerMs(numberCheck('a positive number of milliseconds', (n) => Number.isFinite(n) && n > 0));
 
 /** Checks a `timeout` option; a per-request value overlays the manager's `base`. */
 export function normalizeTimeout(value: unknown, name: string, base: ResolvedTimeout = NO_TIMEOUT): ResolvedTimeout {
@@ -27,20 +27,34 @@ export function normalizeTimeout(value: unknown, name: string, base: ResolvedTim
   return { connect: limit('connect'), read: limit('read'), total: limit('total') };
 }
 
-/** `setTimeout` as a promise that an abort cuts short (rejecting with the signal's reason). */
+/**
+ * `setTimeout` as a promise that an abort cuts short (rejecting with the
+ * signal's reason). A wait longer than a timer holds (a `Retry-After` or a
+ * backoff under raised caps) is served in steps, never cut short.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted === true) return Promise.reject(signal.reason);
-  if (ms <= 0) return Promise.resolve();
+  if (!(ms > 0)) return Promise.resolve();
   return new Promise((resolve, reject) => {
+    const until = Date.now() + ms;
+    let timer: ReturnType<typeof setTimeout>;
     // Through abort-watch: many requests sharing one signal may wait out a retry at once.
     const unwatch = signal === undefined ? undefined : onAbort(signal, () => {
       clearTimeout(timer);
       reject(signal.reason);
     });
-    const timer = setTimeout(() => {
-      unwatch?.();
-      resolve();
-    }, ms);
+    const step = (left: number): void => {
+      timer = setTimeout(() => {
+        const rest = until - Date.now();
+        if (left > MAX_TIMER_MS && rest > 0) {
+          step(rest);
+          return;
+        }
+        unwatch?.();
+        resolve();
+      }, Math.min(left, MAX_TIMER_MS));
+    };
+    step(ms);
   });
 }
 
