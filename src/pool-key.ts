@@ -33,7 +33,7 @@ let lastParsed: { input: string; url: URL } | undefined;
 const recentlyParsed = new Map<string, URL>();
 const RECENT = 16;
 
-/** Parses a request URL, refusing what no pool can serve. */
+/** Parses a request URL (a copy of a `URL` object: never the caller's own), refusing what no pool can serve. */
 export function parseUrl(url: string | URL, method?: string): URL {
   if (lastParsed !== undefined && url === lastParsed.input) return lastParsed.url;
   if (typeof url === 'string') {
@@ -43,10 +43,11 @@ export function parseUrl(url: string | URL, method?: string): URL {
       return recent;
     }
   }
+  // The caller's URL object is theirs to change after the call: what is sent and reported is
+  // what it said when the call was made. Through its text, so the parse is shared as a string's is.
+  if (url instanceof URL) return parseUrl(url.href, method);
   let parsed: URL;
-  if (url instanceof URL) {
-    parsed = url;
-  } else if (typeof url === 'string') {
+  if (typeof url === 'string') {
     try {
       parsed = new URL(url);
     } catch (cause) {
