@@ -9,7 +9,7 @@
 import { LocationValueError } from './errors.js';
 import { checkMethod } from './methods.js';
 import { authorizeFromUrl, hasCredentials, withoutCredentials } from './credentials.js';
-import { mergeHeaders, normalizeHeaders } from './headers.js';
+import { mergeHeaders, normalizeHeaders, refuseClientHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import type { RequestContext } from './loop-context.js';
 import type { FetchHop } from './redirect-follower.js';
@@ -26,8 +26,10 @@ export async function runFetch(
   init: RequestInit | undefined,
   check?: (url: URL) => void,
 ): Promise<Response> {
-  // Headers would strip a trailing CRLF silently; a header injection must fail instead.
-  if (init?.headers !== undefined && !(init.headers instanceof Headers)) normalizeHeaders(init.headers, 'fetch headers');
+  // Headers would strip a trailing CRLF silently; a header injection must fail instead. Checked as
+  // given: a browser's Request drops the headers only the client may set without a word.
+  if (init?.headers != null) refuseClientHeaders(init.headers instanceof Headers ? init.headers : normalizeHeaders(init.headers, 'fetch headers'), 'fetch headers');
+  if (input instanceof Request) refuseClientHeaders(input.headers, 'fetch headers');
   // fetch refuses a URL with credentials: they become `authorization`, which a redirect to another origin drops.
   const given = typeof input === 'string' ? (input.includes('@') ? absoluteUrl(input) : undefined) : input instanceof URL ? input : undefined;
   const credentialed = given !== undefined && hasCredentials(given) ? given : undefined;

@@ -5,7 +5,7 @@
  * understands (`tls`) is checked by the adapter that takes it.
  */
 import { knownKeys, MAX_TIMER_MS, mustBe, numberCheck, timerMs, type Check } from './checks.js';
-import { normalizeHeaders } from './headers.js';
+import { normalizeHeaders, refuseClientHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
 import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js';
 import type { LeaseTiming } from './context-leases.js';
@@ -101,7 +101,11 @@ const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: [keyof ResolvedOptio
   // A wait the caller is promised: refused past what a timer holds, as `timeout` is.
   poolTimeout: ['poolTimeout', or(timerMs(milliseconds), undefined)],
   maxResponseSize: ['maxResponseSize', or(byteCount, undefined)],
-  headers: ['headers', normalizeHeaders],
+  headers: ['headers', (value, name) => {
+    const headers = normalizeHeaders(value, name);
+    refuseClientHeaders(headers, name);
+    return headers;
+  }],
   retries: ['retry', (value, name) => normalizeRetry(value, name)],
   timeout: ['timeout', (value, name) => normalizeTimeout(value, name)],
   redirect: ['redirect', (value, name) => normalizeRedirect(value, name, defaults.redirect)],

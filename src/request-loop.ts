@@ -7,7 +7,7 @@
  * `PoolManager.urlopen` and `HTTPConnectionPool.urlopen`).
  */
 import { ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError } from './errors.js';
-import { mergeHeaders, normalizeHeaders } from './headers.js';
+import { checkContentLength, mergeHeaders, normalizeHeaders, refuseClientHeaders } from './headers.js';
 import { prepareBody } from './body.js';
 import { checkMethod } from './methods.js';
 import { byteCount, normalizeRedirect } from './options.js';
@@ -33,7 +33,7 @@ function resolveRequest(ctx: RequestContext, options: RequestOptions) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) mustBe('signal', 'an AbortSignal', signal);
   bool(preloadContent, 'preloadContent');
   return {
-    headers: options.headers === undefined ? base.headers : mergeHeaders(base.headers, normalizeHeaders(options.headers, 'headers')),
+    headers: options.headers === undefined ? base.headers : mergeHeaders(base.headers, requestHeaders(options.headers)),
     retry: normalizeRetry(options.retries, 'retries', base.retry),
     timeout: normalizeTimeout(options.timeout, 'timeout', base.timeout),
     redirect: options.redirect === undefined ? base.redirect : normalizeRedirect(options.redirect, 'redirect', base.redirect),
@@ -41,6 +41,13 @@ function resolveRequest(ctx: RequestContext, options: RequestOptions) {
     preloadContent,
     maxResponseSize: options.maxResponseSize === undefined ? base.maxResponseSize : byteCount(options.maxResponseSize, 'maxResponseSize'),
   };
+}
+
+/** A request's own headers, checked: no CR/LF, nothing only the client may set. */
+function requestHeaders(init: unknown): Headers {
+  const headers = normalizeHeaders(init, 'headers');
+  refuseClientHeaders(headers, 'headers');
+  return headers;
 }
 
 /** Which retry counter a failure spends, or undefined when it is not retryable at all. */
@@ -70,6 +77,7 @@ export async function runRequest(
   const resolved = resolveRequest(ctx, options);
   let prepared = prepareBody(options.body, options.json, 'json' in options);
   if (prepared instanceof Promise) prepared = await prepared;
+  checkContentLength(resolved.headers, prepared.body, 'headers');
   return new RequestRun(ctx, checkedMethod, checkedUrl, resolved, prepared).run();
 }
 
