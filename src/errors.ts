@@ -84,8 +84,16 @@ export class ProxySchemeUnknown extends PoolfetchError {
   override readonly name = 'ProxySchemeUnknown' as const;
   override readonly code = 'POOLFETCH_PROXY_SCHEME_UNKNOWN' as const;
   readonly scheme: string;
-  constructor(scheme: string, options: PoolfetchErrorOptions = {}) {
-    super(`Proxy URL had unsupported scheme '${scheme}': use http: or https:`, options);
+  /** `variable`: the environment variable that named the proxy (`proxyFromEnvironment`), for the message. */
+  constructor(scheme: string, options: PoolfetchErrorOptions & { variable?: string } = {}) {
+    const { variable } = options;
+    super(
+      variable === undefined
+        ? `Proxy URL had unsupported scheme '${scheme}'${target(options)}: use http: or https:`
+        : `${variable} names a proxy with unsupported scheme '${scheme}', needed for ${options.url ?? 'this request'}: ` +
+            `use http: or https:, or list the host in NO_PROXY`,
+      options,
+    );
     this.scheme = scheme;
   }
 }

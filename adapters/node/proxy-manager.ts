@@ -8,6 +8,7 @@ import type { SharedLimits } from '../../src/connection-pool.js';
 import type { ConnectionPool } from '../../src/connection-pool.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import { describe, type PoolKey } from '../../src/pool-key.js';
+import { LocationValueError, ProxySchemeUnknown, type PoolfetchError } from '../../src/errors.js';
 import type { PoolOverrides } from '../../src/pool-manager.js';
 import type { PoolManagerOptions, ProxyEnvironmentOptions, ProxyManagerOptions } from '../../src/types.js';
 import { noProxyMatcher, type ProxyBypass } from './no-proxy.js';
@@ -82,8 +83,8 @@ export function proxyFromEnvironment(options: number | ProxyEnvironmentOptions =
 }
 
 class EnvironmentProxyManager extends PoolManager {
-  readonly #http: ProxyRoute | undefined;
-  readonly #https: ProxyRoute | undefined;
+  readonly #http: ProxyRoute | Unusable | undefined;
+  readonly #https: ProxyRoute | Unusable | undefined;
   readonly #bypass: ProxyBypass;
 
   constructor(options: number | ProxyEnvironmentOptions) {
@@ -91,10 +92,10 @@ class EnvironmentProxyManager extends PoolManager {
     const env = own.env ?? process.env;
     if (typeof env !== 'object' || env === null) throw new TypeError(`env must be an object, got ${describe(env)}`);
     const cgi = env['REQUEST_METHOD'] !== undefined;
-    const httpProxy = env['http_proxy'] ?? (cgi ? undefined : env['HTTP_PROXY']);
-    const httpsProxy = env['https_proxy'] ?? env['HTTPS_PROXY'];
-    const http = proxyFrom(httpProxy, own);
-    const https = proxyFrom(httpsProxy, own);
+    const httpName = env['http_proxy'] !== undefined ? 'http_proxy' : cgi ? undefined : 'HTTP_PROXY';
+    const httpsName = env['https_proxy'] !== undefined ? 'https_proxy' : 'HTTPS_PROXY';
+    const http = httpName === undefined ? undefined : proxyFrom(httpName, env[httpName], own);
+    const https = proxyFrom(httpsName, env[httpsName], own);
     const bypass = noProxyMatcher(env['no_proxy'] ?? env['NO_PROXY']);
     super(manager);
     this.#http = http;
@@ -105,6 +106,7 @@ class EnvironmentProxyManager extends PoolManager {
   protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
     const route = url.protocol === 'https:' ? this.#https : this.#http;
     if (route === undefined || this.#bypass(url)) return super.keyForUrl(url, overrides);
+    if (route instanceof Unusable) throw route.error(url);
     return proxiedKey(url, route, () => super.keyForUrl(url, overrides));
   }
 
@@ -114,11 +116,44 @@ class EnvironmentProxyManager extends PoolManager {
 }
 
 /**
- * The proxy a variable names; none when it is unset or blank. `127.0.0.1:3128`
- * means `http://127.0.0.1:3128`, as in curl.
+ * A proxy variable poolfetch cannot use (`socks5://...`, a bad port): the
+ * requests it would carry fail, naming the variable; targets it does not
+ * cover (the other scheme, `NO_PROXY`) go on working. Throwing when the
+ * manager is made would break every target for one variable that
+ * concerns a few (or that another tool in the same environment reads).
  */
-function proxyFrom(value: string | undefined, options: ProxyManagerOptions): ProxyRoute | undefined {
+class Unusable {
+  readonly #variable: string;
+  readonly #why: PoolfetchError;
+
+  constructor(variable: string, why: PoolfetchError) {
+    this.#variable = variable;
+    this.#why = why;
+  }
+
+  /** A new error per request, so each names its own request and has its own stack. */
+  error(url: URL): PoolfetchError {
+    const variable = this.#variable;
+    if (this.#why instanceof ProxySchemeUnknown) return new ProxySchemeUnknown(this.#why.scheme, { url: url.href, variable });
+    return new LocationValueError(
+      `${variable} names a proxy poolfetch cannot use (${this.#why.message}), needed for ${url.href}: fix ${variable}, or list the host in NO_PROXY`,
+      { url: url.href, cause: this.#why },
+    );
+  }
+}
+
+/**
+ * The proxy a variable names; none when it is unset or blank. `127.0.0.1:3128`
+ * means `http://127.0.0.1:3128`, as in curl. One poolfetch cannot use is
+ * reported when a request would go through it (`Unusable`).
+ */
+function proxyFrom(variable: string, value: string | undefined, options: ProxyManagerOptions): ProxyRoute | Unusable | undefined {
   const text = value?.trim();
   if (text === undefined || text === '') return undefined;
-  return parseProxyUrl(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`, options);
+  try {
+    return parseProxyUrl(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`, options);
+  } catch (error) {
+    if (error instanceof ProxySchemeUnknown || error instanceof LocationValueError) return new Unusable(variable, error);
+    throw error;
+  }
 }

@@ -13,18 +13,41 @@ import { redactCredentials } from '../../src/redact.js';
 import { normalizeTls } from './tls-options.js';
 import type { TlsOptions } from '../../src/types.js';
 
-/** Where a manager sends proxied requests, and what it tells the proxy. */
-export interface ProxyRoute {
+/**
+ * Where a manager sends proxied requests, and what it tells the proxy. The
+ * headers (`Proxy-Authorization` among them) and the TLS settings (a client
+ * key, maybe) are private fields behind getters: a route sits in every
+ * proxied pool's key, and nothing a user can print (`console.log(pool)`,
+ * `util.inspect` at any depth, with hidden properties) may show them.
+ */
+export class ProxyRoute {
   readonly scheme: 'http' | 'https';
   /** Without brackets (an IPv6 address as is), as sockets take it. */
   readonly hostname: string;
   readonly port: number;
   /** `scheme://host:port`: what messages name; never the credentials. */
   readonly origin: string;
+  readonly #headers: Headers;
+  readonly #tls: ConnectionOptions | undefined;
+
+  constructor(fields: { scheme: 'http' | 'https'; hostname: string; port: number; origin: string; headers: Headers; tls: ConnectionOptions | undefined }) {
+    this.scheme = fields.scheme;
+    this.hostname = fields.hostname;
+    this.port = fields.port;
+    this.origin = fields.origin;
+    this.#headers = fields.headers;
+    this.#tls = fields.tls;
+  }
+
   /** `proxyHeaders` and the URL's credentials; sent on forwarded requests and on CONNECT only. */
-  readonly headers: Headers;
+  get headers(): Headers {
+    return this.#headers;
+  }
+
   /** Settings for TLS to an https:// proxy (`proxyTls`); undefined for an http:// proxy. */
-  readonly tls: ConnectionOptions | undefined;
+  get tls(): ConnectionOptions | undefined {
+    return this.#tls;
+  }
 }
 
 /** What a proxy is built from, besides its URL. */
@@ -42,7 +65,8 @@ export function parseProxyUrl(proxyUrl: unknown, options: ProxyRouteOptions = {}
     try {
       url = new URL(proxyUrl);
     } catch (cause) {
-      throw new LocationValueError(`No host specified in proxy URL ${JSON.stringify(redactCredentials(proxyUrl))}: use http://host:port`, { cause });
+      // The runtime's error quotes the input (in its message and `input`), password and all: left out then.
+      throw new LocationValueError(`Invalid proxy URL ${JSON.stringify(redactCredentials(proxyUrl))}: use http://host:port`, proxyUrl.includes('@') ? {} : { cause });
     }
   } else {
     throw new TypeError(`proxyUrl must be a string or URL, got ${describe(proxyUrl)}`);
@@ -69,7 +93,7 @@ export function parseProxyUrl(proxyUrl: unknown, options: ProxyRouteOptions = {}
     headers.set('proxy-authorization', `Basic ${base64(`${user}:${password}`)}`);
   }
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return {
+  return new ProxyRoute({
     scheme,
     hostname,
     port,
@@ -77,7 +101,7 @@ export function parseProxyUrl(proxyUrl: unknown, options: ProxyRouteOptions = {}
     headers,
     // Checked for every proxy, used for an https:// one: a typo should not wait for the day the proxy changes.
     tls: scheme === 'https' ? connectionOptions(proxyTls) : undefined,
-  };
+  });
 }
 
 /** poolfetch's TLS options as `tls.connect` options. */
