@@ -82,7 +82,7 @@ export async function runFetch(
     if (value !== undefined) (passed as Record<string, unknown>)[field] = value;
   }
   const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method: run.method, url: run.url.href }));
-  const end = ctx.begin?.();
+  const ticket = ctx.begin?.();
   try {
     const response = await follow();
     // The total limit covers the body too: it ends when the body does. An abort errors
@@ -97,7 +97,7 @@ export async function runFetch(
     timeout.cleanup();
     throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
   } finally {
-    end?.();
+    ticket?.end();
   }
 
   async function follow(): Promise<Response> {

@@ -5,6 +5,7 @@
  * them in turn.
  */
 import type { ResolvedOptions } from './options.js';
+import type { RunTicket } from './run-tracker.js';
 import type { WireFetch, WireRequest, WireResponse } from './transport.js';
 
 /** One origin's way out: sends a request once it has a slot, which it frees when the body is done. */
@@ -19,12 +20,15 @@ export interface RequestContext {
   readonly options: ResolvedOptions;
   /** The route that serves `url`, or undefined where this requester does not follow. */
   route(url: URL): Route | undefined;
-  /** Waits between retries: by default the `clock` option's `sleep`, so tests need not wait. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Waits between retries: by default the `clock` option's `sleep`, so tests
+   * need not wait. `run` (from `begin`) lets disposal refuse the wait of a
+   * call it began after.
+   */
+  sleep(ms: number, signal?: AbortSignal, run?: RunTicket): Promise<void>;
   /**
    * Optional (a manager has it): counts a call in until it has its answer,
-   * so that disposal waits for it between hops and retries; the returned
-   * function counts it out.
+   * so that disposal waits for it between hops and retries.
    */
-  begin?(): () => void;
+  begin?(): RunTicket;
 }

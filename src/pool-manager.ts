@@ -12,7 +12,7 @@ import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-ke
 import { RecentlyUsed } from './recently-used.js';
 import type { RequestContext } from './loop-context.js';
 import { runRequest } from './request-loop.js';
-import { RunTracker } from './run-tracker.js';
+import { RunTracker, type RunTicket } from './run-tracker.js';
 import type { PoolResponse } from './response.js';
 import type { PoolManagerOptions, PoolStatsRow, RequestOptions, Requester, TlsOptions } from './types.js';
 import { WaitingLine } from './waiting-line.js';
@@ -153,12 +153,12 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   }
 
   /** Waits between retries: the `clock` option's `sleep` (pass `clock` to test without waiting), cut short by disposal. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return this.#runs.sleep(this.options.clock, ms, signal);
+  sleep(ms: number, signal?: AbortSignal, run?: RunTicket): Promise<void> {
+    return this.#runs.sleep(this.options.clock, ms, signal, run);
   }
 
   /** Counts a `request()` or `fetch()` call in until it has its answer (the request loops call it). */
-  begin(): () => void {
+  begin(): RunTicket {
     return this.#runs.begin();
   }
 

@@ -20,6 +20,7 @@ import { normalizeTimeout, withTotalTimeout } from './timeout.js';
 import type { WireBody, WireRequest, WireResponse } from './transport.js';
 import type { RequestOptions } from './types.js';
 import type { RequestContext, Route } from './loop-context.js';
+import type { RunTicket } from './run-tracker.js';
 import type { RequestHop } from './redirect-follower.js';
 import { noop, whenCollected, whenDone } from './watch-body.js';
 
@@ -103,6 +104,8 @@ class RequestRun implements RequestHop {
   readonly #signal: AbortSignal | undefined;
   readonly #cleanup: () => void;
   #staleRetried = false;
+  /** This call as the manager counts it, for disposal. */
+  #ticket: RunTicket | undefined;
   /** Set once a streamed body owns the total timeout: the loop must not end it. */
   #streaming = false;
 
@@ -126,7 +129,7 @@ class RequestRun implements RequestHop {
   }
 
   async run(): Promise<PoolResponse> {
-    const end = this.#ctx.begin?.();
+    this.#ticket = this.#ctx.begin?.();
     try {
       for (;;) {
         this.#signal?.throwIfAborted();
@@ -141,7 +144,7 @@ class RequestRun implements RequestHop {
       throw abortReasonOr(error, this.#signal);
     } finally {
       if (!this.#streaming) this.#cleanup();
-      end?.();
+      this.#ticket?.end();
     }
   }
 
@@ -193,7 +196,7 @@ class RequestRun implements RequestHop {
       ? this.#canResend()
       : this.#budget.canRetryRead(this.method) && this.#replayable;
     if (!safe) throw error;
-    await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal);
+    await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal, this.#ticket);
   }
 
   /**
@@ -244,7 +247,7 @@ class RequestRun implements RequestHop {
       throw error;
     }
     await response.discard();
-    await this.#ctx.sleep(delay, this.#signal);
+    await this.#ctx.sleep(delay, this.#signal, this.#ticket);
     return AGAIN;
   }
 
@@ -257,7 +260,7 @@ class RequestRun implements RequestHop {
       if (this.#signal?.aborted === true) throw this.#signal.reason;
       const kind = failureKind(error);
       if (!this.#resolved.retry.enabled || kind !== 'read' || !this.#budget.canRetryRead(this.method) || !this.#replayable) throw error;
-      await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal);
+      await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal, this.#ticket);
       return AGAIN;
     }
   }

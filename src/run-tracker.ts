@@ -15,6 +15,12 @@ import { ClosedPoolError } from './errors.js';
 import { onAbort } from './abort-watch.js';
 import type { Clock } from './types.js';
 
+/** One call, counted in: the generation it began in, and how to count it out. */
+export interface RunTicket {
+  readonly generation: number;
+  end(): void;
+}
+
 interface DisposalWaiter {
   readonly generation: number;
   readonly resolve: () => void;
@@ -28,13 +34,15 @@ export class RunTracker {
   #waiters: DisposalWaiter[] = [];
   /** Retry waits in progress, which disposal cuts short. */
   readonly #sleeping = new Set<AbortController>();
+  /** Why the last disposal cut waits short. */
+  #disposed: ClosedPoolError | undefined;
 
-  /** Counts a call in; the returned function counts it out (again does nothing). */
-  begin(): () => void {
+  /** Counts a call in; its `end()` counts it out (again does nothing). */
+  begin(): RunTicket {
     const generation = this.#generation;
     this.#running.set(generation, (this.#running.get(generation) ?? 0) + 1);
     let ended = false;
-    return () => {
+    const end = (): void => {
       if (ended) return;
       ended = true;
       const left = (this.#running.get(generation) ?? 1) - 1;
@@ -45,6 +53,7 @@ export class RunTracker {
       this.#running.delete(generation);
       if (this.#waiters.length > 0) this.#wake();
     };
+    return { generation, end };
   }
 
   /**
@@ -55,15 +64,19 @@ export class RunTracker {
   dispose(why: string): Promise<void> {
     const generation = this.#generation;
     this.#generation += 1;
-    const reason = new ClosedPoolError(why);
+    const reason = (this.#disposed = new ClosedPoolError(why));
     for (const controller of this.#sleeping) controller.abort(reason);
     this.#sleeping.clear();
     if (!this.#busyUpTo(generation)) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ generation, resolve }));
   }
 
-  /** `clock.sleep`, cut short by `dispose()` as well as by the caller's signal. */
-  sleep(clock: Required<Clock>, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * `clock.sleep`, cut short by `dispose()` as well as by the caller's
+   * signal; refused at once for a call (`run`) that a disposal began after.
+   */
+  sleep(clock: Required<Clock>, ms: number, signal: AbortSignal | undefined, run?: RunTicket): Promise<void> {
+    if (run !== undefined && run.generation < this.#generation && this.#disposed !== undefined) return Promise.reject(this.#disposed);
     if (ms <= 0 || signal?.aborted === true) return clock.sleep(ms, signal);
     const controller = new AbortController();
     const unlink = signal === undefined ? undefined : onAbort(signal, () => controller.abort(signal.reason));
