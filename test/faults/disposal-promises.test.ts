@@ -86,7 +86,8 @@ describe.each(adapters)('disposal serves what it promised ($name adapter)', (ada
   it('requests racing clear() in a loop: none is lost', async () => {
     const server = await serve((_req, res) => {
       res.writeHead(200, { 'content-length': '2' });
-      setImmediate(() => res.end('ok'));
+      res.flushHeaders();
+      setTimeout(() => res.end('ok'), 2);
     });
     const manager = adapter.make({ maxSize: 2, retries: false });
     const failures: unknown[] = [];
@@ -97,7 +98,7 @@ describe.each(adapters)('disposal serves what it promised ($name adapter)', (ada
         return manager.request('GET', server.url(`/r${round}`)).then((r) => r.text(), (e: unknown) => failures.push(e));
       });
       // Cleared at a different point of the exchanges each round: before, during and after the bodies.
-      for (let turn = 0; turn < round % 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      for (let turn = 0; turn < round % 7; turn += 1) await new Promise((resolve) => setImmediate(resolve));
       await manager.clear();
       await Promise.all(batch);
     }
@@ -125,16 +126,21 @@ describe.each(adapters)('disposal serves what it promised ($name adapter)', (ada
     await manager.destroy();
   });
 
-  it('a redirect whose 3xx comes while clear() waits is followed before clear() resolves, and leaves no pool or socket', async () => {
+  it('redirect hops (two) whose 3xx come while clear() waits are followed before clear() resolves, and leave no pool or socket', async () => {
     const target = await serve((_req, res) => {
       res.end('landed');
+    });
+    // The middle hop answers a little later: by then the first pool has settled, and only a clear()
+    // that waits for the call itself (not for the pools it knew) sees the second hop coming.
+    const middle = await serve((_req, res) => {
+      setTimeout(() => res.writeHead(307, { location: target.url('/landed') }).end(), 30);
     });
     const answer = deferred();
     const arrived = deferred();
     const origin = await serve(async (_req, res) => {
       arrived.resolve();
       await answer.promise;
-      res.writeHead(302, { location: target.url('/landed') }).end();
+      res.writeHead(302, { location: middle.url('/middle') }).end();
     });
     const manager = adapter.make({ retries: false });
     const order: string[] = [];
@@ -149,35 +155,61 @@ describe.each(adapters)('disposal serves what it promised ($name adapter)', (ada
     const response = await pending;
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('landed');
-    // The hop reached the target before clear() resolved, never after.
+    // The hops reached their servers before clear() resolved, never after.
     expect(target.requests).toHaveLength(1);
     expect(order).toEqual(['answered landed', 'cleared']);
     expect(manager.pools.size).toBe(0);
     if (adapter.name === 'node') {
-      // The core followed the hop through its own pool: closed, with its socket, once clear() resolved.
-      expect(response.redirects).toEqual([target.url('/landed')]);
-      await target.whenNoConnections();
-      await origin.whenNoConnections();
-      expect(target.openConnections + origin.openConnections).toBe(0);
+      // The core followed each hop through its own pool: all closed, with their sockets, by then.
+      expect(response.redirects).toEqual([middle.url('/middle'), target.url('/landed')]);
+      await Promise.all([origin, middle, target].map((s) => s.whenNoConnections()));
+      expect(origin.openConnections + middle.openConnections + target.openConnections).toBe(0);
     } else {
-      // The runtime followed it (fetch adapter): the core saw one exchange, redirected.
+      // The runtime followed them (fetch adapter): the core saw one exchange, redirected.
       expect(response.url).toBe(target.url('/landed'));
     }
     await manager.destroy();
   });
 
-  it('a request waiting out a retry (Retry-After: 1 h) when clear() is called fails with ClosedPoolError at once, sent once', async () => {
-    const server = await serve((_req, res) => {
+  it('a request whose 503 (Retry-After: 1 h) comes while clear() waits fails with ClosedPoolError at once, sent once', async () => {
+    const answer = deferred();
+    const server = await serve(async (_req, res) => {
+      await answer.promise;
       res.writeHead(503, { 'retry-after': '3600' }).end();
     });
     const manager = adapter.make({ retries: { total: 2 } });
     const pending = manager.request('GET', server.url('/busy')).catch((e: unknown) => e);
     await server.waitForConnections(1);
     for (let turn = 0; turn < 1000 && server.requests.length === 0; turn += 1) await new Promise((resolve) => setImmediate(resolve));
-    await manager.clear();
+    const cleared = manager.clear();
+    answer.resolve();
+    await cleared;
     const error = await pending;
     expect(error).toBeInstanceOf(ClosedPoolError);
     expect(String(error)).toMatch(/waited to retry/);
+    expect(server.requests).toHaveLength(1);
+    await manager.destroy();
+  });
+
+  it('a request already waiting out a retry when clear() is called fails with ClosedPoolError at once, sent once', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(503, { 'retry-after': '3600' }).end();
+    });
+    const sleeping = deferred();
+    const manager = adapter.make({
+      retries: { total: 2 },
+      clock: {
+        // The real wait would be an hour; this one ends only when its signal aborts.
+        sleep: (_ms, signal) => {
+          sleeping.resolve();
+          return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        },
+      },
+    });
+    const pending = manager.request('GET', server.url('/busy')).catch((e: unknown) => e);
+    await sleeping.promise;
+    await manager.clear();
+    expect(await pending).toBeInstanceOf(ClosedPoolError);
     expect(server.requests).toHaveLength(1);
     await manager.destroy();
   });
