@@ -102,7 +102,7 @@ function openToProxy(route: ProxyRoute, connector: buildConnector.connector, att
 
 /** The connector's own timeout is off: the attempt's deadline covers every step. */
 function proxyLeg(route: ProxyRoute): buildConnector.connector {
-  return buildConnector({ ...route.tls, timeout: 0 } as buildConnector.BuildOptions);
+  return buildConnector({ ...route.tls(), timeout: 0 } as buildConnector.BuildOptions);
 }
 
 /** Sockets to the proxy itself, for the pool that forwards http requests in absolute form. */
@@ -142,7 +142,7 @@ export function tunnelConnector(route: ProxyRoute, originTls: TlsOptions | undef
 /** Sends `CONNECT target` and calls `then` once the proxy has answered 2xx. */
 function sendConnect(socket: Socket, target: string, route: ProxyRoute, attempt: Attempt, then: () => void): void {
   const lines = [`CONNECT ${target} HTTP/1.1`, `host: ${target}`];
-  route.headers.forEach((value, name) => {
+  route.headers().forEach((value, name) => {
     if (name !== 'host') lines.push(`${name}: ${value}`);
   });
   const chunks: Buffer[] = [];

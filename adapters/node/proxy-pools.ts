@@ -95,7 +95,7 @@ function absoluteForm(route: ProxyRoute): Dispatcher.DispatcherComposeIntercepto
     const names = new Set<string>();
     for (let i = 0; i < headers.length; i += 2) names.add(String(headers[i]).toLowerCase());
     if (!names.has('host')) headers.push('host', new URL(origin).host);
-    route.headers.forEach((value, name) => {
+    route.headers().forEach((value, name) => {
       if (!names.has(name)) headers.push(name, value);
     });
     return dispatch({ ...options, path: `${origin}${options.path}`, headers }, refusing407(route, handler));

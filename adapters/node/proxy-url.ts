@@ -16,9 +16,10 @@ import type { TlsOptions } from '../../src/types.js';
 /**
  * Where a manager sends proxied requests, and what it tells the proxy. The
  * headers (`Proxy-Authorization` among them) and the TLS settings (a client
- * key, maybe) are private fields behind getters: a route sits in every
- * proxied pool's key, and nothing a user can print (`console.log(pool)`,
- * `util.inspect` at any depth, with hidden properties) may show them.
+ * key, maybe) are private fields read through methods, not getters: a route
+ * sits in every proxied pool's key, and nothing a user can print
+ * (`console.log(pool)`, `util.inspect` at any depth, with hidden properties
+ * and getters evaluated) may show them.
  */
 export class ProxyRoute {
   readonly scheme: 'http' | 'https';
@@ -40,12 +41,12 @@ export class ProxyRoute {
   }
 
   /** `proxyHeaders` and the URL's credentials; sent on forwarded requests and on CONNECT only. */
-  get headers(): Headers {
+  headers(): Headers {
     return this.#headers;
   }
 
   /** Settings for TLS to an https:// proxy (`proxyTls`); undefined for an http:// proxy. */
-  get tls(): ConnectionOptions | undefined {
+  tls(): ConnectionOptions | undefined {
     return this.#tls;
   }
 }

@@ -153,10 +153,18 @@ describe('proxyFromEnvironment', () => {
     expect(seen().http).toEqual([`GET ${plain.url('/process-env')}`]);
   });
 
-  it('refuses bad proxy variables when it is made, naming them without credentials', () => {
-    expect(() => proxyFromEnvironment({ env: { HTTPS_PROXY: 'socks5://127.0.0.1:1080' } })).toThrow(ProxySchemeUnknown);
-    expect(() => proxyFromEnvironment({ env: { HTTP_PROXY: 'http://user:pw-secret@' } })).toThrow(LocationValueError);
-    expect(() => proxyFromEnvironment({ env: { HTTP_PROXY: 'http://user:pw-secret@' } })).not.toThrow(/pw-secret/);
+  it('reports bad proxy variables when a request would use them, naming them without credentials (issue 24)', async () => {
+    const socks = proxyFromEnvironment({ env: { HTTPS_PROXY: 'socks5://127.0.0.1:1080' } });
+    expect(() => socks.connectionFromUrl('https://example.test/')).toThrow(ProxySchemeUnknown);
+    expect(() => socks.connectionFromUrl('https://example.test/')).toThrow(/HTTPS_PROXY/);
+    // http targets are not its business.
+    expect(socks.connectionFromUrl('http://example.test/').origin).toBe('http://example.test:80');
+    const bad = proxyFromEnvironment({ env: { HTTP_PROXY: 'http://user:pw-secret@' } });
+    const error = await bad.request('GET', 'http://example.test/').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LocationValueError);
+    expect(String(error)).toMatch(/HTTP_PROXY names a proxy poolfetch cannot use/);
+    expect(String(error)).not.toMatch(/pw-secret/);
+    await Promise.all([socks.destroy(), bad.destroy()]);
     expect(() => proxyFromEnvironment({ env: 'HTTP_PROXY=x' as never })).toThrow(/env must be an object/);
     expect(() => proxyFromEnvironment({ nope: 1 } as never)).toThrow(/Unknown PoolManager option "nope"/);
   });
