@@ -166,7 +166,7 @@ describe('proxyFromEnvironment', () => {
     await manager.destroy();
   });
 
-  it('HTTP_PROXY=socks5://…: the manager is made; a request that would use it fails naming the variable, NO_PROXY and https targets work', async () => {
+  it('HTTP_PROXY=socks5://…: the manager is made; a request that would use it fails naming the variable, NO_PROXY targets work', async () => {
     const direct = await startServer(undefined, { host: '127.0.0.2' });
     try {
       const manager = proxyFromEnvironment({
