@@ -119,9 +119,13 @@ describe('parseUrl', () => {
     expect(() => parseUrl(42 as never)).toThrow(TypeError);
   });
 
-  it('takes a URL object as it is', () => {
+  it('copies a URL object: a change the caller makes after the call changes nothing (issue 24)', () => {
     const url = new URL('http://h/x');
-    expect(parseUrl(url)).toBe(url);
+    const parsed = parseUrl(url);
+    expect(parsed).not.toBe(url);
+    expect(parsed.href).toBe('http://h/x');
+    url.hostname = 'elsewhere';
+    expect(parsed.href).toBe('http://h/x');
   });
 });
 
