@@ -21,7 +21,7 @@ export interface TlsOptions {
   servername?: string;
 }
 
-/** Time limits in milliseconds. */
+/** Time limits in milliseconds, each at most 2^31-1 (what a timer holds; a `TypeError` past it). */
 export interface TimeoutOptions {
   /** Limit on opening the connection (TCP and TLS). @default no limit (Node: undici's 10 s) */
   connect?: number;
@@ -84,7 +84,7 @@ export interface PoolManagerOptions {
   maxSize?: number;
   /** Cap on in-flight requests across all origins. @default no cap */
   maxTotal?: number;
-  /** Milliseconds a request may wait for a free slot before `EmptyPoolError`. @default wait forever */
+  /** Milliseconds a request may wait for a free slot before `EmptyPoolError`; at most 2^31-1 (a `TypeError` past it). @default wait forever */
   poolTimeout?: number;
   /** Headers sent with every request. @default none */
   headers?: HeadersInit;
@@ -103,7 +103,7 @@ export interface PoolManagerOptions {
   maxResponseSize?: number;
   /** TLS settings for https pools (Node adapter only; the fetch adapter throws `NotSupportedError`). @default none: verify against the built-in CAs */
   tls?: TlsOptions;
-  /** Milliseconds an idle keep-alive socket stays open (Node adapter only). @default 4000 */
+  /** Milliseconds an idle keep-alive socket stays open (Node adapter only); past 2^31-1 (or `Infinity`) taken as 2^31-1. @default 4000 */
   keepAliveTimeout?: number;
   /** The fetch to call (fetch adapter only). @default `globalThis.fetch`, read at call time */
   fetch?: typeof globalThis.fetch;
