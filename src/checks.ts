@@ -62,7 +62,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const timerMs = (check: Check<number>): Check<number> => (value, name) => {
   const ms = check(value, name);
   if (ms > MAX_TIMER_MS) {
-    throw new TypeError(`${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer holds; leave it out for no limit), got ${describe(value)}`);
+    throw new TypeError(`${name} must be at most ${MAX_TIMER_MS} ms (the longest a timer holds; leave it out for none), got ${describe(value)}`);
   }
   return ms;
 };
