@@ -126,8 +126,10 @@ describe.each(adapters)('disposal serves what it promised ($name adapter)', (ada
     await manager.destroy();
   });
 
-  it('redirect hops (two) whose 3xx come while clear() waits are followed before clear() resolves, and leave no pool or socket', async () => {
+  it.each(['request', 'fetch'] as const)('%s(): redirect hops (two) whose 3xx come while clear() waits are followed before it resolves, and leave no pool or socket', async (api) => {
+    const order: string[] = [];
     const target = await serve((_req, res) => {
+      order.push('target reached');
       res.end('landed');
     });
     // The middle hop answers a little later: by then the first pool has settled, and only a clear()
@@ -143,11 +145,7 @@ describe.each(adapters)('disposal serves what it promised ($name adapter)', (ada
       res.writeHead(302, { location: middle.url('/middle') }).end();
     });
     const manager = adapter.make({ retries: false });
-    const order: string[] = [];
-    const pending = manager.request('GET', origin.url('/go')).then(async (r) => {
-      order.push(`answered ${await r.text()}`);
-      return r;
-    });
+    const pending = api === 'request' ? manager.request('GET', origin.url('/go')) : manager.fetch(origin.url('/go'));
     await arrived.promise;
     const cleared = manager.clear().then(() => order.push('cleared'));
     answer.resolve();
@@ -155,18 +153,20 @@ describe.each(adapters)('disposal serves what it promised ($name adapter)', (ada
     const response = await pending;
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('landed');
-    // The hops reached their servers before clear() resolved, never after.
+    // The last hop reached its server before clear() resolved, never after.
+    expect(order).toEqual(['target reached', 'cleared']);
     expect(target.requests).toHaveLength(1);
-    expect(order).toEqual(['answered landed', 'cleared']);
     expect(manager.pools.size).toBe(0);
+    expect(response.url).toBe(target.url('/landed'));
     if (adapter.name === 'node') {
       // The core followed each hop through its own pool: all closed, with their sockets, by then.
-      expect(response.redirects).toEqual([middle.url('/middle'), target.url('/landed')]);
+      if (api === 'request') expect((response as unknown as { redirects: string[] }).redirects).toEqual([middle.url('/middle'), target.url('/landed')]);
       await Promise.all([origin, middle, target].map((s) => s.whenNoConnections()));
       expect(origin.openConnections + middle.openConnections + target.openConnections).toBe(0);
     } else {
       // The runtime followed them (fetch adapter): the core saw one exchange, redirected.
-      expect(response.url).toBe(target.url('/landed'));
+      const seen = response as unknown as { redirected?: boolean; redirects?: string[] };
+      expect(seen.redirected === true || (seen.redirects ?? []).length > 0).toBe(true);
     }
     await manager.destroy();
   });
