@@ -62,7 +62,7 @@ export class ConnectionPool implements Requester, RequestContext {
   #peakRunning = 0;
   /** Requests holding this origin's slot while they wait under `maxTotal`. */
   #waitingTotal = 0;
-  /** Requests waiting for a slot or for their response headers: what disposal waits for. */
+  /** Requests waiting for a slot, their response headers or a body poolfetch reads itself: what disposal waits for. */
   #unanswered = 0;
   /**
    * Requests here not yet handed to the transport (waiting, or holding a slot
@@ -335,11 +335,13 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /**
    * Disposal (`clear()`, `close()`): resolves once no request waits here for
-   * a slot or for its response headers. A request whose only way to a slot is
-   * a body already handed to the caller would wait on that caller, who may be
-   * waiting on this disposal (`return response.body` under `await using`): once
-   * every request holding a slot has its response, those still in line fail
-   * with `ClosedPoolError`, never sent.
+   * a slot, its response headers, or a body the request loop is reading
+   * itself (preloadContent; a redirect's or retried status's body thrown
+   * away): such a body is not handed out. A request whose only way to a slot
+   * is a body already handed to the caller would wait on that caller, who may
+   * be waiting on this disposal (`return response.body` under `await using`):
+   * once every request holding a slot has its body handed out, those still
+   * in line fail with `ClosedPoolError`, never sent.
    */
   settled(): Promise<void> {
     // Requests that have ended (workerd) wait for nothing: uncount them first.
