@@ -97,7 +97,7 @@ export async function runFetch(
     timeout.cleanup();
     throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
   } finally {
-    ticket?.end();
+    if (ticket !== undefined) ctx.end?.(ticket);
   }
 
   async function follow(): Promise<Response> {

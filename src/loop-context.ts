@@ -27,8 +27,10 @@ export interface RequestContext {
    */
   sleep(ms: number, signal?: AbortSignal, run?: RunTicket): Promise<void>;
   /**
-   * Optional (a manager has it): counts a call in until it has its answer,
-   * so that disposal waits for it between hops and retries.
+   * Optional (a manager has both): counts a call in until it has its answer,
+   * so that disposal waits for it between hops and retries; `end`, called
+   * once, counts it out.
    */
   begin?(): RunTicket;
+  end?(run: RunTicket): void;
 }

@@ -162,6 +162,11 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     return this.#runs.begin();
   }
 
+  /** Counts a call out (once), as `begin()` counted it in. */
+  end(run: RunTicket): void {
+    this.#runs.end(run);
+  }
+
   /** Sends a request, following redirects across origins and retrying as `retries` says. */
   request(method: string, url: string | URL, options?: RequestOptions): Promise<PoolResponse> {
     return runRequest(this, method, url, options);

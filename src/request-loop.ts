@@ -144,7 +144,7 @@ class RequestRun implements RequestHop {
       throw abortReasonOr(error, this.#signal);
     } finally {
       if (!this.#streaming) this.#cleanup();
-      this.#ticket?.end();
+      if (this.#ticket !== undefined) this.#ctx.end?.(this.#ticket);
     }
   }
 

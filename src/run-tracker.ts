@@ -16,21 +16,18 @@ import { ClosedPoolError } from './errors.js';
 import { onAbort } from './abort-watch.js';
 import type { Clock } from './types.js';
 
-/** The calls begun between two disposals, and how many are still going. */
-interface Cohort {
+/**
+ * The calls begun between two disposals, and how many are still going. A
+ * call's ticket is its cohort: counting a call in and out allocates nothing.
+ */
+export interface RunTicket {
   n: number;
 }
 
-/** One call, counted in: its cohort, and how to count it out. */
-export interface RunTicket {
-  readonly cohort: Cohort;
-  end(): void;
-}
-
 export class RunTracker {
-  #current: Cohort = { n: 0 };
+  #current: RunTicket = { n: 0 };
   /** Cohorts a disposal closed that still have calls going. */
-  #closed: Cohort[] = [];
+  #closed: RunTicket[] = [];
   /** Disposals waiting for the closed cohorts to empty. */
   #waiters: Array<() => void> = [];
   /** Retry waits in progress, which disposal cuts short. */
@@ -38,19 +35,15 @@ export class RunTracker {
   /** Why the last disposal cut waits short. */
   #disposed: ClosedPoolError | undefined;
 
-  /** Counts a call in; its `end()` counts it out (again does nothing). */
+  /** Counts a call in; `end(ticket)`, called once, counts it out. */
   begin(): RunTicket {
     const cohort = this.#current;
     cohort.n += 1;
-    let ended = false;
-    return {
-      cohort,
-      end: () => {
-        if (ended) return;
-        ended = true;
-        if (--cohort.n === 0 && cohort !== this.#current) this.#wake();
-      },
-    };
+    return cohort;
+  }
+
+  end(cohort: RunTicket): void {
+    if (--cohort.n === 0 && cohort !== this.#current) this.#wake();
   }
 
   /**
@@ -74,7 +67,7 @@ export class RunTracker {
    * signal; refused at once for a call (`run`) that a disposal began after.
    */
   sleep(clock: Required<Clock>, ms: number, signal: AbortSignal | undefined, run?: RunTicket): Promise<void> {
-    if (run !== undefined && run.cohort !== this.#current && this.#disposed !== undefined) return Promise.reject(this.#disposed);
+    if (run !== undefined && run !== this.#current && this.#disposed !== undefined) return Promise.reject(this.#disposed);
     if (ms <= 0 || signal?.aborted === true) return clock.sleep(ms, signal);
     const controller = new AbortController();
     const unlink = signal === undefined ? undefined : onAbort(signal, () => controller.abort(signal.reason));
