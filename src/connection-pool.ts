@@ -92,6 +92,11 @@ export class ConnectionPool implements Requester, RequestContext {
     return this.#transport.numConnections ?? this.#peakRunning;
   }
 
+  /** Node: sockets open now; fetch (the runtime owns the sockets): requests in flight now. At most `maxSize`. */
+  get openConnections(): number {
+    return this.#transport.numConnections === undefined ? this.#running : this.#transport.connectionStats().connected;
+  }
+
   /** True once it takes no new request. */
   get closed(): boolean {
     return this.#refusing || this.#closing !== undefined;

@@ -56,16 +56,39 @@ export type PoolEventListener<K extends keyof PoolManagerEventMap> =
   | { handleEvent(event: PoolManagerEventMap[K]): void };
 
 /**
+ * `EventTarget`'s own parameter types, read from the runtime's `EventTarget`
+ * (lib.dom's, or @types/node's) rather than named: `AddEventListenerOptions`
+ * and `EventListenerOrEventListenerObject` exist only in lib.dom, so a Node
+ * project without it would fail to compile, or see `any` with `skipLibCheck`.
+ */
+type AddOptions = Parameters<EventTarget['addEventListener']>[2];
+type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2];
+type AnyListener = NonNullable<Parameters<EventTarget['addEventListener']>[1]>;
+
+/**
  * Typed listeners (as `AbortSignal`'s are in lib.dom): `event.key` and
  * `event.origin` with no cast. Declared on the class by merging, so it costs
  * the bundle nothing; other event types fall through to `EventTarget`'s.
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- types only: the methods are EventTarget's own
 export interface PoolManager {
-  addEventListener<K extends keyof PoolManagerEventMap>(type: K, listener: PoolEventListener<K> | null, options?: boolean | AddEventListenerOptions): void;
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  removeEventListener<K extends keyof PoolManagerEventMap>(type: K, listener: PoolEventListener<K> | null, options?: boolean | EventListenerOptions): void;
-  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+  addEventListener<K extends keyof PoolManagerEventMap>(type: K, listener: PoolEventListener<K> | null, options?: AddOptions): void;
+  addEventListener(type: string, listener: AnyListener | null, options?: AddOptions): void;
+  removeEventListener<K extends keyof PoolManagerEventMap>(type: K, listener: PoolEventListener<K> | null, options?: RemoveOptions): void;
+  removeEventListener(type: string, listener: AnyListener | null, options?: RemoveOptions): void;
+}
+
+/**
+ * `[Symbol.asyncDispose]` below is in the published types; a project whose
+ * `lib` predates ES2024's disposables (es2022 with the DOM lib, say) has no
+ * `Symbol.asyncDispose` to name. Declared here as lib.esnext.disposable and
+ * @types/node declare it, so the .d.ts compiles in every project (the
+ * declarations merge).
+ */
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
 }
 
 /** The read-only view of the live pools that `manager.pools` returns. */
@@ -181,7 +204,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     this.#shared.leases?.sweep();
     return this.#pools.values().map((pool) => {
       const { running, queued } = pool.stats();
-      return { key: pool.key, origin: pool.origin, numRequests: pool.numRequests, numConnections: pool.numConnections, running, queued };
+      return { key: pool.key, origin: pool.origin, numRequests: pool.numRequests, numConnections: pool.numConnections, openConnections: pool.openConnections, running, queued };
     });
   }
 

@@ -8,6 +8,9 @@
 import type { PoolResponse } from './response.js';
 import type { WireBody, WireResponse } from './transport.js';
 
+/** fetch's body, from the runtime's own `RequestInit`: `BodyInit` is lib.dom's name only (see `HeadersLike`). */
+type FetchBody = NonNullable<RequestInit['body']>;
+
 /** What a hop changes and reads, shared by `request()` and `fetch()`. */
 interface Hop<Body> {
   method: string;
@@ -34,9 +37,9 @@ export interface RequestHop extends Hop<WireBody> {
 }
 
 /** One call of `fetch()` as a follower sees it. */
-export interface FetchHop extends Hop<BodyInit> {
+export interface FetchHop extends Hop<FetchBody> {
   /** The fetch `redirect` mode: `follow` or `error` (`manual` never reaches a follower). */
-  readonly mode: RequestRedirect;
+  readonly mode: NonNullable<RequestInit['redirect']>;
   /** The manager's hop limit. */
   readonly limit: number;
 }

@@ -4,6 +4,15 @@
  */
 import type { PoolResponse } from './response.js';
 
+/**
+ * Headers as `fetch` takes them (a `Headers`, a record or pairs). Read from
+ * the runtime's own `RequestInit` rather than named `HeadersInit`, which
+ * only lib.dom declares: a Node project compiled without the DOM lib gets
+ * undici's type from @types/node, a browser or Worker project lib.dom's, and
+ * neither sees an unresolved name or an `any` (ky does the same).
+ */
+export type HeadersLike = NonNullable<RequestInit['headers']>;
+
 /** TLS settings for https pools (Node adapter only; browsers own TLS). */
 export interface TlsOptions {
   /** Certificate authorities to trust instead of the built-in list. @default the built-in list */
@@ -87,7 +96,7 @@ export interface PoolManagerOptions {
   /** Milliseconds a request may wait for a free slot before `EmptyPoolError`; at most 2^31-1 (a `TypeError` past it). @default wait forever */
   poolTimeout?: number;
   /** Headers sent with every request. @default none */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
   /** Retries: a count, urllib3-style options, or `false` for none. @default 3 */
   retries?: number | RetryOptions | false;
   /** Milliseconds for the whole request, or separate limits. @default no limit */
@@ -137,7 +146,7 @@ export interface RequestOptions {
   /** Serialised with `JSON.stringify`; sets `content-type: application/json`. @default none */
   json?: unknown;
   /** Laid over the manager's `headers`, name by name. @default the manager's */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
   /** Overrides the manager's `retries`; an object is laid over the manager's settings. @default the manager's */
   retries?: number | RetryOptions | false;
   /** Overrides the manager's `timeout`, field by field. @default the manager's */
@@ -175,9 +184,19 @@ export interface PoolStats {
 export interface PoolStatsRow {
   key: string;
   origin: string;
+  /** Requests sent through the pool, each retry and redirect hop counted. */
   numRequests: number;
+  /**
+   * A running total, not a count of what is open: sockets opened so far
+   * (Node; it passes `maxSize` as idle sockets close and new ones open) or
+   * the peak number of requests in flight (fetch). See `openConnections`.
+   */
   numConnections: number;
+  /** Open now, at most `maxSize`: sockets open (Node) or requests in flight (fetch, where the runtime owns the sockets). */
+  openConnections: number;
+  /** Requests holding a slot. */
   running: number;
+  /** Requests waiting for a slot. */
   queued: number;
 }
 
@@ -189,7 +208,7 @@ export interface ProxyManagerOptions extends PoolManagerOptions {
    * `proxy-authorization` here wins over credentials in the proxy URL.
    * @default none (plus `proxy-authorization` from credentials in the URL)
    */
-  proxyHeaders?: HeadersInit;
+  proxyHeaders?: HeadersLike;
   /**
    * TLS settings for the connection to an `https://` proxy (its CA, say).
    * `tls` is for the origins, inside the tunnels; neither falls back on the

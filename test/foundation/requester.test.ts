@@ -154,8 +154,8 @@ describe('stats() and events', () => {
       await manager.request('HEAD', b.url('/cookies'));
       const rows = manager.stats();
       expect(rows).toEqual([
-        { key: `http://${a.host}:${a.port}`, origin: `http://${a.host}:${a.port}`, numRequests: 1, numConnections: 1, running: 0, queued: 0 },
-        { key: `http://${b.host}:${b.port}`, origin: `http://${b.host}:${b.port}`, numRequests: 3, numConnections: expect.any(Number) as number, running: 0, queued: 0 },
+        { key: `http://${a.host}:${a.port}`, origin: `http://${a.host}:${a.port}`, numRequests: 1, numConnections: 1, openConnections: expect.any(Number) as number, running: 0, queued: 0 },
+        { key: `http://${b.host}:${b.port}`, origin: `http://${b.host}:${b.port}`, numRequests: 3, numConnections: expect.any(Number) as number, openConnections: expect.any(Number) as number, running: 0, queued: 0 },
       ]);
       expect(rows[1]?.numConnections).toBeGreaterThanOrEqual(1);
       expect(rows[1]?.numConnections).toBeLessThanOrEqual(2);
