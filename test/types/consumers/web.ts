@@ -6,7 +6,7 @@
  * under skipLibCheck); each @ts-expect-error fails if the type let the bad
  * value through.
  */
-import { PoolManager, ProxyManager, type PoolEvent, type PoolManagerOptions, type PoolStatsRow, type RequestOptions } from 'poolfetch';
+import { PoolManager, type PoolEvent, type PoolManagerOptions, type PoolStatsRow, type RequestOptions } from 'poolfetch';
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
 type Listener = NonNullable<Parameters<PoolManager['addEventListener']>[1]>;
