@@ -37,13 +37,14 @@ export async function runOnce(requests: number, out: (line: string) => void, pro
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const totals = new Map(manager.tracker.totals().map((t) => [t.origin, t]));
-    const table = [['name', 'origin', 'requests', 'connections', 'retries', 'evictions']];
+    const table = [['name', 'origin', 'requests', 'opened', 'retries', 'evictions']];
     for (const origin of origins.list) {
       const t = totals.get(origin.url);
       table.push([origin.name, origin.url, ...[t?.requests, t?.connections, t?.retries, t?.evictions].map((n) => String(n ?? 0))]);
     }
     out('');
     for (const line of formatTable(table)) out(line);
+    out(`opened: connections opened over the run, a running total (numConnections), not a cap: at most maxSize ${settings.maxSize} were open to an origin at once (openConnections).`);
     out('');
     for (const kind of EVENT_KINDS) out(`${kind}: ${manager.tracker.events[kind]}`);
     out(`workload: ${summary.sent} sent, ${summary.ok} ok, ${summary.failed} failed in ${seconds} s`);

@@ -111,7 +111,7 @@ class Panel {
         `${row.key === nextOut ? '<span class="lru" title="least recently used: evicted when the next new origin comes">next out</span>' : ''}</td>` +
         `<td class="running"><span class="meter"><i style="width:${share}%"></i></span>${row.running}</td>` +
         `<td class="queued${row.queued > 0 ? ' busy' : ''}">${row.queued}</td>` +
-        `<td class="requests">${row.requests}</td><td class="connections">${row.connections}</td>` +
+        `<td class="requests">${row.requests}</td><td class="open">${row.open}</td><td class="connections">${row.connections}</td>` +
         `<td class="retries">${row.retries}</td><td class="evictions${row.evictions > 0 ? ' some' : ''}">${row.evictions}</td>`;
       return tr;
     });
@@ -120,7 +120,7 @@ class Panel {
     if (rows.length === 0) {
       const tr = document.createElement('tr');
       tr.className = 'empty';
-      tr.innerHTML = '<td colspan="7">no pools: the manager is empty</td>';
+      tr.innerHTML = '<td colspan="8">no pools: the manager is empty</td>';
       rows.push(tr);
     }
     this.#body.replaceChildren(...rows);

@@ -26,7 +26,10 @@ export interface PoolRow {
   running: number;
   queued: number;
   requests: number;
+  /** `numConnections`: a running total (node: sockets ever opened; fetch: the peak in flight), not a cap. */
   connections: number;
+  /** `openConnections`: open now, at most maxSize (node: sockets; fetch: requests in flight). */
+  open: number;
   retries: number;
   /** How often this origin's pool has been evicted so far (across pool lifetimes). */
   evictions: number;
@@ -140,6 +143,7 @@ export class PoolTracker {
       queued: row.queued,
       requests: row.numRequests,
       connections: row.numConnections,
+      open: row.openConnections,
       retries: live.get(row.key)?.retries ?? 0,
       evictions: this.#evictions.get(row.origin) ?? 0,
     }));

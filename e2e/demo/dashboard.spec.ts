@@ -32,9 +32,12 @@ test('shows a live row per pool, changing numbers, evictions in the log, and a c
   // numPools is 6 by default: never more rows than that.
   await expect.poll(async () => rows.count()).toBeGreaterThanOrEqual(3);
   expect(await rows.count()).toBeLessThanOrEqual(6);
-  for (const header of ['origin', 'running', 'queued', 'requests', 'connections', 'retries', 'evictions']) {
+  for (const header of ['origin', 'running', 'queued', 'requests', 'open now', 'opened (total)', 'retries', 'evictions']) {
     await expect(node.locator('thead th', { hasText: header })).toHaveCount(1);
   }
+  // Sockets open now, beside the running total, are never above maxSize (4 by default) in any row.
+  await expect.poll(async () => Math.max(...(await node.locator('tbody tr[data-origin] td.open').allTextContents()).map(Number))).toBeGreaterThan(0);
+  for (const open of await node.locator('tbody tr[data-origin] td.open').allTextContents()) expect(Number(open)).toBeLessThanOrEqual(4);
 
   const sent = await count(node.getByTestId('sent'));
   await expect.poll(async () => count(node.getByTestId('sent'))).toBeGreaterThan(sent);

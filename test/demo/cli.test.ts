@@ -36,7 +36,8 @@ describe('npm run demo -- --once', () => {
       rows.set(name, { origin, requests: Number(requests), connections: Number(connections), retries: Number(retries), evictions: Number(evictions) });
     }
     expect([...rows.keys()].sort()).toEqual(ORIGIN_SPECS.map((s) => s.name).sort());
-    expect(stdout).toMatch(/^name\s+origin\s+requests\s+connections\s+retries\s+evictions$/m);
+    expect(stdout).toMatch(/^name\s+origin\s+requests\s+opened\s+retries\s+evictions$/m);
+    expect(stdout).toMatch(/^opened: connections opened over the run, a running total \(numConnections\), not a cap/m);
     for (const [name, row] of rows) {
       expect(row.origin, name).toMatch(name === 'tls' ? /^https:\/\/127\.0\.0\.1:\d+$/ : /^http:\/\/127\.0\.0\.1:\d+$/);
       expect(row.requests, name).toBeGreaterThan(0);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoPoolManager } from '../../demo/node-manager.js';
 import { managerOptions } from '../../demo/shared/settings.js';
 import { runWorkload } from '../../demo/shared/workload.js';
+import { gate } from '../fetch-adapter/support.js';
 import { startServer, type TestServer } from '../support/servers.js';
 
 let flaky: TestServer;
@@ -59,6 +60,31 @@ describe('PoolTracker', () => {
     expect(totals.get(c.origin)).toMatchObject({ requests: 1, evictions: 0 });
     expect(log.filter((l) => l.startsWith('poolevict'))).toEqual([`poolevict ${a.origin}`, `poolevict ${b.origin}`]);
     expect(log.filter((l) => l.startsWith('poolclose'))).toHaveLength(4);
+  });
+
+  it('shows sockets open now beside the running total, as the server counts them', async () => {
+    // Each answer closes its connection, so the total grows past maxSize (2) while at most 2 are open.
+    const g = gate();
+    const closing = await startServer((req, res) => g.hold(req.url ?? '', () => void res.writeHead(200, { connection: 'close' }).end('ok')));
+    const manager = new DemoPoolManager(managerOptions(settings));
+    try {
+      for (let round = 0; round < 2; round += 1) {
+        const answers = Promise.all([0, 1].map(async (i) => (await manager.request('GET', closing.url(`/${round}/${i}`))).text()));
+        await g.whenStarted(2 * (round + 1));
+        const [row] = manager.tracker.snapshot().rows;
+        expect(closing.openConnections).toBe(2);
+        expect(row).toMatchObject({ origin: closing.origin, open: closing.openConnections, connections: closing.totalConnections });
+        g.releaseOne();
+        g.releaseOne();
+        expect(await answers).toEqual(['ok', 'ok']);
+        await closing.whenNoConnections();
+      }
+      expect(manager.tracker.snapshot().rows[0]).toMatchObject({ connections: 4, requests: 4 });
+    } finally {
+      g.releaseAll();
+      await manager.clear();
+      await closing.close();
+    }
   });
 
   it('shows a revived pool: its row comes back and the log says poolrevive after poolevict', async () => {
