@@ -147,9 +147,16 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#unanswered += 1;
     this.#unsent += 1;
     const lease = this.#lease();
+    const asked = this.options.observer?.watchingSlots === true ? performance.now() : undefined;
     let release: Release;
+    let waitMs = 0;
     try {
-      release = this.#started(this.#freeSlot(request.signal) ?? (await this.#acquire(request.signal, lease)), lease);
+      let free = this.#freeSlot(request.signal);
+      if (free === undefined) {
+        free = await this.#acquire(request.signal, lease);
+        if (asked !== undefined) waitMs = performance.now() - asked;
+      }
+      release = this.#started(free, lease);
     } catch (error) {
       this.#sent(lease);
       this.#answered(lease);
@@ -158,6 +165,7 @@ export class ConnectionPool implements Requester, RequestContext {
     }
     let sending: Promise<WireResponse>;
     try {
+      if (asked !== undefined) this.#reportSlot(request.method, request.url, waitMs);
       sending = this.#transport.send(request);
     } finally {
       this.#sent(lease);
@@ -187,9 +195,16 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#unanswered += 1;
     this.#unsent += 1;
     const lease = this.#lease();
+    const asked = this.options.observer?.watchingSlots === true ? performance.now() : undefined;
     let release: Release;
+    let waitMs = 0;
     try {
-      release = this.#started(this.#freeSlot(signal) ?? (await this.#acquire(signal, lease)), lease);
+      let free = this.#freeSlot(signal);
+      if (free === undefined) {
+        free = await this.#acquire(signal, lease);
+        if (asked !== undefined) waitMs = performance.now() - asked;
+      }
+      release = this.#started(free, lease);
     } catch (error) {
       this.#sent(lease);
       this.#answered(lease);
@@ -198,6 +213,7 @@ export class ConnectionPool implements Requester, RequestContext {
     }
     let fetching: Promise<Response>;
     try {
+      if (asked !== undefined) this.#reportSlot(call.init.method, call.url, waitMs);
       fetching = this.#fetchWithSlot(call, signal, release);
     } finally {
       this.#sent(lease);
@@ -228,6 +244,11 @@ export class ConnectionPool implements Requester, RequestContext {
       this.#waitingTotal -= 1;
     }
   };
+
+  /** Tells the observer (someone listens: the wait was timed) that a request has its slot and goes to the transport now. */
+  #reportSlot(method: string, url: URL, waitMs: number): void {
+    this.options.observer?.slotTaken({ method, url, origin: this.origin, key: this.key, waitMs });
+  }
 
   #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release): Promise<Response> {
     if (signal !== undefined && !signal.aborted) {

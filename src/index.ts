@@ -30,6 +30,7 @@ export { PoolEvent, PoolManager as BasePoolManager } from './pool-manager.js';
 export type { PoolEventListener, PoolManagerEventMap, PoolOverrides, PoolsView } from './pool-manager.js';
 export { PoolResponse } from './response.js';
 export type { PoolKey } from './pool-key.js';
+export type { PoolChannelMessage, SlotChannelMessage } from './observer.js';
 export type { ResolvedOptions } from './options.js';
 export type { Transport, TransportFactory, WireFetch, WireRequest, WireResponse } from './transport.js';
 export type {

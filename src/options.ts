@@ -9,6 +9,7 @@ import { normalizeHeaders, refuseClientHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
 import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js';
 import type { LeaseTiming } from './context-leases.js';
+import type { PoolObserver } from './observer.js';
 import type { RedirectFollower } from './redirect-follower.js';
 import type { Clock, PoolManagerOptions, TlsOptions } from './types.js';
 
@@ -37,6 +38,8 @@ export interface AdapterOptions {
    * (src/context-leases.ts). Unset elsewhere: no timer per exchange.
    */
   readonly leases?: LeaseTiming | undefined;
+  /** Watches pool events and slot waits where the runtime has somewhere to publish them (Node: diagnostics_channel). */
+  readonly observer?: PoolObserver;
 }
 
 /** Options after checking, with defaults filled in. */
@@ -57,6 +60,8 @@ export interface ResolvedOptions {
   readonly clock: Required<Clock>;
   /** The adapter's, where the core follows redirects itself (Node). */
   readonly redirectFollower: RedirectFollower | undefined;
+  /** The adapter's, where it publishes what happens in the pools (Node). */
+  readonly observer: PoolObserver | undefined;
 }
 
 const positiveInteger = numberCheck('a positive integer', (n) => Number.isInteger(n) && n >= 1);
@@ -127,5 +132,6 @@ export function normalizeOptions(input: number | PoolManagerOptions | undefined,
   const resolved: Record<string, unknown> = {};
   for (const [name, [field, check]] of Object.entries(OPTIONS)) resolved[field] = check(options[name], name, adapter);
   resolved.redirectFollower = adapter.redirectFollower;
+  resolved.observer = adapter.observer;
   return resolved as unknown as ResolvedOptions;
 }

@@ -123,7 +123,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
       leases: adapterDefaults.leases === undefined ? undefined : new ContextLeases(adapterDefaults.leases),
     };
     this.#pools = new RecentlyUsed(this.options.numPools, (_key, pool) => {
-      this.dispatchEvent(new PoolEvent('poolevict', pool));
+      this.#announce('poolevict', pool);
       this.#retire(pool);
     });
   }
@@ -264,14 +264,20 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
       this.#leaving.delete(retiring);
       this.#pools.add(key.id, retiring);
       if (this.#clearing > 0) retiring.disposing();
-      this.dispatchEvent(new PoolEvent('poolrevive', retiring));
+      this.#announce('poolrevive', retiring);
       return retiring;
     }
     const pool = this.newPool(key, this.optionsFor(overrides), this.#shared);
     this.#pools.add(key.id, pool);
     if (this.#clearing > 0) pool.disposing();
-    this.dispatchEvent(new PoolEvent('poolcreate', pool));
+    this.#announce('poolcreate', pool);
     return pool;
+  }
+
+  /** To the manager's listeners, and to the adapter's observer (Node: diagnostics_channel). */
+  #announce(type: keyof PoolManagerEventMap, pool: ConnectionPool): void {
+    this.dispatchEvent(new PoolEvent(type, pool));
+    this.options.observer?.poolEvent(type, pool);
   }
 
   /** Lets a pool finish what it holds and close (an eviction never fails a request). */
@@ -287,7 +293,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     this.#ended.add(pool);
     this.#leaving.delete(pool);
     if (this.#retiring.get(pool.key) === pool) this.#retiring.delete(pool.key);
-    this.dispatchEvent(new PoolEvent('poolclose', pool));
+    this.#announce('poolclose', pool);
   }
 }
 

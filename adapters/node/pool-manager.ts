@@ -5,16 +5,18 @@ import type { ResolvedOptions } from '../../src/options.js';
 import { poolKeyForUrl, type PoolKey } from '../../src/pool-key.js';
 import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/pool-manager.js';
 import type { PoolManagerOptions, TlsOptions } from '../../src/types.js';
+import { diagnostics } from './diagnostics.js';
 import { followRedirects } from './redirect.js';
 import { normalizeTls, tlsFingerprint } from './tls-options.js';
 import { UndiciTransport } from './undici-transport.js';
 
 /**
  * Node's defaults (undici's usual per-origin connection count), the `tls`
- * option, which only Node takes, and redirects followed hop by hop, which
- * undici leaves to its caller.
+ * option, which only Node takes, redirects followed hop by hop, which
+ * undici leaves to its caller, and pool events and slot waits published on
+ * diagnostics_channel.
  */
-export const nodeDefaults = { maxSize: 10, tls: normalizeTls, redirectFollower: followRedirects } as const;
+export const nodeDefaults = { maxSize: 10, tls: normalizeTls, redirectFollower: followRedirects, observer: diagnostics } as const;
 
 /**
  * Keeps one undici `Pool` (real keep-alive sockets, at most `maxSize`) per
