@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'adapters/**/*.test.ts', 'test/**/*.test.ts'],
     // The runtime matrix runs in its own step (vitest.matrix.config.ts).
-    exclude: ['**/node_modules/**', 'test/runtime/matrix.test.ts'],
+    exclude: ['**/node_modules/**', 'test/runtime/matrix.test.ts', 'test/runtime/otel-example.test.ts'],
     setupFiles: ['test/support/handles.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
