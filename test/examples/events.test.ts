@@ -17,8 +17,12 @@ describe('examples/events', () => {
     expect(second).toBeDefined();
     expect(second).not.toBe(first);
     expect(JSON.parse(lines[1] ?? '')).toEqual([
-      { key: first, origin: first, numRequests: 2, numConnections: expect.any(Number), running: 0, queued: 0 },
+      { key: first, origin: first, numRequests: 2, numConnections: expect.any(Number), openConnections: expect.any(Number), running: 0, queued: 0 },
     ]);
+    // Keep-alive: what is open now (the sockets stay open after the answers) is what was opened, one or two.
+    const [row] = JSON.parse(lines[1] ?? '') as Array<{ numConnections: number; openConnections: number }>;
+    expect(row?.openConnections).toBe(row?.numConnections);
+    expect([1, 2]).toContain(row?.openConnections);
     expect(lines).toEqual([
       `poolcreate ${first}`,
       lines[1],
