@@ -28,8 +28,9 @@ function newestSource() {
   return newest;
 }
 
+/** On stderr: `npm pack` prints the tarball's name on stdout, which scripts read. */
 function skip(reason) {
-  console.log(`prepare: no build (${reason})`);
+  console.error(`prepare: no build (${reason})`);
   process.exit(0);
 }
 
