@@ -11,14 +11,17 @@
  * The consumers (test/types/consumers/) also assert that headers, bodies and
  * listeners are not `any`, and that bad values are refused.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectFreshBuild } from './support/built.js';
 
 const root = resolve(import.meta.dirname, '..');
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
+// Not execFileSync for tsc: seconds each, and a blocked worker misses vitest's calls ("Timeout calling onTaskUpdate").
+const run = promisify(execFile);
 let dir: string;
 let app: string;
 
@@ -48,33 +51,33 @@ const strict = {
 };
 
 /** Runs tsc on one project config; resolves with its output (empty when it compiles). */
-function compile(name: string, compilerOptions: Record<string, unknown>, file: string): { status: number; output: string } {
+async function compile(name: string, compilerOptions: Record<string, unknown>, file: string): Promise<{ status: number; output: string }> {
   writeFileSync(join(app, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions: { ...strict, ...compilerOptions }, files: [file] }, null, 2));
   try {
-    execFileSync(process.execPath, [tsc, '-p', `tsconfig.${name}.json`, '--pretty', 'false'], { cwd: app, encoding: 'utf8', stdio: 'pipe' });
+    await run(process.execPath, [tsc, '-p', `tsconfig.${name}.json`, '--pretty', 'false'], { cwd: app, encoding: 'utf8' });
     return { status: 0, output: '' };
   } catch (error) {
-    const { status, stdout } = error as { status: number; stdout: string };
-    return { status, output: stdout };
+    const { code, stdout } = error as { code: number; stdout: string };
+    return { status: code, output: stdout };
   }
 }
 
 describe('the packed .d.ts in consumer projects (tsc, skipLibCheck false)', () => {
   // tsc takes seconds per project on a loaded machine.
-  it('a Node-only project: lib es2022, types ["node"], no DOM', { timeout: 60_000 }, () => {
-    const result = compile('node', { lib: ['es2022'], types: ['node'], module: 'nodenext', moduleResolution: 'nodenext' }, 'node.ts');
+  it('a Node-only project: lib es2022, types ["node"], no DOM', { timeout: 60_000 }, async () => {
+    const result = await compile('node', { lib: ['es2022'], types: ['node'], module: 'nodenext', moduleResolution: 'nodenext' }, 'node.ts');
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
   });
 
-  it('a browser project: lib es2022 + dom, no Node types', { timeout: 60_000 }, () => {
-    const result = compile('dom', { lib: ['es2022', 'dom', 'dom.iterable'], types: [], module: 'esnext', moduleResolution: 'bundler' }, 'web.ts');
+  it('a browser project: lib es2022 + dom, no Node types', { timeout: 60_000 }, async () => {
+    const result = await compile('dom', { lib: ['es2022', 'dom', 'dom.iterable'], types: [], module: 'esnext', moduleResolution: 'bundler' }, 'web.ts');
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
   });
 
-  it('a Worker project: lib es2022 + webworker, the worker condition', { timeout: 60_000 }, () => {
-    const result = compile('worker', { lib: ['es2022', 'webworker'], types: [], module: 'esnext', moduleResolution: 'bundler', customConditions: ['worker'] }, 'web.ts');
+  it('a Worker project: lib es2022 + webworker, the worker condition', { timeout: 60_000 }, async () => {
+    const result = await compile('worker', { lib: ['es2022', 'webworker'], types: [], module: 'esnext', moduleResolution: 'bundler', customConditions: ['worker'] }, 'web.ts');
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
   });
