@@ -12,6 +12,7 @@ import {
   ProtocolError,
   ReadTimeoutError,
 } from '../../src/errors.js';
+import { redactCredentials } from '../../src/redact.js';
 
 /** Node and OpenSSL codes that mean no connection was made, so nothing was sent. */
 const CONNECT_CODES = new Set([
@@ -26,8 +27,14 @@ const TLS_CODES = new Set([
 const MALFORMED_CODES = new Set([
   'UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_INFO',
 ]);
+/** undici's codes for a request it will not send as given. */
+const CALLER_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_NOT_SUPPORTED']);
 /** A socket the server closed under us, after the request may have been written. */
 const BROKEN_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function targetRedacted(method: string, url: string): string {
+  return `(${method} ${redactCredentials(url)})`;
+}
 
 /** undici's own connect timeout, stated so pools and error messages can name it. */
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
@@ -51,6 +58,11 @@ export function translateError(error: unknown, method: string, url: string, limi
   const code = typeof given === 'string' ? given : '';
   const where = { method, url, cause: inner };
   const target = `(${method} ${url})`;
+  // What undici refuses to send (a header it will not write, a body that disagrees with its
+  // content-length) is the caller's input: a TypeError as fetch would throw, never retried.
+  if (CALLER_CODES.has(code)) {
+    return new TypeError(`${inner.message} ${targetRedacted(method, url)}`, { cause: inner });
+  }
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new ConnectTimeoutError(`Connection to ${new URL(url).origin} timed out after ${String(limits.connect ?? DEFAULT_CONNECT_TIMEOUT)} ms ${target}`, {
       ...where,

@@ -9,7 +9,6 @@
 import type { Dispatcher } from 'undici';
 import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
 import { ProxyError } from '../../src/errors.js';
-import { DEFAULT_CONNECT_TIMEOUT } from './errors.js';
 import type { ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
 import type { WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
@@ -39,12 +38,12 @@ export function proxiedKey(url: URL, route: ProxyRoute, direct: () => PoolKey): 
 
 /** The pool for a proxied key. */
 export function newProxiedPool(key: ProxiedKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
-  const timeout = options.timeout.connect ?? DEFAULT_CONNECT_TIMEOUT;
+  // The connect timeout is the request's, where it sets one (adapters/node/connections.ts).
   if (key.mode === 'forward') {
-    const transport = new UndiciTransport(key, options, { connect: forwardConnector(key.proxy, timeout) }, [absoluteForm(key.proxy)]);
+    const transport = new UndiciTransport(key, options, { connector: (timeout) => forwardConnector(key.proxy, timeout), interceptors: [absoluteForm(key.proxy)] });
     return new ForwardPool(key, options, transport, shared);
   }
-  const transport = new UndiciTransport(key, options, { connect: tunnelConnector(key.proxy, options.tls, timeout) }, [withoutProxyAuthorization]);
+  const transport = new UndiciTransport(key, options, { connector: (timeout) => tunnelConnector(key.proxy, options.tls, timeout), interceptors: [withoutProxyAuthorization] });
   return new TunnelPool(key, options, transport, shared);
 }
 

@@ -1,0 +1,390 @@
+/**
+ * One `request()` exchange over undici's `dispatch` API: the handler undici
+ * calls, and the response the core reads. The body is collected straight
+ * from the chunks undici hands over (no Node `Readable`, no web stream
+ * unless the caller streams), decoded only when `content-encoding` says so,
+ * and counted against `maxResponseSize` as it is decoded. Aborts go through
+ * the abort function undici gives the handler; the caller's signal is
+ * watched through src/abort-watch.ts (one listener per signal, however many
+ * exchanges share it).
+ */
+import type { Transform } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { ProtocolError, ResponseTooLargeError } from '../../src/errors.js';
+import { onAbort } from '../../src/abort-watch.js';
+import type { WireRequest, WireResponse } from '../../src/transport.js';
+import { noop } from '../../src/watch-body.js';
+import type { Connection, Connections } from './connections.js';
+import { decodersFor, mayHaveBody } from './content-decoding.js';
+import { translateError } from './errors.js';
+
+/** What `discard()` reads of a body before it closes the connection instead (undici's `dump()` default). */
+const DISCARD_LIMIT = 128 * 1024;
+
+/** Bytes a streamed body reads ahead of its reader before the socket is paused. */
+const STREAM_READ_AHEAD = 64 * 1024;
+
+/** What an exchange's connection is closed with once its caller is done with it early. */
+const GIVEN_UP = new Error('poolfetch: response given up by its reader');
+
+type Mode = 'buffer' | 'collect' | 'stream' | 'discard';
+
+/** The parts of a request the exchange needs to send it and to name it in errors. */
+export interface ExchangeLimits {
+  readonly connect: number;
+  readonly read: number | undefined;
+}
+
+export class Exchange implements WireResponse {
+  status = 0;
+  statusText = '';
+  readonly #method: string;
+  readonly #url: string;
+  readonly #limits: ExchangeLimits;
+  readonly #maxSize: number | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #connections: Connections;
+  readonly #connection: Connection;
+  #unwatch = noop;
+  #abort: ((reason?: Error) => void) | undefined;
+  #resumeSocket: (() => void) | undefined;
+  #socketPaused = false;
+  #resolveHeaders: ((response: WireResponse) => void) | undefined;
+  #rejectHeaders: ((error: unknown) => void) | undefined;
+  #rawHeaders: Array<Buffer | string> | undefined;
+  #headers: Headers | undefined;
+  /** The decoders the body goes through, first to last, if it is encoded. */
+  #decoders: Transform[] | undefined;
+  #mode: Mode = 'buffer';
+  #chunks: Uint8Array[] = [];
+  /** Bytes of decoded body seen (what maxResponseSize bounds). */
+  #size = 0;
+  /** Bytes dropped by discard(). */
+  #discarded = 0;
+  /** The whole body has arrived (and been decoded). */
+  #ended = false;
+  /** The exchange failed: before the headers, or in the body. */
+  #error: unknown;
+  #failed = false;
+  /** bytes() or discard() waiting for the end. */
+  #settleBody: { resolve: (value: Uint8Array | undefined) => void; reject: (error: unknown) => void } | undefined;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+
+  constructor(request: WireRequest, connections: Connections, limits: ExchangeLimits) {
+    this.#method = request.method;
+    this.#url = request.url.href;
+    this.#limits = limits;
+    this.#maxSize = request.maxResponseSize;
+    this.#signal = request.signal;
+    this.#connections = connections;
+    this.#connection = connections.take(limits.connect);
+  }
+
+  /** Sends the request; resolves with this response once its headers are in. */
+  start(options: Dispatcher.DispatchOptions): Promise<WireResponse> {
+    const signal = this.#signal;
+    if (signal?.aborted === true) {
+      this.#connections.release(this.#connection);
+      return Promise.reject(signal.reason as Error);
+    }
+    const headers = new Promise<WireResponse>((resolve, reject) => {
+      this.#resolveHeaders = resolve;
+      this.#rejectHeaders = reject;
+    });
+    if (signal !== undefined) this.#unwatch = onAbort(signal, () => this.#callerAborted());
+    // undici reports a refused request (a bad header, say) through onError, sometimes before dispatch returns.
+    this.#connection.dispatcher.dispatch(options, this as unknown as Dispatcher.DispatchHandler);
+    return headers;
+  }
+
+  // --- undici's handler API (the one its core calls directly, without an adapter in between) ---
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.#failed) {
+      abort(this.#error as Error);
+      return;
+    }
+    this.#abort = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Array<Buffer | string>, resume: () => void, statusText: string): boolean {
+    // 1xx: undici goes on to the final response.
+    if (status < 200) return true;
+    this.status = status;
+    this.statusText = statusText;
+    this.#rawHeaders = rawHeaders;
+    this.#resumeSocket = resume;
+    const encoding = mayHaveBody(this.#method, status) ? contentEncoding(rawHeaders) : undefined;
+    if (encoding !== undefined) {
+      const decoders = decodersFor(encoding);
+      if (typeof decoders === 'string') {
+        this.#failAndClose(new ProtocolError(`Malformed response: ${decoders} (${this.#method} ${this.#url})`, { method: this.#method, url: this.#url }));
+        return false;
+      }
+      if (decoders !== undefined) this.#chain(decoders);
+    }
+    const resolve = this.#resolveHeaders;
+    this.#resolveHeaders = undefined;
+    this.#rejectHeaders = undefined;
+    resolve?.(this);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#failed) return false;
+    // undici hands over an empty chunk when it resumes a paused parser: pausing on it again would loop.
+    if (chunk.byteLength === 0) return true;
+    const first = this.#decoders?.[0];
+    if (first !== undefined) {
+      if (first.write(chunk)) return true;
+      this.#pauseSocket();
+      first.once('drain', () => this.#resumeSocketIfPaused());
+      return false;
+    }
+    if (this.#take(chunk)) return true;
+    this.#pauseSocket();
+    return false;
+  }
+
+  onComplete(): void {
+    this.#connections.release(this.#connection);
+    const decoders = this.#decoders;
+    if (decoders !== undefined) (decoders[0] as Transform).end();
+    else this.#bodyEnded();
+  }
+
+  onError(error: Error): void {
+    this.#connections.release(this.#connection);
+    this.#fail(this.#translate(error));
+  }
+
+  // --- the response, as the core reads it ---
+
+  /** Built on first use: most callers never look, and a Headers object costs microseconds to fill. */
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const headers = new Headers();
+      const raw = this.#rawHeaders ?? [];
+      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(latin1(raw[i] as Buffer | string), latin1(raw[i + 1] as Buffer | string));
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  bytes(): Promise<Uint8Array> {
+    this.#mode = 'collect';
+    if (this.#failed) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(this.#collected());
+    return new Promise<Uint8Array | undefined>((resolve, reject) => {
+      this.#settleBody = { resolve, reject };
+    }) as Promise<Uint8Array>;
+  }
+
+  /** Pulled as the reader reads: a slow reader pauses the socket, so memory stays flat whatever the size. */
+  stream(): ReadableStream<Uint8Array> {
+    this.#mode = 'stream';
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+          const buffered = this.#chunks;
+          this.#chunks = [];
+          for (const chunk of buffered) controller.enqueue(chunk);
+          if (this.#failed) controller.error(this.#error);
+          else if (this.#ended) controller.close();
+        },
+        pull: () => {
+          this.#resume();
+        },
+        cancel: () => {
+          this.#giveUp();
+        },
+      },
+      // A little read ahead (what undici's own body Readable keeps), so the socket is not paused for every chunk.
+      { highWaterMark: STREAM_READ_AHEAD, size: (chunk) => chunk.byteLength },
+    );
+  }
+
+  /** Reads the rest and drops it so the connection is reused, unless more than a little is left. */
+  discard(): Promise<void> {
+    this.#mode = 'discard';
+    this.#discarded = this.#size;
+    this.#chunks = [];
+    this.#destroyDecoders();
+    if (this.#ended || this.#failed) return Promise.resolve();
+    this.#resume();
+    return new Promise<Uint8Array | undefined>((resolve) => {
+      this.#settleBody = { resolve, reject: () => resolve(undefined) };
+    }) as Promise<unknown> as Promise<void>;
+  }
+
+  /** The caller dropped the response unread: close the connection under it. */
+  abandon(): void {
+    this.#giveUp();
+  }
+
+  // --- inside ---
+
+  #chain(decoders: Transform[]): void {
+    this.#decoders = decoders;
+    const last = decoders[decoders.length - 1] as Transform;
+    for (let i = 0; i < decoders.length; i += 1) {
+      const decoder = decoders[i] as Transform;
+      decoder.on('error', (error: Error) => this.#decodeFailed(error));
+      const next = decoders[i + 1];
+      if (next !== undefined) decoder.pipe(next);
+    }
+    last.on('data', (chunk: Buffer) => {
+      if (!this.#take(chunk)) last.pause();
+    });
+    last.on('end', () => this.#bodyEnded());
+  }
+
+  /** A chunk of decoded body; false when the reader wants no more for now. */
+  #take(chunk: Buffer): boolean {
+    if (this.#failed) return false;
+    const size = this.#size + chunk.byteLength;
+    this.#size = size;
+    const max = this.#maxSize;
+    if (max !== undefined && size > max) {
+      this.#tooLarge(max);
+      return false;
+    }
+    switch (this.#mode) {
+      case 'stream': {
+        const controller = this.#controller as ReadableStreamDefaultController<Uint8Array>;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        return (controller.desiredSize ?? 0) > 0;
+      }
+      case 'discard':
+        if (size - this.#discarded > DISCARD_LIMIT) {
+          // Too much left to read for nothing: closing the connection is cheaper.
+          this.#giveUp();
+          return false;
+        }
+        return true;
+      default:
+        this.#chunks.push(chunk);
+        return true;
+    }
+  }
+
+  #bodyEnded(): void {
+    if (this.#failed || this.#ended) return;
+    this.#ended = true;
+    this.#unwatch();
+    const settle = this.#settleBody;
+    this.#settleBody = undefined;
+    if (this.#mode === 'stream') this.#controller?.close();
+    else if (settle !== undefined) settle.resolve(this.#mode === 'collect' ? this.#collected() : undefined);
+  }
+
+  /** The chunks as one array of its own (never a view of a socket's read buffer, which holds other bytes). */
+  #collected(): Uint8Array {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    const data = new Uint8Array(this.#size);
+    let at = 0;
+    for (const chunk of chunks) {
+      data.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return data;
+  }
+
+  #tooLarge(limit: number): void {
+    this.#failAndClose(new ResponseTooLargeError(limit, { method: this.#method, url: this.#url }));
+  }
+
+  #decodeFailed(error: Error): void {
+    if (!this.#failed) this.#failAndClose(this.#translate(error) as Error);
+  }
+
+  /** Fails the exchange and closes its connection, whose response can no longer be read to the end. */
+  #failAndClose(error: Error): void {
+    this.#fail(error);
+    this.#abort?.(error);
+  }
+
+  /** The first failure wins: the exchange's end is reported once, and what comes after it is dropped. */
+  #fail(error: unknown): void {
+    if (this.#failed || this.#ended) return;
+    this.#failed = true;
+    this.#error = error;
+    this.#chunks = [];
+    this.#unwatch();
+    this.#destroyDecoders();
+    const rejectHeaders = this.#rejectHeaders;
+    if (rejectHeaders !== undefined) {
+      this.#resolveHeaders = undefined;
+      this.#rejectHeaders = undefined;
+      rejectHeaders(error);
+      return;
+    }
+    const settle = this.#settleBody;
+    this.#settleBody = undefined;
+    if (this.#mode === 'stream') this.#controller?.error(error);
+    else settle?.reject(error);
+  }
+
+  /** The caller's signal aborted: fail now; the connection closes (or, still connecting, is dropped). */
+  #callerAborted(): void {
+    const reason = (this.#signal as AbortSignal).reason as Error;
+    if (this.#failed || this.#ended) return;
+    this.#fail(reason);
+    if (this.#abort !== undefined) this.#abort(reason);
+    // undici settles a request aborted while its socket connects only when the connect ends.
+    else this.#connections.discard(this.#connection);
+  }
+
+  /** The reader is done early: close the connection (its exchange cannot be finished for nothing). */
+  #giveUp(): void {
+    if (this.#ended || this.#failed) return;
+    this.#failAndClose(GIVEN_UP);
+  }
+
+  #pauseSocket(): void {
+    this.#socketPaused = true;
+  }
+
+  /** The reader wants more: let the last decoder and the socket go on. */
+  #resume(): void {
+    const decoders = this.#decoders;
+    if (decoders !== undefined) (decoders[decoders.length - 1] as Transform).resume();
+    this.#resumeSocketIfPaused();
+  }
+
+  #resumeSocketIfPaused(): void {
+    if (!this.#socketPaused) return;
+    this.#socketPaused = false;
+    this.#resumeSocket?.();
+  }
+
+  #destroyDecoders(): void {
+    const decoders = this.#decoders;
+    if (decoders === undefined) return;
+    this.#decoders = undefined;
+    for (const decoder of decoders) decoder.destroy();
+  }
+
+  #translate(error: unknown): unknown {
+    if (this.#signal?.aborted === true) return this.#signal.reason;
+    return translateError(error, this.#method, this.#url, this.#limits);
+  }
+}
+
+/** The `content-encoding` of raw headers (several fields joined, as a list), without building Headers. */
+function contentEncoding(raw: Array<Buffer | string>): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as Buffer | string;
+    if (name.length !== 16 || latin1(name).toLowerCase() !== 'content-encoding') continue;
+    const field = latin1(raw[i + 1] as Buffer | string);
+    value = value === undefined ? field : `${value}, ${field}`;
+  }
+  return value;
+}
+
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
