@@ -137,8 +137,8 @@ export class Exchange implements WireResponse {
     const first = this.#decoders?.[0];
     if (first !== undefined) {
       if (first.write(chunk)) return true;
+      // The socket goes on once the first decoder drains (its listener is set in #chain).
       this.#pauseSocket();
-      first.once('drain', () => this.#resumeSocketIfPaused());
       return false;
     }
     if (this.#take(chunk)) return true;
@@ -228,6 +228,7 @@ export class Exchange implements WireResponse {
   #chain(decoders: Transform[]): void {
     this.#decoders = decoders;
     const last = decoders[decoders.length - 1] as Transform;
+    (decoders[0] as Transform).on('drain', () => this.#resumeSocketIfPaused());
     for (let i = 0; i < decoders.length; i += 1) {
       const decoder = decoders[i] as Transform;
       decoder.on('error', (error: Error) => this.#decodeFailed(error));
@@ -347,11 +348,11 @@ export class Exchange implements WireResponse {
     this.#socketPaused = true;
   }
 
-  /** The reader wants more: let the last decoder and the socket go on. */
+  /** The reader wants more: let the last decoder go on (the socket follows once the first drains), or the socket. */
   #resume(): void {
     const decoders = this.#decoders;
     if (decoders !== undefined) (decoders[decoders.length - 1] as Transform).resume();
-    this.#resumeSocketIfPaused();
+    else this.#resumeSocketIfPaused();
   }
 
   #resumeSocketIfPaused(): void {
