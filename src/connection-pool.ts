@@ -407,7 +407,7 @@ export class ConnectionPool implements Requester, RequestContext {
   #retire(): void {
     if (!this.#retiring) {
       this.#retiring = true;
-      if (this.#unsent === 0) this.#transport.closeIdle?.();
+      this.#closeIdleUnlessTaken();
     }
     this.#closeIfEmpty();
   }
@@ -419,7 +419,18 @@ export class ConnectionPool implements Requester, RequestContext {
       lease.held &= ~Held.Unsent;
     }
     this.#unsent -= 1;
-    if (this.#unsent === 0 && this.#retiring && this.#closing === undefined) this.#transport.closeIdle?.();
+    this.#closeIdleUnlessTaken();
+  }
+
+  /**
+   * A retiring pool closes its idle connections unless a request here is
+   * about to take one. A request waiting under `maxTotal` is not: it may
+   * wait behind every other origin, and the idle sockets kept for it would
+   * push the sockets open past maxTotal + numPools × maxSize; it opens a
+   * connection when its turn comes.
+   */
+  #closeIdleUnlessTaken(): void {
+    if (this.#retiring && this.#closing === undefined && this.#unsent === this.#waitingTotal) this.#transport.closeIdle?.();
   }
 
   #answered(lease?: Lease): void {
@@ -442,7 +453,7 @@ export class ConnectionPool implements Requester, RequestContext {
   /** A request of a retiring pool ended: close its connection unless a waiting request takes it, and the pool once empty. */
   #retiredRequestEnded(): void {
     this.#closeIfEmpty();
-    if (this.#closing === undefined && this.#unsent === 0) this.#transport.closeIdle?.();
+    this.#closeIdleUnlessTaken();
   }
 
   /** A retiring pool with nothing held or waiting closes its transport. */
@@ -515,6 +526,7 @@ export class ConnectionPool implements Requester, RequestContext {
     if (releaseTotal === undefined) {
       this.#waitingTotal += 1;
       if (lease !== undefined) lease.held |= Held.WaitingTotal;
+      this.#closeIdleUnlessTaken();
       try {
         // One poolTimeout for the whole wait, both lines together.
         const waiting = total.wait({

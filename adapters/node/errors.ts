@@ -53,6 +53,8 @@ export function translateError(error: unknown, method: string, url: string, limi
   const wrapped = error.message === 'fetch failed' && error instanceof TypeError;
   const inner = wrapped && error.cause instanceof Error ? error.cause : error;
   if (inner instanceof PoolfetchError) return inner;
+  // Already translated for fetch's handler (a refused request): the caller's TypeError.
+  if (wrapped && inner instanceof TypeError) return inner;
   // A DOMException's code is a number.
   const given = (inner as { code?: unknown }).code;
   const code = typeof given === 'string' ? given : '';
