@@ -53,6 +53,30 @@ export const makeSpecs = ({ node: { PoolManager }, fetch: { PoolManager: FetchPo
     },
   },
   {
+    // The floor on this path: undici's dispatcher with the least handler that collects a body.
+    name: 'undici Pool.dispatch',
+    make(origin, connections) {
+      const pool = new Pool(origin, { connections, pipelining: 1 });
+      return {
+        name: this.name,
+        call: (path) => new Promise<Buffer>((resolve, reject) => {
+          const chunks: Buffer[] = [];
+          pool.dispatch({ path, method: 'GET' }, {
+            onConnect: () => undefined,
+            onHeaders: () => true,
+            onData: (chunk: Buffer) => {
+              chunks.push(chunk);
+              return true;
+            },
+            onComplete: () => resolve(Buffer.concat(chunks)),
+            onError: reject,
+          } as unknown as Parameters<Pool['dispatch']>[1]);
+        }),
+        close: () => pool.close(),
+      };
+    },
+  },
+  {
     name: 'undici Agent.request',
     make(origin, connections) {
       const agent = new Agent({ connections, pipelining: 1 });
@@ -181,6 +205,7 @@ export const makeSpecs = ({ node: { PoolManager }, fetch: { PoolManager: FetchPo
 export const THROUGHPUT_CLIENTS = [
   'poolfetch request',
   'undici Pool.request',
+  'undici Pool.dispatch',
   'undici Agent.request',
   'poolfetch manager.fetch',
   'undici fetch + Pool',
@@ -197,6 +222,7 @@ export const THROUGHPUT_CLIENTS = [
 export const WAITING_CLIENTS = [
   'poolfetch request',
   'undici Pool.request',
+  'undici Pool.dispatch',
   'undici Agent.request',
   'poolfetch manager.fetch',
   'undici fetch + Pool',

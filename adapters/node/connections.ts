@@ -82,20 +82,18 @@ export class Connections {
 
   #open(connectTimeout: number): Connection {
     const { origin, client: clientOptions, interceptors } = this.#options;
-    let connection!: Connection;
+    // Built in two steps: the client's connector reads the connect timeout off its connection.
+    const building: Omit<Connection, 'client' | 'dispatcher'> & Partial<Connection> = { busy: true, connected: false, connectTimeout };
     const client: Client = new Client(origin, {
       ...clientOptions,
       connect: (opts, callback) => {
-        this.#connector(connection.connectTimeout)(opts, callback);
+        this.#connector(building.connectTimeout)(opts, callback);
       },
     });
-    connection = {
+    const connection = Object.assign(building, {
       client,
       dispatcher: interceptors.length === 0 ? client : client.compose(interceptors),
-      busy: true,
-      connected: false,
-      connectTimeout,
-    };
+    }) as Connection;
     client.on('connect', () => {
       connection.connected = true;
       this.#options.onConnect();
