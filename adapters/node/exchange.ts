@@ -92,8 +92,13 @@ export class Exchange implements WireResponse {
       this.#rejectHeaders = reject;
     });
     if (signal !== undefined) this.#unwatch = onAbort(signal, () => this.#callerAborted());
-    // undici reports a refused request (a bad header, say) through onError, sometimes before dispatch returns.
-    this.#connection.dispatcher.dispatch(options, this as unknown as Dispatcher.DispatchHandler);
+    // undici reports a refused request (a bad header, say) through onError, sometimes before dispatch
+    // returns; an interceptor in front of it may throw instead, and the exchange must end the same way.
+    try {
+      this.#connection.dispatcher.dispatch(options, this as unknown as Dispatcher.DispatchHandler);
+    } catch (error) {
+      this.onError(error as Error);
+    }
     return headers;
   }
 
