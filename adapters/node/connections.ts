@@ -24,6 +24,16 @@ export interface Connection {
   connectTimeout: number;
 }
 
+/** Stands in for a connection of a closed set: every dispatch fails at once, through the handler. */
+const CLOSED = {
+  client: undefined as unknown as Client,
+  dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const error = Object.assign(new Error('poolfetch: the connections of this pool are closed'), { code: 'UND_ERR_DESTROYED' });
+    (handler as { onError(error: Error): void }).onError(error);
+    return false;
+  },
+} as unknown as Dispatcher & { client: Client };
+
 export interface ConnectionsOptions {
   readonly origin: string;
   readonly maxSize: number;
@@ -53,6 +63,9 @@ export class Connections {
    * exchange is over (response complete or failed).
    */
   take(connectTimeout: number): Connection {
+    // The pool refuses requests once its transport closes; should one get here all the same, it
+    // fails as undici fails a request to a closed client, and no connection is opened for it.
+    if (this.#closed) return { client: CLOSED.client, dispatcher: CLOSED, busy: true, connected: false, connectTimeout };
     const idle = this.#idle.pop();
     if (idle !== undefined) {
       idle.busy = true;
