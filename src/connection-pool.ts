@@ -20,6 +20,7 @@ import type { PoolResponse } from './response.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from './transport.js';
 import type { PoolStats, RequestOptions, Requester } from './types.js';
 import { onAbort } from './abort-watch.js';
+import type { Budget } from './budget.js';
 import { WaitingLine, type Release, type SlotLine } from './waiting-line.js';
 import { Held, type ContextLeases, type Lease } from './context-leases.js';
 import { noop, watchResponse, whenDone, type OpenBodies } from './watch-body.js';
@@ -73,6 +74,8 @@ export class ConnectionPool implements Requester, RequestContext {
    */
   #unsent = 0;
   #onAnswered: Array<() => void> = [];
+  /** Requests waiting for the fleet budget's lease, stopped as the lines' waiters are. */
+  readonly #leaseWaits = new Set<AbortController>();
   /** Set by `settled()`: disposal is waiting, so requests stuck behind handed-out bodies are failed. */
   #disposing = false;
 
@@ -333,6 +336,7 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#closing ??= Promise.resolve();
     this.#line.shutdown(reason);
     this.#shared.total?.shutdown(reason, this);
+    for (const wait of this.#leaseWaits) wait.abort(reason);
     for (const body of this.#openBodies) body.abort(reason);
     await this.#transport.destroy();
   }
@@ -397,6 +401,7 @@ export class ConnectionPool implements Requester, RequestContext {
     const reason = new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited for a connection held by a response body already handed out`);
     this.#line.shutdown(reason);
     this.#shared.total?.shutdown(reason, this);
+    for (const wait of this.#leaseWaits) wait.abort(reason);
   }
 
   /** Resolves once the transport has closed, if the pool is closing (retired with nothing held); otherwise at once. */
@@ -470,13 +475,15 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#running += 1;
     if (this.#running > this.#peakRunning) this.#peakRunning = this.#running;
     let released = false;
-    const started = (): void => {
-      if (released) return;
+    const started = (): unknown => {
+      if (released) return undefined;
       released = true;
       this.#running -= 1;
-      release();
+      // What the release returns (the budget's I/O) goes back to a body read that waits for it.
+      const done: unknown = release();
       lease?.close();
       if (this.#retiring) this.#retiredRequestEnded();
+      return done;
     };
     if (lease !== undefined) lease.release = started;
     return started;
@@ -517,7 +524,8 @@ export class ConnectionPool implements Requester, RequestContext {
     }
     if (lease !== undefined) lease.release = local;
     const total = this.#shared.total;
-    if (total === undefined) return this.#checkedAfterWait(local, signal);
+    const budget = this.options.budget;
+    if (total === undefined) return this.#checkedAfterWait(budget === undefined ? local : await this.#leased(budget, local, signal, deadline), signal);
     let releaseTotal = total.tryTake();
     if (releaseTotal === undefined && lease !== undefined) {
       this.#shared.leases?.sweep();
@@ -550,10 +558,39 @@ export class ConnectionPool implements Requester, RequestContext {
       }
     }
     const both = releaseTotal;
-    return this.#checkedAfterWait(() => {
+    const slots = (): void => {
       both();
       local();
-    }, signal);
+    };
+    return this.#checkedAfterWait(budget === undefined ? slots : await this.#leased(budget, slots, signal, deadline), signal);
+  }
+
+  /**
+   * The fleet budget's lease (src/budget.ts), asked for once the request
+   * holds its own slots, so it is consulted last; it goes back with them. The
+   * release returns the budget's I/O, which a body read waits for.
+   */
+  async #leased(budget: Budget, slots: Release, signal: AbortSignal | undefined, deadline: number | undefined): Promise<Release> {
+    // destroy() and a stuck disposal stop this wait as they stop the lines'.
+    const stop = new AbortController();
+    const unlink = signal === undefined ? noop : onAbort(signal, () => stop.abort(signal.reason));
+    this.#leaseWaits.add(stop);
+    this.#waitingTotal += 1;
+    try {
+      const lease = await budget.acquire(this.origin, { signal: stop.signal, timeout: deadline === undefined ? undefined : Math.max(0, deadline - Date.now()) });
+      return () => {
+        const done = lease.release();
+        slots();
+        return done;
+      };
+    } catch (error) {
+      slots();
+      throw error;
+    } finally {
+      this.#waitingTotal -= 1;
+      this.#leaseWaits.delete(stop);
+      unlink();
+    }
   }
 
   /**
@@ -573,7 +610,7 @@ export class ConnectionPool implements Requester, RequestContext {
    * (including the errors for a closed pool or an aborted signal).
    */
   #freeSlot(signal: AbortSignal | undefined): Release | undefined {
-    if (this.#refusing || this.#closing !== undefined || signal?.aborted === true || this.#shared.total !== undefined) return undefined;
+    if (this.#refusing || this.#closing !== undefined || signal?.aborted === true || this.#shared.total !== undefined || this.options.budget !== undefined) return undefined;
     return this.#line.tryTake();
   }
 }

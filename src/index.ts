@@ -22,6 +22,7 @@ export {
   URLSchemeUnknown,
 } from './errors.js';
 export type { PoolfetchErrorOptions } from './errors.js';
+export type { Budget, BudgetAcquireOptions, BudgetEvent, BudgetLease, BudgetStats } from './budget.js';
 export { makeHeaders } from './make-headers.js';
 export type { MakeHeadersOptions } from './make-headers.js';
 export { installFetch } from './install-fetch.js';

@@ -11,6 +11,7 @@ import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js'
 import type { LeaseTiming } from './context-leases.js';
 import type { PoolObserver } from './observer.js';
 import type { RedirectFollower } from './redirect-follower.js';
+import type { Budget } from './budget.js';
 import type { Clock, PoolManagerOptions, TlsOptions } from './types.js';
 
 /** What every manager starts from; adapters override `maxSize`. */
@@ -50,6 +51,8 @@ export interface ResolvedOptions {
   readonly poolTimeout: number | undefined;
   /** Bytes of decoded body a response may have; undefined: no limit. */
   readonly maxResponseSize: number | undefined;
+  /** The fleet budget, if any. */
+  readonly budget: Budget | undefined;
   readonly headers: Headers;
   readonly retry: ResolvedRetry;
   readonly timeout: ResolvedTimeout;
@@ -106,6 +109,7 @@ const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: [keyof ResolvedOptio
   // A wait the caller is promised: refused past what a timer holds, as `timeout` is.
   poolTimeout: ['poolTimeout', or(timerMs(milliseconds), undefined)],
   maxResponseSize: ['maxResponseSize', or(byteCount, undefined)],
+  budget: ['budget', (value, name) => (typeof (value as Budget | undefined)?.acquire === 'function' || value === undefined ? value : mustBe(name, 'a budget', value))],
   headers: ['headers', (value, name) => {
     const headers = normalizeHeaders(value, name);
     refuseClientHeaders(headers, name);

@@ -4,6 +4,7 @@
  * loop. A runtime entry subclasses it and overrides `newPool`, the one
  * factory, to say what a pool is made of there.
  */
+import type { BudgetEvent } from './budget.js';
 import { ConnectionPool, type SharedLimits } from './connection-pool.js';
 import { runFetch } from './fetch-loop.js';
 import { ContextLeases } from './context-leases.js';
@@ -48,6 +49,12 @@ export interface PoolManagerEventMap {
   poolevict: PoolEvent;
   poolrevive: PoolEvent;
   poolclose: PoolEvent;
+  /** The `budget` option's coordinator could not be reached (`onUnavailable` says what happens now). */
+  budgetunavailable: BudgetEvent;
+  /** The `budget` option's coordinator answers again. */
+  budgetrestored: BudgetEvent;
+  /** A lease held by a request here had expired at the coordinator (the request itself goes on). */
+  budgetleaselost: BudgetEvent;
 }
 
 /** A listener for one of `PoolManagerEventMap`'s events, as a function or an object, as `EventTarget` takes them. */
@@ -126,6 +133,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
       this.#announce('poolevict', pool);
       this.#retire(pool);
     });
+    this.options.budget?.attach?.(this);
   }
 
   /** The factory a runtime entry (or `ProxyManager`) overrides: a pool for one key. */
@@ -204,7 +212,10 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     this.#shared.leases?.sweep();
     return this.#pools.values().map((pool) => {
       const { running, queued } = pool.stats();
-      return { key: pool.key, origin: pool.origin, numRequests: pool.numRequests, numConnections: pool.numConnections, openConnections: pool.openConnections, running, queued };
+      const row: PoolStatsRow = { key: pool.key, origin: pool.origin, numRequests: pool.numRequests, numConnections: pool.numConnections, openConnections: pool.openConnections, running, queued };
+      const budget = this.options.budget?.stats?.(pool.origin);
+      if (budget !== undefined) row.budget = budget;
+      return row;
     });
   }
 

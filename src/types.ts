@@ -2,6 +2,7 @@
  * The public option and interface types shared by every runtime entry, so
  * isomorphic code type-checks once.
  */
+import type { Budget, BudgetStats } from './budget.js';
 import type { PoolResponse } from './response.js';
 
 /**
@@ -110,6 +111,16 @@ export interface PoolManagerOptions {
    * `TypeError` whose `cause` it is). @default no limit
    */
   maxResponseSize?: number;
+  /**
+   * A fleet-wide cap on requests in flight per origin, shared by every
+   * manager (every process, every isolate) given the same budget:
+   * `redisBudget(client, { limit, ttl })` from `poolfetch/budget/redis`, or
+   * `durableObjectBudget(namespace, { limit, ttl })` from
+   * `poolfetch/budget/durable-object`. A request asks for its lease once it
+   * has its own slots (`maxSize`, `maxTotal`) and holds it as long as its
+   * slot; `poolTimeout` and its signal bound the wait. @default none
+   */
+  budget?: Budget;
   /** TLS settings for https pools (Node adapter only; the fetch adapter throws `NotSupportedError`). @default none: verify against the built-in CAs */
   tls?: TlsOptions;
   /** Milliseconds an idle keep-alive socket stays open (Node adapter only); past 2^31-1 (or `Infinity`) taken as 2^31-1. @default 4000 */
@@ -198,6 +209,8 @@ export interface PoolStatsRow {
   running: number;
   /** Requests waiting for a slot. */
   queued: number;
+  /** The fleet budget's state for this origin, with the `budget` option. */
+  budget?: BudgetStats;
 }
 
 /** Options of `ProxyManager` (Node entry; the fetch entry's throws `NotSupportedError`). */

@@ -1,0 +1,427 @@
+/**
+ * `FleetBudget`: the `Budget` (src/budget.ts) that the coordinator entries
+ * (`poolfetch/budget/redis`, `poolfetch/budget/durable-object`) build over
+ * their engine. The engine only keeps leases and a FIFO line of asks
+ * (`Coordinator`); this keeps what is the same for every engine: the local
+ * line of requests waiting for a lease, local slices, one renewal timer per
+ * origin, lost leases, and what happens when the coordinator is down. It is
+ * imported by those entries only, never by the main bundle.
+ */
+import type { Budget, BudgetAcquireOptions, BudgetEvent as BudgetEventShape, BudgetLease, BudgetStats } from './budget.js';
+import { knownKeys, mustBe } from './checks.js';
+import { BudgetUnavailableError, EmptyPoolError } from './errors.js';
+import { WaiterList, type Release } from './waiting-line.js';
+
+/** What an engine does for a `FleetBudget`: leases with a TTL, by the engine's clock, and a FIFO line of asks across the fleet. */
+export interface Coordinator {
+  /**
+   * One lease for `origin` under `limit`, expiring `ttl` ms after it is
+   * granted unless renewed; waits in the fleet's FIFO line as long as it
+   * takes and resolves with the lease's id. Aborting `signal` takes the ask
+   * out of the line (a lease granted meanwhile goes back) and rejects with
+   * the signal's reason; any other rejection means the engine is unreachable.
+   */
+  acquire(origin: string, limit: number, ttl: number, signal: AbortSignal): Promise<string>;
+  /** Gives leases back (the next asks in line get them). */
+  release(origin: string, ids: readonly string[], limit: number): Promise<void>;
+  /** Moves the leases' expiry to now + `ttl`; resolves with the ids that had already expired (lost). */
+  renew(origin: string, ids: readonly string[], ttl: number, limit: number): Promise<string[]>;
+  /** Resolves once the engine answers. */
+  probe(): Promise<void>;
+  /** Closes what the coordinator opened itself (never the user's client). */
+  close?(): Promise<void>;
+}
+
+/** Options every coordinator entry takes (`redisBudget(client, options)`, `durableObjectBudget(namespace, options)`). */
+export interface FleetBudgetOptions {
+  /** Requests in flight per origin across the fleet: a number, or a function of the origin (`scheme://host:port`). */
+  limit: number | ((origin: string) => number);
+  /**
+   * Ms a lease lives at the coordinator unless renewed. Held leases are
+   * renewed every `ttl / 3`; a holder that dies gives its leases back after
+   * at most `ttl`. @default 30000
+   */
+  ttl?: number;
+  /**
+   * When the coordinator cannot be reached: `'local'` lets requests go under
+   * this process's own caps (`maxSize`, `maxTotal`) and probes the
+   * coordinator with backoff until it answers; `'fail'` rejects them with
+   * `BudgetUnavailableError` (probing the same way). @default 'local'
+   */
+  onUnavailable?: 'local' | 'fail';
+  /**
+   * Local slices: a lease freed while another request of this process
+   * waits for the same origin goes to that request directly, without a round
+   * trip, at most `uses` requests in all and for at most `ms` after the
+   * coordinator granted it; then it goes back to the fleet's line. A lease
+   * nobody here waits for goes back at once, so an idle process hoards
+   * nothing. `false`: every request asks the coordinator.
+   * @default { uses: 8, ms: 100 }
+   */
+  slices?: false | { uses?: number; ms?: number };
+}
+
+/** `FleetBudgetOptions` after checking. */
+interface Resolved {
+  readonly limit: (origin: string) => number;
+  readonly ttl: number;
+  readonly onUnavailable: 'local' | 'fail';
+  readonly sliceUses: number;
+  readonly sliceMs: number;
+}
+
+const positive = (value: unknown, name: string): number =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : mustBe(name, 'a positive integer', value);
+const nonNegative = (value: unknown, name: string): number =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : mustBe(name, 'a non-negative integer', value);
+
+/** Checks a coordinator entry's options; `owner` names the entry in errors (`redisBudget`). */
+export function normalizeBudgetOptions(input: unknown, owner: string): Resolved {
+  const o = knownKeys(input, `${owner} options`, 'an object { limit, ttl, onUnavailable, slices }', ['limit', 'ttl', 'onUnavailable', 'slices'], owner);
+  const { limit, ttl, onUnavailable, slices } = o;
+  let limitOf: (origin: string) => number;
+  if (typeof limit === 'function') {
+    limitOf = (origin) => positive((limit as (origin: string) => unknown)(origin), `${owner} limit(${JSON.stringify(origin)})`);
+  } else {
+    const n = positive(limit, `${owner} limit`);
+    limitOf = () => n;
+  }
+  if (onUnavailable !== undefined && onUnavailable !== 'local' && onUnavailable !== 'fail') mustBe(`${owner} onUnavailable`, "'local' or 'fail'", onUnavailable);
+  let sliceUses = 8;
+  let sliceMs = 100;
+  if (slices === false) sliceUses = 1;
+  else if (slices !== undefined) {
+    const s = knownKeys(slices, `${owner} slices`, 'false or an object { uses, ms }', ['uses', 'ms']);
+    if (s.uses !== undefined) sliceUses = positive(s.uses, `${owner} slices.uses`);
+    if (s.ms !== undefined) sliceMs = nonNegative(s.ms, `${owner} slices.ms`);
+  }
+  return {
+    limit: limitOf,
+    // Below a second, renewal (every ttl / 3) would be most of the traffic.
+    ttl: ttl === undefined ? 30_000 : ttl !== 0 && typeof ttl === 'number' && ttl >= 1000 && Number.isInteger(ttl) ? ttl : mustBe(`${owner} ttl`, 'an integer number of milliseconds >= 1000', ttl),
+    onUnavailable: onUnavailable ?? 'local',
+    sliceUses,
+    sliceMs,
+  };
+}
+
+/** A budget's event (see `BudgetEvent` in src/budget.ts), dispatched on the budget and on every manager given it. */
+export class BudgetEvent extends Event implements BudgetEventShape {
+  declare readonly type: BudgetEventShape['type'];
+  readonly origin: string | undefined;
+  readonly error: unknown;
+  constructor(type: BudgetEventShape['type'], origin?: string, error?: unknown) {
+    super(type);
+    this.origin = origin;
+    this.error = error;
+  }
+}
+
+/** A lease this process holds for one origin. */
+class Held {
+  readonly id: string;
+  /** Requests it has served (slices). */
+  uses = 1;
+  /** When the coordinator granted it. */
+  readonly since = Date.now();
+  /** Expired at the coordinator while held: it is not given back and not sliced. */
+  lost = false;
+  constructor(id: string) {
+    this.id = id;
+  }
+}
+
+/** One origin's state in this process. */
+interface OriginState {
+  readonly origin: string;
+  readonly limit: number;
+  /** Requests waiting for a lease, in arrival order. */
+  readonly waiters: WaiterList;
+  readonly held: Set<Held>;
+  /** Asks in the coordinator's line, oldest first. */
+  readonly asks: AbortController[];
+  lost: number;
+  /** When the held leases were last renewed (or the first was granted). */
+  renewedAt: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  timerAt: number;
+}
+
+const noop = (): void => {};
+const LOCAL_LEASE: BudgetLease = { release: noop };
+
+/**
+ * A `Budget` over a `Coordinator`. Every request asks the coordinator unless
+ * a lease held here will serve it (a slice); asks are made for the waiters a
+ * held lease cannot cover, and withdrawn (newest first, keeping the oldest
+ * places in the fleet's line) when fewer are needed.
+ */
+export class FleetBudget extends EventTarget implements Budget {
+  readonly #coordinator: Coordinator;
+  readonly #options: Resolved;
+  readonly #name: string;
+  #mode: 'fleet' | 'local' | 'fail' = 'fleet';
+  readonly #origins = new Map<string, OriginState>();
+  #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  #probeDelay = 0;
+  #closed = false;
+  /** Calls made to the coordinator (acquire, release, renew, probe), for `npm run bench` and the curious. */
+  calls = 0;
+  /** The managers given this budget, held weakly: a budget shared by many must not keep each alive. */
+  readonly #managers = new Set<WeakRef<EventTarget>>();
+
+  constructor(coordinator: Coordinator, options: unknown, owner: string) {
+    super();
+    this.#coordinator = coordinator;
+    this.#options = normalizeBudgetOptions(options, owner);
+    this.#name = owner;
+  }
+
+  /** 'fleet', or 'local'/'fail' while the coordinator is unreachable. */
+  get mode(): 'fleet' | 'local' | 'fail' {
+    return this.#mode;
+  }
+
+  acquire(origin: string, options: BudgetAcquireOptions): Promise<BudgetLease> {
+    const { signal, timeout } = options;
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    if (this.#mode === 'local') return Promise.resolve(LOCAL_LEASE);
+    if (this.#mode === 'fail' || this.#closed) return Promise.reject(this.#unavailableError(origin, undefined));
+    let state: OriginState;
+    try {
+      state = this.#state(origin);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const waiter = state.waiters.join({
+      signal,
+      timeout,
+      onTimeout: () => new EmptyPoolError(`No lease from the fleet budget for ${origin} within poolTimeout (${String(timeout)} ms left of it)`),
+    });
+    // A waiter that leaves (abort, timeout) needs its ask no more.
+    waiter.granted.then(noop, () => this.#pump(state));
+    this.#pump(state);
+    return waiter.granted.then((release) => ({ release }));
+  }
+
+  attach(manager: EventTarget): void {
+    this.#managers.add(new WeakRef(manager));
+  }
+
+  /** On the budget, then on each manager given it (a fresh event each: an event is dispatched once). */
+  #dispatch(type: BudgetEventShape['type'], origin?: string, error?: unknown): void {
+    this.dispatchEvent(new BudgetEvent(type, origin, error));
+    for (const ref of this.#managers) {
+      const manager = ref.deref();
+      if (manager === undefined) this.#managers.delete(ref);
+      else manager.dispatchEvent(new BudgetEvent(type, origin, error));
+    }
+  }
+
+  stats(origin: string): BudgetStats {
+    const state = this.#origins.get(origin);
+    return { mode: this.#mode, leases: state?.held.size ?? 0, waiting: state?.waiters.size ?? 0, lost: state?.lost ?? 0 };
+  }
+
+  /** Stops renewing and probing and closes what the coordinator opened. Leases still held expire after their TTL. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#probeTimer);
+    for (const state of this.#origins.values()) {
+      clearTimeout(state.timer);
+      for (const ask of state.asks.splice(0)) ask.abort(new BudgetUnavailableError(`${this.#name} was closed`));
+      state.waiters.failAll(new BudgetUnavailableError(`${this.#name} was closed`));
+    }
+    await this.#coordinator.close?.();
+  }
+
+  #state(origin: string): OriginState {
+    let state = this.#origins.get(origin);
+    if (state === undefined) {
+      state = { origin, limit: this.#options.limit(origin), waiters: new WaiterList(), held: new Set(), asks: [], lost: 0, renewedAt: 0, timer: undefined, timerAt: Infinity };
+      this.#origins.set(origin, state);
+    }
+    return state;
+  }
+
+  #sliceable(held: Held, now: number): boolean {
+    return !held.lost && held.uses < this.#options.sliceUses && now - held.since < this.#options.sliceMs;
+  }
+
+  /** Asks for as many leases as the waiters need beyond what held leases will serve; withdraws the asks not needed. */
+  #pump(state: OriginState): void {
+    if (this.#mode !== 'fleet' || this.#closed) return;
+    const now = Date.now();
+    // In a Worker a timer dies with the request that set it: any request that comes by renews when it is due.
+    if (state.held.size > 0 && now - state.renewedAt >= this.#options.ttl / 3) this.#renew(state, now);
+    let covered = 0;
+    if (state.waiters.size > 0) for (const held of state.held) if (this.#sliceable(held, now)) covered += 1;
+    // Never more asks than leases this process could still hold: a burst makes `limit` asks, not one per request.
+    const need = Math.max(0, Math.min(state.waiters.size - covered, state.limit - state.held.size));
+    while (state.asks.length < need) this.#ask(state);
+    while (state.asks.length > need) (state.asks.pop() as AbortController).abort(WITHDRAWN);
+    this.#schedule(state, now);
+  }
+
+  #ask(state: OriginState): void {
+    const ask = new AbortController();
+    state.asks.push(ask);
+    this.calls += 1;
+    this.#coordinator.acquire(state.origin, state.limit, this.#options.ttl, ask.signal).then(
+      (id) => {
+        remove(state.asks, ask);
+        this.#granted(state, new Held(id));
+      },
+      (error: unknown) => {
+        remove(state.asks, ask);
+        if (!ask.signal.aborted) this.#unavailable(error, state.origin);
+      },
+    );
+  }
+
+  /** A lease came from the coordinator: to the first waiter, or straight back (its waiter left, or a slice served it). */
+  #granted(state: OriginState, held: Held): void {
+    const head = state.waiters.head;
+    if (head === undefined || this.#mode !== 'fleet') {
+      void this.#giveBack(state, held);
+      this.#pump(state);
+      return;
+    }
+    if (state.held.size === 0) state.renewedAt = held.since;
+    state.held.add(held);
+    head.grant(this.#releaser(state, held));
+    this.#pump(state);
+  }
+
+  #releaser(state: OriginState, held: Held): Release {
+    let released = false;
+    return (): unknown => {
+      if (released) return undefined;
+      released = true;
+      return this.#freed(state, held);
+    };
+  }
+
+  /** A request is done with its lease: the next waiter here takes it as a slice, or it goes back. */
+  #freed(state: OriginState, held: Held): Promise<void> | undefined {
+    const head = state.waiters.head;
+    if (head !== undefined && this.#mode === 'fleet' && this.#sliceable(held, Date.now())) {
+      held.uses += 1;
+      head.grant(this.#releaser(state, held));
+      this.#pump(state);
+      return undefined;
+    }
+    state.held.delete(held);
+    const done = this.#giveBack(state, held);
+    this.#pump(state);
+    this.#forgetIfIdle(state);
+    return done;
+  }
+
+  #giveBack(state: OriginState, held: Held): Promise<void> | undefined {
+    if (held.lost || this.#closed) return undefined;
+    this.calls += 1;
+    return this.#coordinator.release(state.origin, [held.id], state.limit).catch((error: unknown) => this.#unavailable(error, state.origin));
+  }
+
+  #renew(state: OriginState, now: number): void {
+    state.renewedAt = now;
+    const ids: string[] = [];
+    for (const held of state.held) if (!held.lost) ids.push(held.id);
+    if (ids.length === 0) return;
+    this.calls += 1;
+    this.#coordinator.renew(state.origin, ids, this.#options.ttl, state.limit).then(
+      (lost) => {
+        for (const held of state.held) {
+          if (held.lost || !lost.includes(held.id)) continue;
+          // The request on it goes on: cutting a request already sent would not give the upstream back anything.
+          held.lost = true;
+          state.lost += 1;
+          this.#dispatch('budgetleaselost', state.origin);
+        }
+      },
+      (error: unknown) => this.#unavailable(error, state.origin),
+    );
+  }
+
+  /** One timer per origin: the next renewal while leases are held, or the end of a slice that waiters count on. */
+  #schedule(state: OriginState, now: number): void {
+    let at = Infinity;
+    if (state.held.size > 0) at = state.renewedAt + this.#options.ttl / 3;
+    if (state.waiters.size > 0) {
+      for (const held of state.held) if (this.#sliceable(held, now)) at = Math.min(at, held.since + this.#options.sliceMs);
+    }
+    if (at === Infinity) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+      state.timerAt = Infinity;
+      return;
+    }
+    if (state.timer !== undefined && state.timerAt <= at) return;
+    clearTimeout(state.timer);
+    state.timerAt = at;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      state.timerAt = Infinity;
+      this.#pump(state);
+    }, Math.max(0, at - now));
+  }
+
+  #forgetIfIdle(state: OriginState): void {
+    if (state.held.size > 0 || state.waiters.size > 0 || state.asks.length > 0 || state.lost > 0) return;
+    clearTimeout(state.timer);
+    this.#origins.delete(state.origin);
+  }
+
+  #unavailableError(origin: string, cause: unknown): BudgetUnavailableError {
+    return new BudgetUnavailableError(`The fleet budget's coordinator (${this.#name}) is unavailable, so no request to ${origin} is sent (onUnavailable: 'fail')`, { cause });
+  }
+
+  /** The coordinator failed a call: switch to `onUnavailable`'s mode, settle every waiter by it, and probe. */
+  #unavailable(error: unknown, origin: string): void {
+    if (this.#mode !== 'fleet' || this.#closed) return;
+    const fail = this.#options.onUnavailable === 'fail';
+    this.#mode = fail ? 'fail' : 'local';
+    for (const state of this.#origins.values()) {
+      for (const ask of state.asks.splice(0)) ask.abort(WITHDRAWN);
+      if (fail) state.waiters.failAll(this.#unavailableError(state.origin, error));
+      else for (let head = state.waiters.head; head !== undefined; head = state.waiters.head) head.grant(noop);
+      clearTimeout(state.timer);
+      state.timer = undefined;
+      state.timerAt = Infinity;
+    }
+    this.#dispatch('budgetunavailable', origin, error);
+    this.#probeDelay = 100;
+    this.#probe();
+  }
+
+  /** Probes with backoff (100 ms, doubling to 5 s) until the coordinator answers. */
+  #probe(): void {
+    if (this.#closed) return;
+    this.#probeTimer = setTimeout(() => {
+      this.calls += 1;
+      this.#coordinator.probe().then(
+        () => {
+          if (this.#closed) return;
+          this.#mode = 'fleet';
+          this.#dispatch('budgetrestored');
+          for (const state of this.#origins.values()) this.#pump(state);
+        },
+        () => {
+          this.#probeDelay = Math.min(this.#probeDelay * 2, 5000);
+          this.#probe();
+        },
+      );
+    }, this.#probeDelay);
+    // Probing alone does not keep a Node process alive.
+    (this.#probeTimer as { unref?: () => void }).unref?.();
+  }
+}
+
+/** The reason an ask is withdrawn: its waiter was served otherwise or left. */
+const WITHDRAWN = new Error('ask withdrawn');
+
+function remove<T>(list: T[], item: T): void {
+  const at = list.indexOf(item);
+  if (at >= 0) list.splice(at, 1);
+}
