@@ -28,6 +28,8 @@ export interface Coordinator {
   renew(origin: string, ids: readonly string[], ttl: number, limit: number): Promise<string[]>;
   /** Resolves once the engine answers. */
   probe(): Promise<void>;
+  /** Calls made to the engine so far (withdrawals included). */
+  readonly calls: number;
   /** Closes what the coordinator opened itself (never the user's client). */
   close?(): Promise<void>;
 }
@@ -76,8 +78,8 @@ const nonNegative = (value: unknown, name: string): number =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : mustBe(name, 'a non-negative integer', value);
 
 /** Checks a coordinator entry's options; `owner` names the entry in errors (`redisBudget`). */
-export function normalizeBudgetOptions(input: unknown, owner: string): Resolved {
-  const o = knownKeys(input, `${owner} options`, 'an object { limit, ttl, onUnavailable, slices }', ['limit', 'ttl', 'onUnavailable', 'slices'], owner);
+export function normalizeBudgetOptions(input: unknown, owner: string, extra: readonly string[] = []): Resolved {
+  const o = knownKeys(input, `${owner} options`, 'an object { limit, ttl, onUnavailable, slices }', ['limit', 'ttl', 'onUnavailable', 'slices', ...extra], owner);
   const { limit, ttl, onUnavailable, slices } = o;
   let limitOf: (origin: string) => number;
   if (typeof limit === 'function') {
@@ -165,15 +167,19 @@ export class FleetBudget extends EventTarget implements Budget {
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
   #probeDelay = 0;
   #closed = false;
-  /** Calls made to the coordinator (acquire, release, renew, probe), for `npm run bench` and the curious. */
-  calls = 0;
+  /** Calls made to the coordinator so far (its own count), for `npm run bench` and the curious. */
+  get calls(): number {
+    return this.#coordinator.calls;
+  }
+
   /** The managers given this budget, held weakly: a budget shared by many must not keep each alive. */
   readonly #managers = new Set<WeakRef<EventTarget>>();
 
-  constructor(coordinator: Coordinator, options: unknown, owner: string) {
+  /** `options` are checked by `normalizeBudgetOptions`, where `extra` names the entry's own options. */
+  constructor(coordinator: Coordinator, options: unknown, owner: string, extra?: readonly string[]) {
     super();
     this.#coordinator = coordinator;
-    this.#options = normalizeBudgetOptions(options, owner);
+    this.#options = normalizeBudgetOptions(options, owner, extra);
     this.#name = owner;
   }
 
@@ -256,8 +262,8 @@ export class FleetBudget extends EventTarget implements Budget {
     if (state.held.size > 0 && now - state.renewedAt >= this.#options.ttl / 3) this.#renew(state, now);
     let covered = 0;
     if (state.waiters.size > 0) for (const held of state.held) if (this.#sliceable(held, now)) covered += 1;
-    // Never more asks than leases this process could still hold: a burst makes `limit` asks, not one per request.
-    const need = Math.max(0, Math.min(state.waiters.size - covered, state.limit - state.held.size));
+    // Every waiter no held lease will serve has its own ask, so the fleet's line orders requests, not processes.
+    const need = Math.max(0, state.waiters.size - covered);
     while (state.asks.length < need) this.#ask(state);
     while (state.asks.length > need) (state.asks.pop() as AbortController).abort(WITHDRAWN);
     this.#schedule(state, now);
@@ -266,7 +272,6 @@ export class FleetBudget extends EventTarget implements Budget {
   #ask(state: OriginState): void {
     const ask = new AbortController();
     state.asks.push(ask);
-    this.calls += 1;
     this.#coordinator.acquire(state.origin, state.limit, this.#options.ttl, ask.signal).then(
       (id) => {
         remove(state.asks, ask);
@@ -320,7 +325,6 @@ export class FleetBudget extends EventTarget implements Budget {
 
   #giveBack(state: OriginState, held: Held): Promise<void> | undefined {
     if (held.lost || this.#closed) return undefined;
-    this.calls += 1;
     return this.#coordinator.release(state.origin, [held.id], state.limit).catch((error: unknown) => this.#unavailable(error, state.origin));
   }
 
@@ -329,7 +333,6 @@ export class FleetBudget extends EventTarget implements Budget {
     const ids: string[] = [];
     for (const held of state.held) if (!held.lost) ids.push(held.id);
     if (ids.length === 0) return;
-    this.calls += 1;
     this.#coordinator.renew(state.origin, ids, this.#options.ttl, state.limit).then(
       (lost) => {
         for (const held of state.held) {
@@ -399,8 +402,7 @@ export class FleetBudget extends EventTarget implements Budget {
   #probe(): void {
     if (this.#closed) return;
     this.#probeTimer = setTimeout(() => {
-      this.calls += 1;
-      this.#coordinator.probe().then(
+        this.#coordinator.probe().then(
         () => {
           if (this.#closed) return;
           this.#mode = 'fleet';

@@ -146,7 +146,7 @@ describe('budget: waiting for a lease', () => {
     expect(coordinator.held('http://127.0.0.1:1')).toBe(1);
     coordinator.flushHeld();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(coordinator.calls.release).toBe(1);
+    expect(coordinator.counts.release).toBe(1);
     expect(coordinator.held('http://127.0.0.1:1')).toBe(0);
   });
 
@@ -179,15 +179,18 @@ describe('budget: local slices', () => {
     const plain = new MemoryCoordinator();
     const a = track(new PoolManager({ budget: budget(sliced, { limit: 2, slices: { uses: 4, ms: 60_000 } }) }));
     const b = track(new PoolManager({ budget: budget(plain, { limit: 2, slices: false }) }));
-    for (const [manager] of [[a], [b]] as const) {
-      const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => manager.request('GET', server.url(`/${i}`))));
-      expect(responses.every((r) => r.status === 200)).toBe(true);
+    // Four callers, ten requests each, one after another: a busy process with a steady line.
+    for (const manager of [a, b]) {
+      await Promise.all(Array.from({ length: 4 }, async (_, caller) => {
+        for (let i = 0; i < 10; i += 1) expect((await manager.request('GET', server.url(`/${caller}/${i}`))).status).toBe(200);
+      }));
     }
-    // Without slices every request asks; with them a lease serves 4 requests in all, so 40 need 10 asks.
-    expect(plain.calls.acquire).toBe(40);
-    expect(plain.calls.release).toBe(40);
-    expect(sliced.calls.acquire).toBe(10);
-    expect(sliced.calls.release).toBe(10);
+    // Without slices every request asks and gives back; with them a lease serves up to 4 requests before it goes back.
+    expect(plain.counts.acquire).toBe(40);
+    expect(plain.counts.release).toBe(40);
+    expect(sliced.counts.release).toBeGreaterThanOrEqual(10);
+    expect(sliced.counts.release).toBeLessThan(20);
+    expect(sliced.counts.acquire + sliced.counts.withdraw).toBeLessThan(40);
     expect(server.peakInFlight).toBeLessThanOrEqual(2);
     expect(sliced.held(server.origin) + plain.held(server.origin)).toBe(0);
   });
@@ -203,10 +206,10 @@ describe('budget: local slices', () => {
     // Covered by the held lease (slices.uses left): no ask yet.
     const second = manager.request('GET', server.url('/2'));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(coordinator.calls.acquire).toBe(1);
+    expect(coordinator.counts.acquire).toBe(1);
     // Once the slice is over, it asks, and gets the second lease of the limit while the first is still held.
     await held.arrived(2);
-    expect(coordinator.calls.acquire).toBe(2);
+    expect(coordinator.counts.acquire).toBe(2);
     expect(server.inFlight).toBe(2);
     held.release();
     await Promise.all([first, second]);
@@ -247,7 +250,7 @@ describe('budget: crash safety', () => {
     const response = await request;
     expect(await response.text()).toBe('done /1');
     // A lost lease is not given back (it is not the holder's any more).
-    expect(coordinator.calls.release).toBe(0);
+    expect(coordinator.counts.release).toBe(0);
   });
 });
 
@@ -270,9 +273,9 @@ describe('budget: when the coordinator is down', () => {
     coordinator.down = false;
     await restored;
     expect(fleet.mode).toBe('fleet');
-    const acquires = coordinator.calls.acquire;
+    const acquires = coordinator.counts.acquire;
     expect((await manager.request('GET', server.url('/after'))).status).toBe(200);
-    expect(coordinator.calls.acquire).toBe(acquires + 1);
+    expect(coordinator.counts.acquire).toBe(acquires + 1);
   });
 
   it("onUnavailable 'fail': BudgetUnavailableError, nothing sent, then requests go again once restored", async () => {

@@ -19,7 +19,10 @@ export class MemoryCoordinator implements Coordinator {
   /** Leases by origin: id -> expiry (ms). */
   readonly leases = new Map<string, Map<string, number>>();
   readonly line: Ask[] = [];
-  readonly calls = { acquire: 0, release: 0, renew: 0, probe: 0 };
+  readonly counts = { acquire: 0, release: 0, renew: 0, probe: 0, withdraw: 0 };
+  get calls(): number {
+    return Object.values(this.counts).reduce((a, b) => a + b, 0);
+  }
   /** The ids in each renew call, in order. */
   readonly renewals: string[][] = [];
   /** While true every call fails, as an unreachable server's would. */
@@ -48,7 +51,7 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   acquire(origin: string, limit: number, ttl: number, signal: AbortSignal): Promise<string> {
-    this.calls.acquire += 1;
+    this.counts.acquire += 1;
     if (this.down) return Promise.reject(new Error('coordinator down'));
     return new Promise<string>((resolve, reject) => {
       const ask: Ask = { origin, limit, ttl, id: `lease-${++this.#seq}`, resolve };
@@ -56,6 +59,7 @@ export class MemoryCoordinator implements Coordinator {
         ask.resolve = (id) => this.#held.push(() => resolve(id));
       } else {
         signal.addEventListener('abort', () => {
+          this.counts.withdraw += 1;
           const at = this.line.indexOf(ask);
           if (at >= 0) this.line.splice(at, 1);
           else this.#leasesOf(origin).delete(ask.id);
@@ -69,14 +73,14 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   async release(origin: string, ids: readonly string[]): Promise<void> {
-    this.calls.release += 1;
+    this.counts.release += 1;
     if (this.down) throw new Error('coordinator down');
     for (const id of ids) this.#leasesOf(origin).delete(id);
     this.#drain(origin);
   }
 
   async renew(origin: string, ids: readonly string[], ttl: number): Promise<string[]> {
-    this.calls.renew += 1;
+    this.counts.renew += 1;
     this.renewals.push([...ids]);
     for (const resolve of this.#onRenew.splice(0)) resolve();
     if (this.down) throw new Error('coordinator down');
@@ -87,7 +91,7 @@ export class MemoryCoordinator implements Coordinator {
   }
 
   async probe(): Promise<void> {
-    this.calls.probe += 1;
+    this.counts.probe += 1;
     if (this.down) throw new Error('coordinator down');
   }
 
