@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Installs, with apt-get, the Debian packages the e2e tests drive for real:
- * Chromium (Playwright cannot download its own browser here) and tinyproxy
- * (a real forward proxy). Does nothing when they are present; as non-root it
+ * Chromium (Playwright cannot download its own browser here), tinyproxy
+ * (a real forward proxy) and redis-server (the fleet budget's Redis
+ * coordinator; the tests start their own on a free loopback port). Does nothing when they are present; as non-root it
  * only says what is missing, and the tests that need them say so too.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,11 +12,12 @@ import { existsSync } from 'node:fs';
 const wanted = [
   { pkg: 'chromium', present: () => Boolean(process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH)) || existsSync('/usr/bin/chromium') },
   { pkg: 'tinyproxy', present: () => existsSync('/usr/bin/tinyproxy') || existsSync('/usr/sbin/tinyproxy') },
+  { pkg: 'redis-server', present: () => existsSync('/usr/bin/redis-server') },
 ];
 
 const missing = wanted.filter((w) => !w.present()).map((w) => w.pkg);
 if (missing.length === 0) {
-  console.log('system packages present: chromium, tinyproxy');
+  console.log(`system packages present: ${wanted.map((w) => w.pkg).join(', ')}`);
   process.exit(0);
 }
 if (process.getuid?.() !== 0) {

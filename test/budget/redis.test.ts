@@ -1,0 +1,273 @@
+/**
+ * `poolfetch/budget/redis` against a real redis-server (started here on a
+ * free loopback port) and a fleet of real Node processes, each with its own
+ * PoolManager and the same budget, driving one loopback origin that counts
+ * requests in flight.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BudgetUnavailableError, PoolManager, type BudgetEvent } from '../../adapters/node/index.js';
+import { redisBudget } from '../../adapters/budget/redis.js';
+import { haveRedis, startRedis, type RedisServer } from './redis-server.js';
+
+const CHILD = join(import.meta.dirname, 'redis-child.ts');
+
+interface Arrival {
+  child: string;
+  seq: number;
+  issued: number;
+  arrived: number;
+}
+
+/** The origin: counts requests in flight, records arrivals, answers after `holdMs` (or never, for paths under /hold/). */
+async function startOrigin(holdMs: number) {
+  const arrivals: Arrival[] = [];
+  const sockets = new Set<Socket>();
+  let inFlight = 0;
+  let peak = 0;
+  const arrivedWaiters: Array<{ n: number; resolve: () => void }> = [];
+  const server = http.createServer((req, res) => {
+    inFlight += 1;
+    peak = Math.max(peak, inFlight);
+    arrivals.push({ child: String(req.headers['x-child']), seq: Number(req.headers['x-seq']), issued: Number(req.headers['x-issued']), arrived: Date.now() });
+    for (const w of arrivedWaiters.filter((w) => arrivals.length >= w.n)) {
+      arrivedWaiters.splice(arrivedWaiters.indexOf(w), 1);
+      w.resolve();
+    }
+    let done = false;
+    const end = (): void => {
+      if (done) return;
+      done = true;
+      inFlight -= 1;
+    };
+    res.on('close', end);
+    if (req.url?.startsWith('/hold/') === true && req.headers['x-seq'] !== '-1') return;
+    setTimeout(() => {
+      res.end('ok');
+      end();
+    }, holdMs);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    arrivals,
+    get inFlight() {
+      return inFlight;
+    },
+    get peak() {
+      return peak;
+    },
+    arrived: (n: number) => (arrivals.length >= n ? Promise.resolve() : new Promise<void>((resolve) => arrivedWaiters.push({ n, resolve }))),
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+interface Plan {
+  name: string;
+  count: number;
+  everyMs: number;
+  limit: number;
+  ttl: number;
+  slices?: false | { uses: number; ms: number };
+  path?: string;
+  warmOrigin?: string;
+}
+
+/** A fleet member: a Node process running test/budget/redis-child.ts. */
+interface Member {
+  child: ChildProcess;
+  /** Resolves once it has warmed up and waits for `go()`. */
+  ready: Promise<void>;
+  go(): void;
+  result: Promise<{ name: string; statuses: Array<number | string> }>;
+}
+
+/** Every member started, so that a failed test leaves no process behind. */
+const members = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of members) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  members.clear();
+});
+
+function runChild(redis: RedisServer, origin: string, plan: Plan): Member {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ slices: false, ...plan, redisUrl: redis.url, origin: plan.path === undefined ? origin : `${origin}${plan.path}` })], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  members.add(child);
+  let out = '';
+  let err = '';
+  let onReady = (): void => {};
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.startsWith('ready\n')) {
+      out = out.slice('ready\n'.length);
+      onReady();
+    }
+  });
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const result = new Promise<{ name: string; statuses: Array<number | string> }>((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolve(JSON.parse(out.trim()) as { name: string; statuses: Array<number | string> });
+      else reject(new Error(`child ${plan.name} exited ${String(code ?? signal)}: ${err}`));
+    });
+  });
+  return { child, ready, go: () => child.stdin?.end('go\n'), result };
+}
+
+/** Starts the members together once all have warmed up; resolves with their results. */
+async function together(fleet: Member[]): Promise<Array<{ name: string; statuses: Array<number | string> }>> {
+  await Promise.all(fleet.map((m) => m.ready));
+  for (const m of fleet) m.go();
+  return Promise.all(fleet.map((m) => m.result));
+}
+
+/** The measured requests (not the warm-up ones). */
+const measured = (arrivals: readonly Arrival[]): Arrival[] => arrivals.filter((a) => a.seq >= 0);
+
+/** For each request, how many requests issued more than `margin` ms after it reached the origin before it. */
+function overtakes(arrivals: readonly Arrival[], margin: number): number {
+  let worst = 0;
+  for (const a of arrivals) {
+    const n = arrivals.filter((b) => b.issued > a.issued + margin && b.arrived < a.arrived).length;
+    worst = Math.max(worst, n);
+  }
+  return worst;
+}
+
+describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one redis-server', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  it('4 processes, limit 3: never more than 3 in flight, every request succeeds, served in the order issued (no slices)', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(40);
+    try {
+      const fleet = ['a', 'b', 'c', 'd'].map((name) => runChild(redis, origin.origin, { name, count: 20, everyMs: 10, limit: 3, ttl: 5000, slices: false }));
+      const results = await together(fleet);
+      for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 20 }, () => 200));
+      expect(measured(origin.arrivals)).toHaveLength(80);
+      expect(origin.peak).toBe(3);
+      // Served in the order issued across the fleet: none overtaken by a request issued 300 ms or more after it,
+      // while the line is 1-3 s long. The margin is the time from a call to its ask reaching Redis plus from the
+      // grant to the request reaching the origin, in four processes sharing two busy cores.
+      expect(overtakes(measured(origin.arrivals), 300)).toBe(0);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  it('with local slices (8 uses, 100 ms): still never above the limit, and order holds within the slice bound', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(40);
+    try {
+      const fleet = ['a', 'b', 'c', 'd'].map((name) => runChild(redis, origin.origin, { name, count: 20, everyMs: 10, limit: 3, ttl: 5000, slices: { uses: 8, ms: 100 } }));
+      const results = await together(fleet);
+      for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 20 }, () => 200));
+      expect(origin.peak).toBe(3);
+      // A slice lets a process's newer requests go before older ones elsewhere: per lease, at most 8 uses in 100 ms.
+      // Bound: none overtaken by more than limit x uses requests issued 300 ms or more after it.
+      const worst = overtakes(measured(origin.arrivals), 300);
+      expect(worst).toBeLessThanOrEqual(3 * 8);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  it('kill -9 of a holder: its leases come back after the TTL, and the others then go', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(0);
+    const elsewhere = await startOrigin(0);
+    const ttl = 1500;
+    try {
+      const holder = runChild(redis, origin.origin, { name: 'holder', count: 2, everyMs: 0, limit: 2, ttl, path: '/hold' });
+      holder.result.catch(() => {});
+      // Started and warmed up (elsewhere: this origin's budget is about to be full) before the kill, so it asks at once.
+      const next = runChild(redis, origin.origin, { name: 'next', count: 4, everyMs: 0, limit: 2, ttl, warmOrigin: elsewhere.origin });
+      await Promise.all([holder.ready, next.ready]);
+      holder.go();
+      await origin.arrived(3);
+      expect(origin.inFlight).toBe(2);
+      const exited = new Promise((resolve) => holder.child.once('exit', resolve));
+      holder.child.kill('SIGKILL');
+      await exited;
+      const killedAt = Date.now();
+      next.go();
+      expect((await next.result).statuses).toEqual([200, 200, 200, 200]);
+      const served = origin.arrivals.filter((a) => a.child === 'next');
+      expect(served).toHaveLength(4);
+      // Renewed at most ttl/3 before the kill, the dead holder's leases lived on for at least 2/3 of the TTL.
+      expect(Math.min(...served.map((a) => a.arrived)) - killedAt).toBeGreaterThanOrEqual((ttl * 2) / 3 - 50);
+    } finally {
+      await elsewhere.close();
+      await origin.close();
+    }
+  });
+});
+
+describe.skipIf(!haveRedis)('redisBudget: when Redis stops', () => {
+  for (const onUnavailable of ['local', 'fail'] as const) {
+    it(`onUnavailable '${onUnavailable}'`, { timeout: 30_000 }, async () => {
+      const redis = await startRedis();
+      const origin = await startOrigin(0);
+      const client = createClient({ url: redis.url, socket: { reconnectStrategy: 50 } });
+      client.on('error', () => {});
+      await client.connect();
+      const budget = redisBudget(client, { limit: 2, ttl: 3000, onUnavailable, callTimeout: 300 });
+      const manager = new PoolManager({ budget });
+      const events: string[] = [];
+      for (const type of ['budgetunavailable', 'budgetrestored']) manager.addEventListener(type, (e) => events.push((e as BudgetEvent).type));
+      try {
+        expect((await manager.request('GET', `${origin.origin}/before`)).status).toBe(200);
+        await redis.stop();
+        const unavailable = new Promise<BudgetEvent>((resolve) => manager.addEventListener('budgetunavailable', (e) => resolve(e as BudgetEvent), { once: true }));
+        const during = manager.request('GET', `${origin.origin}/during`, { retries: false });
+        if (onUnavailable === 'local') {
+          expect((await during).status).toBe(200);
+          expect(origin.arrivals.map((a) => a.seq)).toHaveLength(2);
+        } else {
+          await expect(during).rejects.toBeInstanceOf(BudgetUnavailableError);
+          expect(origin.arrivals).toHaveLength(1);
+        }
+        await unavailable;
+        expect(manager.stats()[0]?.budget?.mode).toBe(onUnavailable);
+        const restored = new Promise((resolve) => manager.addEventListener('budgetrestored', resolve, { once: true }));
+        await redis.start();
+        await restored;
+        expect(events).toEqual(['budgetunavailable', 'budgetrestored']);
+        expect((await manager.request('GET', `${origin.origin}/after`)).status).toBe(200);
+        expect(manager.stats()[0]?.budget?.mode).toBe('fleet');
+        // Back on Redis: the lease of /after went back to the server.
+        const leases = await client.sendCommand(['ZCARD', `poolfetch:budget:{${origin.origin}}:leases`]);
+        expect(leases).toBe(0);
+      } finally {
+        await manager.close();
+        await budget.close();
+        await client.quit().catch(() => {});
+        await origin.close();
+        await redis.close();
+      }
+    });
+  }
+
+  it('bad options: a TypeError naming the value', () => {
+    expect(() => redisBudget({} as never, { limit: 1 })).toThrow(/redisBudget client must be a node-redis client/);
+    const fake = { sendCommand: async () => null, duplicate: () => { throw new Error('unused'); } };
+    expect(() => redisBudget(fake as never, { limit: 1, callTimeout: 0 })).toThrow(/redisBudget callTimeout must be a positive integer number of milliseconds, got 0/);
+    expect(() => redisBudget(fake as never, { limit: 1, prefx: 'x' } as never)).toThrow(/Unknown redisBudget option "prefx"/);
+  });
+});
