@@ -10,7 +10,7 @@
 import type { Budget, BudgetAcquireOptions, BudgetEvent as BudgetEventShape, BudgetLease, BudgetStats } from './budget.js';
 import { knownKeys, mustBe } from './checks.js';
 import { BudgetUnavailableError, EmptyPoolError } from './errors.js';
-import { WaiterList, type Release } from './waiting-line.js';
+import { WaiterList, type Release, type Waiter } from './waiting-line.js';
 
 /** What an engine does for a `FleetBudget`: leases with a TTL, by the engine's clock, and a FIFO line of asks across the fleet. */
 export interface Coordinator {
@@ -140,8 +140,15 @@ interface OriginState {
   /** Requests waiting for a lease, in arrival order. */
   readonly waiters: WaiterList;
   readonly held: Set<Held>;
-  /** Asks in the coordinator's line, oldest first. */
-  readonly asks: AbortController[];
+  /**
+   * Each waiter's own ask in the coordinator's line. An ask is made in the
+   * waiter's own turn (in a Worker, its own request's context, so that the
+   * I/O is not cancelled when another request ends) and its grant goes to
+   * that waiter.
+   */
+  readonly asks: Map<Waiter, AbortController>;
+  /** Waiters in line without an ask: a held lease was expected to serve them (a slice). */
+  readonly unasked: Set<Waiter>;
   lost: number;
   /** When the held leases were last renewed (or the first was granted). */
   renewedAt: number;
@@ -204,8 +211,11 @@ export class FleetBudget extends EventTarget implements Budget {
       timeout,
       onTimeout: () => new EmptyPoolError(`No lease from the fleet budget for ${origin} within poolTimeout (${String(timeout)} ms left of it)`),
     });
-    // A waiter that leaves (abort, timeout) needs its ask no more.
-    waiter.granted.then(noop, () => this.#pump(state));
+    // Served, or gone (abort, timeout): its ask, if it has one, is withdrawn.
+    const left = (): void => this.#left(state, waiter);
+    waiter.granted.then(left, left);
+    if (this.#covered(state, Date.now()) < state.waiters.size) this.#ask(state, waiter);
+    else state.unasked.add(waiter);
     this.#pump(state);
     return waiter.granted.then((release) => ({ release }));
   }
@@ -235,7 +245,8 @@ export class FleetBudget extends EventTarget implements Budget {
     clearTimeout(this.#probeTimer);
     for (const state of this.#origins.values()) {
       clearTimeout(state.timer);
-      for (const ask of state.asks.splice(0)) ask.abort(new BudgetUnavailableError(`${this.#name} was closed`));
+      for (const ask of state.asks.values()) ask.abort(new BudgetUnavailableError(`${this.#name} was closed`));
+      state.asks.clear();
       state.waiters.failAll(new BudgetUnavailableError(`${this.#name} was closed`));
     }
     await this.#coordinator.close?.();
@@ -244,7 +255,7 @@ export class FleetBudget extends EventTarget implements Budget {
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin);
     if (state === undefined) {
-      state = { origin, limit: this.#options.limit(origin), waiters: new WaiterList(), held: new Set(), asks: [], lost: 0, renewedAt: 0, timer: undefined, timerAt: Infinity };
+      state = { origin, limit: this.#options.limit(origin), waiters: new WaiterList(), held: new Set(), asks: new Map(), unasked: new Set(), lost: 0, renewedAt: 0, timer: undefined, timerAt: Infinity };
       this.#origins.set(origin, state);
     }
     return state;
@@ -254,48 +265,75 @@ export class FleetBudget extends EventTarget implements Budget {
     return !held.lost && held.uses < this.#options.sliceUses && now - held.since < this.#options.sliceMs;
   }
 
-  /** Asks for as many leases as the waiters need beyond what held leases will serve; withdraws the asks not needed. */
+  /** Leases held here that will serve a waiter when freed (slices left in them). */
+  #covered(state: OriginState, now: number): number {
+    let covered = 0;
+    for (const held of state.held) if (this.#sliceable(held, now)) covered += 1;
+    return covered;
+  }
+
+  /**
+   * Renews when due, and gives an ask to each waiter whose slice is no longer
+   * coming (every waiter a held lease will not serve has its own ask, so the
+   * fleet's line orders requests, not processes).
+   */
   #pump(state: OriginState): void {
     if (this.#mode !== 'fleet' || this.#closed) return;
     const now = Date.now();
     // In a Worker a timer dies with the request that set it: any request that comes by renews when it is due.
     if (state.held.size > 0 && now - state.renewedAt >= this.#options.ttl / 3) this.#renew(state, now);
-    let covered = 0;
-    if (state.waiters.size > 0) for (const held of state.held) if (this.#sliceable(held, now)) covered += 1;
-    // Every waiter no held lease will serve has its own ask, so the fleet's line orders requests, not processes.
-    const need = Math.max(0, state.waiters.size - covered);
-    while (state.asks.length < need) this.#ask(state);
-    while (state.asks.length > need) (state.asks.pop() as AbortController).abort(WITHDRAWN);
+    if (state.unasked.size > 0) {
+      // The first `covered` waiters wait for slices; those behind them without an ask get one.
+      let slices = this.#covered(state, now);
+      for (let w = state.waiters.head; w !== undefined && state.unasked.size > 0; w = w.next) {
+        if (slices > 0) slices -= 1;
+        else if (state.unasked.delete(w)) this.#ask(state, w);
+      }
+    }
     this.#schedule(state, now);
   }
 
-  #ask(state: OriginState): void {
+  #ask(state: OriginState, waiter: Waiter): void {
     const ask = new AbortController();
-    state.asks.push(ask);
+    state.asks.set(waiter, ask);
     this.#coordinator.acquire(state.origin, state.limit, this.#options.ttl, ask.signal).then(
       (id) => {
-        remove(state.asks, ask);
-        this.#granted(state, new Held(id));
+        if (state.asks.get(waiter) === ask) state.asks.delete(waiter);
+        this.#granted(state, new Held(id), waiter);
       },
       (error: unknown) => {
-        remove(state.asks, ask);
+        if (state.asks.get(waiter) === ask) state.asks.delete(waiter);
         if (!ask.signal.aborted) this.#unavailable(error, state.origin);
       },
     );
   }
 
-  /** A lease came from the coordinator: to the first waiter, or straight back (its waiter left, or a slice served it). */
-  #granted(state: OriginState, held: Held): void {
-    const head = state.waiters.head;
-    if (head === undefined || this.#mode !== 'fleet') {
+  /** A waiter left the line (served or gone): its ask goes. */
+  #left(state: OriginState, waiter: Waiter): void {
+    state.unasked.delete(waiter);
+    const ask = state.asks.get(waiter);
+    if (ask !== undefined) {
+      state.asks.delete(waiter);
+      ask.abort(WITHDRAWN);
+    }
+    this.#pump(state);
+    this.#forgetIfIdle(state);
+  }
+
+  /**
+   * A lease came from the coordinator: to the waiter that asked, or, if it
+   * left meanwhile, to the first in line, or straight back.
+   */
+  #granted(state: OriginState, held: Held, asker: Waiter): void {
+    const waiter = asker.inLine ? asker : state.waiters.head;
+    if (waiter === undefined || this.#mode !== 'fleet') {
       void this.#giveBack(state, held);
-      this.#pump(state);
+      this.#forgetIfIdle(state);
       return;
     }
     if (state.held.size === 0) state.renewedAt = held.since;
     state.held.add(held);
-    head.grant(this.#releaser(state, held));
-    this.#pump(state);
+    waiter.grant(this.#releaser(state, held));
   }
 
   #releaser(state: OriginState, held: Held): Release {
@@ -313,7 +351,6 @@ export class FleetBudget extends EventTarget implements Budget {
     if (head !== undefined && this.#mode === 'fleet' && this.#sliceable(held, Date.now())) {
       held.uses += 1;
       head.grant(this.#releaser(state, held));
-      this.#pump(state);
       return undefined;
     }
     state.held.delete(held);
@@ -371,7 +408,7 @@ export class FleetBudget extends EventTarget implements Budget {
   }
 
   #forgetIfIdle(state: OriginState): void {
-    if (state.held.size > 0 || state.waiters.size > 0 || state.asks.length > 0 || state.lost > 0) return;
+    if (state.held.size > 0 || state.waiters.size > 0 || state.asks.size > 0 || state.unasked.size > 0 || state.lost > 0) return;
     clearTimeout(state.timer);
     this.#origins.delete(state.origin);
   }
@@ -386,7 +423,9 @@ export class FleetBudget extends EventTarget implements Budget {
     const fail = this.#options.onUnavailable === 'fail';
     this.#mode = fail ? 'fail' : 'local';
     for (const state of this.#origins.values()) {
-      for (const ask of state.asks.splice(0)) ask.abort(WITHDRAWN);
+      for (const ask of state.asks.values()) ask.abort(WITHDRAWN);
+      state.asks.clear();
+      state.unasked.clear();
       if (fail) state.waiters.failAll(this.#unavailableError(state.origin, error));
       else for (let head = state.waiters.head; head !== undefined; head = state.waiters.head) head.grant(noop);
       clearTimeout(state.timer);
@@ -422,8 +461,3 @@ export class FleetBudget extends EventTarget implements Budget {
 
 /** The reason an ask is withdrawn: its waiter was served otherwise or left. */
 const WITHDRAWN = new Error('ask withdrawn');
-
-function remove<T>(list: T[], item: T): void {
-  const at = list.indexOf(item);
-  if (at >= 0) list.splice(at, 1);
-}
