@@ -203,15 +203,16 @@ describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one red
       await origin.arrived(3);
       expect(origin.inFlight).toBe(2);
       const exited = new Promise((resolve) => holder.child.once('exit', resolve));
+      const killedAt = Date.now();
       holder.child.kill('SIGKILL');
       await exited;
-      const killedAt = Date.now();
       next.go();
       expect((await next.result).statuses).toEqual([200, 200, 200, 200]);
       const served = origin.arrivals.filter((a) => a.child === 'next');
       expect(served).toHaveLength(4);
-      // Renewed at most ttl/3 before the kill, the dead holder's leases lived on for at least 2/3 of the TTL.
-      expect(Math.min(...served.map((a) => a.arrived)) - killedAt).toBeGreaterThanOrEqual((ttl * 2) / 3 - 50);
+      // Renewed every ttl/3 (give or take a busy event loop's lag, allowed up to another ttl/3), the dead holder's
+      // leases outlived it by at least a third of the TTL: nothing gave them back when it died but their expiry.
+      expect(Math.min(...served.map((a) => a.arrived)) - killedAt).toBeGreaterThanOrEqual(ttl / 3);
     } finally {
       await elsewhere.close();
       await origin.close();
