@@ -221,7 +221,8 @@ export class FleetBudget extends EventTarget implements Budget {
   }
 
   attach(manager: EventTarget): void {
-    this.#managers.add(new WeakRef(manager));
+    // workerd has no WeakRef (without a compatibility flag): there a manager is held as long as its budget.
+    this.#managers.add(typeof WeakRef === 'function' ? new WeakRef(manager) : ({ deref: () => manager } as WeakRef<EventTarget>));
   }
 
   /** On the budget, then on each manager given it (a fresh event each: an event is dispatched once). */
