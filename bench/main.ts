@@ -8,7 +8,8 @@
  * origins than numPools), bundle (browser bundle sizes beside peers),
  * throughput (50 callers, 50 connections), many (many origins, RSS), core
  * (no-op transport), browser (Chromium), workerd (CPU per subrequest of a
- * Worker through the fetch entry, beside the Worker calling fetch itself).
+ * Worker through the fetch entry, beside the Worker calling fetch itself), budget (the fleet
+ * budget over Redis: added latency and calls per request).
  *
  * `--quick` (what `npm test` runs once): every suite with tiny counts, a
  * smoke test of the harness; results go to .tmp/bench-quick.json only and
@@ -21,6 +22,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runBrowser, type BrowserResult } from './browser.js';
 import { buildForBench, loadEntries } from './build.js';
+import { budgetTable, runBudget } from './budget.js';
 import { runBundleSizes } from './bundle-sizes.js';
 import { chartSvg, waitingSvg } from './chart.js';
 import { runChurn } from './churn.js';
@@ -80,6 +82,7 @@ const plan = quick
       core: 1000,
       browser: { rounds: 1, requests: 5 },
       workerd: { rounds: 1, incoming: 2 },
+      budget: { rounds: 1, requests: 100 },
     }
   : {
       waiting: { cases: waitingCases(400, 300, 160, 140), rounds: 7, warmupRounds: 1 },
@@ -104,6 +107,7 @@ const plan = quick
       browser: { rounds: 5, requests: 100 },
       // ~400 subrequests per mode per round: enough CPU per measurement that scheduling noise stays a few %.
       workerd: { rounds: 9, incoming: 20 },
+      budget: { rounds: 5, requests: 2000 },
     };
 
 /** Every process warning counts against the run (DESIGN.md: "No process warning, whatever the load"). */
@@ -199,6 +203,10 @@ if (!skip.has('workerd')) {
   log(' workerd: CPU per subrequest, manager vs the Worker calling fetch itself');
   results.workerd = await runWorkerd({ ...plan.workerd, subrequests: 20, concurrency: 10, log });
 }
+if (!skip.has('budget')) {
+  log(' budget: a Redis lease per request, not full (10 callers, limit 50) and full (50 callers, limit 10), with and without slices');
+  results.budget = await runBudget({ ...plan.budget, log });
+}
 // Child processes running poolfetch count too.
 for (const c of results.profile?.clients ?? []) warnings.push(...c.warnings.map((w) => `${w} (profiled ${c.client})`));
 for (const run of results.manyOrigins) {
@@ -209,6 +217,7 @@ results.meta.loadavgMax = Math.max(loadMax, results.meta.loadavgEnd);
 results.meta.seconds = Math.round((Date.now() - started) / 1000);
 
 console.log(`\n${table(results)}`);
+if (results.budget !== undefined) console.log(`\nfleet budget (Redis on loopback, one process, 1 KiB at once):\n${budgetTable(results.budget)}`);
 const checks = targets(results);
 // A smoke run's timings mean nothing: print them without a verdict, so a log reader is not misled.
 for (const c of checks) console.log(`${quick ? '·' : verdict(c)} ${c.name}: ${c.value} (target ${c.goal}${c.stretch === undefined ? '' : `, goal ${c.stretch.goal}`})`);

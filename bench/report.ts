@@ -1,4 +1,5 @@
 /** The printed tables, the target checks and BENCHMARKS.md, all from one results object. */
+import type { BudgetBenchRow } from './budget.js';
 import type { BrowserResult } from './browser.js';
 import { POOLFETCH_BUNDLE, type BundleResult } from './bundle-sizes.js';
 import { CHURN_POOLFETCH, CHURN_RESET, type ChurnResult } from './churn.js';
@@ -34,6 +35,8 @@ export interface Results {
   browser: BrowserResult | undefined;
   /** workerd CPU per subrequest (bench/workerd.ts); absent from results of older runs. */
   workerd?: WorkerdResult | undefined;
+  /** The fleet budget suite (bench/budget.ts), when it ran. */
+  budget?: BudgetBenchRow[] | undefined;
   /** Every process warning this process emitted while the bench ran ("name: message"). */
   warnings: string[];
 }
