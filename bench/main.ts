@@ -107,7 +107,7 @@ const plan = quick
       browser: { rounds: 5, requests: 100 },
       // ~400 subrequests per mode per round: enough CPU per measurement that scheduling noise stays a few %.
       workerd: { rounds: 9, incoming: 20 },
-      budget: { rounds: 5, requests: 2000 },
+      budget: { rounds: 5, requests: 1000 },
     };
 
 /** Every process warning counts against the run (DESIGN.md: "No process warning, whatever the load"). */
