@@ -20,8 +20,10 @@ export interface Coordinator {
    * takes and resolves with the lease's id. Aborting `signal` takes the ask
    * out of the line (a lease granted meanwhile goes back) and rejects with
    * the signal's reason; any other rejection means the engine is unreachable.
+   * `queued` is called when the ask had to join the line (the budget is
+   * full), where the engine can tell.
    */
-  acquire(origin: string, limit: number, ttl: number, signal: AbortSignal): Promise<string>;
+  acquire(origin: string, limit: number, ttl: number, signal: AbortSignal, queued: () => void): Promise<string>;
   /** Gives leases back (the next asks in line get them). */
   release(origin: string, ids: readonly string[], limit: number): Promise<void>;
   /** Moves the leases' expiry to now + `ttl`; resolves with the ids that had already expired (lost). */
@@ -150,6 +152,8 @@ interface OriginState {
   /** Waiters in line without an ask: a held lease was expected to serve them (a slice). */
   readonly unasked: Set<Waiter>;
   lost: number;
+  /** The last ask had to wait in the coordinator's line: only then do held leases serve waiters that have not asked (slices). */
+  full: boolean;
   /** When the held leases were last renewed (or the first was granted). */
   renewedAt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -256,7 +260,7 @@ export class FleetBudget extends EventTarget implements Budget {
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin);
     if (state === undefined) {
-      state = { origin, limit: this.#options.limit(origin), waiters: new WaiterList(), held: new Set(), asks: new Map(), unasked: new Set(), lost: 0, renewedAt: 0, timer: undefined, timerAt: Infinity };
+      state = { origin, limit: this.#options.limit(origin), waiters: new WaiterList(), held: new Set(), asks: new Map(), unasked: new Set(), lost: 0, full: false, renewedAt: 0, timer: undefined, timerAt: Infinity };
       this.#origins.set(origin, state);
     }
     return state;
@@ -266,10 +270,15 @@ export class FleetBudget extends EventTarget implements Budget {
     return !held.lost && held.uses < this.#options.sliceUses && now - held.since < this.#options.sliceMs;
   }
 
-  /** Leases held here that will serve a waiter when freed (slices left in them). */
+  /**
+   * Requests the leases held here will still serve (uses left in their
+   * slices), while the budget is full; 0 while it is not, where an ask is
+   * answered at once and waiting for a slice would only be slower.
+   */
   #covered(state: OriginState, now: number): number {
+    if (!state.full) return 0;
     let covered = 0;
-    for (const held of state.held) if (this.#sliceable(held, now)) covered += 1;
+    for (const held of state.held) if (this.#sliceable(held, now)) covered += this.#options.sliceUses - held.uses;
     return covered;
   }
 
@@ -297,8 +306,13 @@ export class FleetBudget extends EventTarget implements Budget {
   #ask(state: OriginState, waiter: Waiter): void {
     const ask = new AbortController();
     state.asks.set(waiter, ask);
-    this.#coordinator.acquire(state.origin, state.limit, this.#options.ttl, ask.signal).then(
+    let queued = false;
+    this.#coordinator.acquire(state.origin, state.limit, this.#options.ttl, ask.signal, () => {
+      queued = true;
+      state.full = true;
+    }).then(
       (id) => {
+        if (!queued) state.full = false;
         if (state.asks.get(waiter) === ask) state.asks.delete(waiter);
         this.#granted(state, new Held(id), waiter);
       },
@@ -346,13 +360,21 @@ export class FleetBudget extends EventTarget implements Budget {
     };
   }
 
-  /** A request is done with its lease: the next waiter here takes it as a slice, or it goes back. */
+  /**
+   * A request is done with its lease: the first waiter here that did not ask
+   * (it counted on a slice) takes it, or it goes back. A waiter that asked
+   * keeps its place in the fleet's line instead: serving it here would only
+   * cost its ask's withdrawal.
+   */
   #freed(state: OriginState, held: Held): Promise<void> | undefined {
-    const head = state.waiters.head;
-    if (head !== undefined && this.#mode === 'fleet' && this.#sliceable(held, Date.now())) {
-      held.uses += 1;
-      head.grant(this.#releaser(state, held));
-      return undefined;
+    if (state.unasked.size > 0 && this.#mode === 'fleet' && this.#sliceable(held, Date.now())) {
+      let next = state.waiters.head;
+      while (next !== undefined && !state.unasked.has(next)) next = next.next;
+      if (next !== undefined) {
+        held.uses += 1;
+        next.grant(this.#releaser(state, held));
+        return undefined;
+      }
     }
     state.held.delete(held);
     const done = this.#giveBack(state, held);

@@ -168,7 +168,7 @@ export class RedisCoordinator implements Coordinator {
     this.#mailbox = `${prefix}:mailbox:${this.#id}`;
   }
 
-  async acquire(origin: string, limit: number, ttl: number, signal: AbortSignal): Promise<string> {
+  async acquire(origin: string, limit: number, ttl: number, signal: AbortSignal, queued: () => void): Promise<string> {
     const ticket = `${this.#id}:${(this.#seq += 1).toString(36)}`;
     let reply: unknown;
     this.#asking.add(ticket);
@@ -188,6 +188,7 @@ export class RedisCoordinator implements Coordinator {
       void this.release(origin, [ticket], limit).catch(noop);
       throw signal.reason;
     }
+    queued();
     if (signal.aborted) {
       void this.#cancel(origin, limit, ticket, ttl);
       throw signal.reason;

@@ -195,24 +195,44 @@ describe('budget: local slices', () => {
     expect(sliced.held(server.origin) + plain.held(server.origin)).toBe(0);
   });
 
-  it('a slice ends after slices.ms: the waiters it covered then ask the coordinator', async () => {
+  it('while the budget is full, a waiter counts on a held lease\'s slice; once the slice is over (slices.ms), it asks', async () => {
     const held = gate();
     const [server] = (await startOrigins(1, held.handler, 87)) as [TestServer];
     track(server);
     const coordinator = new MemoryCoordinator();
-    const manager = track(new PoolManager({ budget: budget(coordinator, { limit: 2, slices: { uses: 100, ms: 30 } }) }));
-    const first = manager.request('GET', server.url('/1'));
-    await held.arrived(1);
-    // Covered by the held lease (slices.uses left): no ask yet.
-    const second = manager.request('GET', server.url('/2'));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(coordinator.counts.acquire).toBe(1);
-    // Once the slice is over, it asks, and gets the second lease of the limit while the first is still held.
+    const other = track(new PoolManager({ budget: budget(coordinator, { limit: 2, slices: false }) }));
+    const manager = track(new PoolManager({ budget: budget(coordinator, { limit: 2, slices: { uses: 100, ms: 300 } }) }));
+    const requests = [other.request('GET', server.url('/other')), manager.request('GET', server.url('/1'))];
     await held.arrived(2);
-    expect(coordinator.counts.acquire).toBe(2);
-    expect(server.inFlight).toBe(2);
+    // The budget is full: this one asks and waits in the coordinator's line.
+    requests.push(manager.request('GET', server.url('/2')));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(coordinator.counts.acquire).toBe(3);
+    expect(coordinator.line).toHaveLength(1);
+    // This one counts on the held lease of /1 (uses left in its slice): no ask.
+    requests.push(manager.request('GET', server.url('/3')));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(coordinator.counts.acquire).toBe(3);
+    // Once the slice is over it asks, in the line behind /2.
+    await coordinator.nextAcquire();
+    expect(coordinator.line).toHaveLength(2);
+    expect(server.requests).toHaveLength(2);
     held.release();
-    await Promise.all([first, second]);
+    expect((await Promise.all(requests)).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(server.peakInFlight).toBe(2);
+  });
+
+  it('while the budget is not full, nobody waits for a slice: every request asks and is answered at once', async () => {
+    const held = gate();
+    const [server] = (await startOrigins(1, held.handler, 92)) as [TestServer];
+    track(server);
+    const coordinator = new MemoryCoordinator();
+    const manager = track(new PoolManager({ budget: budget(coordinator, { limit: 5, slices: { uses: 100, ms: 60_000 } }) }));
+    const requests = Array.from({ length: 4 }, (_, i) => manager.request('GET', server.url(`/${i}`)));
+    await held.arrived(4);
+    expect(coordinator.counts.acquire).toBe(4);
+    held.release();
+    await Promise.all(requests);
   });
 });
 

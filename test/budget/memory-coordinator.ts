@@ -46,12 +46,20 @@ export class MemoryCoordinator implements Coordinator {
     for (const answer of this.#held.splice(0)) answer();
   }
 
+  #onAcquire: Array<() => void> = [];
+
+  /** Resolves at the next acquire call. */
+  nextAcquire(): Promise<void> {
+    return new Promise((resolve) => this.#onAcquire.push(resolve));
+  }
+
   nextRenew(): Promise<void> {
     return new Promise((resolve) => this.#onRenew.push(resolve));
   }
 
-  acquire(origin: string, limit: number, ttl: number, signal: AbortSignal): Promise<string> {
+  acquire(origin: string, limit: number, ttl: number, signal: AbortSignal, queued: () => void = () => {}): Promise<string> {
     this.counts.acquire += 1;
+    for (const resolve of this.#onAcquire.splice(0)) resolve();
     if (this.down) return Promise.reject(new Error('coordinator down'));
     return new Promise<string>((resolve, reject) => {
       const ask: Ask = { origin, limit, ttl, id: `lease-${++this.#seq}`, resolve };
@@ -69,6 +77,7 @@ export class MemoryCoordinator implements Coordinator {
       }
       this.line.push(ask);
       this.#drain(origin);
+      if (this.line.includes(ask)) queued();
     });
   }
 
