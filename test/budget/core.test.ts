@@ -228,8 +228,12 @@ describe('budget: local slices', () => {
     track(server);
     const coordinator = new MemoryCoordinator();
     const manager = track(new PoolManager({ budget: budget(coordinator, { limit: 5, slices: { uses: 100, ms: 60_000 } }) }));
-    const requests = Array.from({ length: 4 }, (_, i) => manager.request('GET', server.url(`/${i}`)));
-    await held.arrived(4);
+    const requests = [];
+    for (let i = 1; i <= 4; i += 1) {
+      // One at a time, each while the ones before hold their leases (with slices left in them).
+      requests.push(manager.request('GET', server.url(`/${i}`)));
+      await held.arrived(i);
+    }
     expect(coordinator.counts.acquire).toBe(4);
     held.release();
     await Promise.all(requests);
