@@ -75,7 +75,7 @@ export async function runBudget(options: { rounds: number; requests: number; log
   try {
     for (let round = 0; round <= options.rounds; round += 1) {
       for (const c of shuffled(CASES)) {
-        const budget = c.slices === undefined ? undefined : redisBudget(client, { limit: c.limit, ttl: 30_000, slices: c.slices ? { uses: 8, ms: 100 } : false, prefix: `bench:${round}` });
+        const budget = c.slices === undefined ? undefined : redisBudget(client, { limit: c.limit, ttl: 30_000, slices: c.slices ? { uses: 8, ms: 1000 } : false, prefix: `bench:${round}` });
         const manager = new PoolManager({ maxSize: c.slices === undefined ? c.limit : 100, ...(budget === undefined ? {} : { budget }) });
         // One request first, so connections and scripts are ready.
         await (await manager.request('GET', `${origin}/`)).text();

@@ -60,7 +60,7 @@ export interface FleetBudgetOptions {
    * coordinator granted it; then it goes back to the fleet's line. A lease
    * nobody here waits for goes back at once, so an idle process hoards
    * nothing. `false`: every request asks the coordinator.
-   * @default { uses: 8, ms: 100 }
+   * @default { uses: 8, ms: 1000 }
    */
   slices?: false | { uses?: number; ms?: number };
 }
@@ -92,7 +92,8 @@ export function normalizeBudgetOptions(input: unknown, owner: string, extra: rea
   }
   if (onUnavailable !== undefined && onUnavailable !== 'local' && onUnavailable !== 'fail') mustBe(`${owner} onUnavailable`, "'local' or 'fail'", onUnavailable);
   let sliceUses = 8;
-  let sliceMs = 100;
+  // Counted from the grant, so it must outlast a few requests to a real upstream under load.
+  let sliceMs = 1000;
   if (slices === false) sliceUses = 1;
   else if (slices !== undefined) {
     const s = knownKeys(slices, `${owner} slices`, 'false or an object { uses, ms }', ['uses', 'ms']);
@@ -272,11 +273,12 @@ export class FleetBudget extends EventTarget implements Budget {
 
   /**
    * Requests the leases held here will still serve (uses left in their
-   * slices), while the budget is full; 0 while it is not, where an ask is
-   * answered at once and waiting for a slice would only be slower.
+   * slices), while the budget is full (the last ask had to queue, or this
+   * process holds all of it); 0 while it is not, where an ask is answered at
+   * once and waiting for a slice would only be slower.
    */
   #covered(state: OriginState, now: number): number {
-    if (!state.full) return 0;
+    if (!state.full && state.held.size < state.limit) return 0;
     let covered = 0;
     for (const held of state.held) if (this.#sliceable(held, now)) covered += this.#options.sliceUses - held.uses;
     return covered;

@@ -147,7 +147,7 @@ export class RedisCoordinator implements Coordinator {
   readonly #mailbox: string;
   readonly #id = globalThis.crypto.randomUUID();
   #seq = 0;
-  readonly #shas = new Map<Script, string>();
+  readonly #shas = new Map<Script, Promise<string>>();
   /** Tickets whose acquire script has not answered yet. */
   readonly #asking = new Set<string>();
   /** Grants that arrived for tickets in `#asking`. */
@@ -252,7 +252,7 @@ export class RedisCoordinator implements Coordinator {
     const keys = [`${this.#prefix}:{${origin}}:leases`, `${this.#prefix}:{${origin}}:line`];
     const options = { timeout: this.#callTimeout, rejectInFlight: true };
     const call = (sha: string): Promise<unknown> => this.#client.sendCommand(['EVALSHA', sha, '2', ...keys, ...args.map(String)], options);
-    const sha = this.#shas.get(script) ?? (await this.#load(script));
+    const sha = await (this.#shas.get(script) ?? this.#load(script));
     try {
       return await call(sha);
     } catch (error) {
@@ -261,10 +261,14 @@ export class RedisCoordinator implements Coordinator {
     }
   }
 
-  async #load(script: Script): Promise<string> {
-    const sha = String(await this.#client.sendCommand(['SCRIPT', 'LOAD', SCRIPTS[script]], { timeout: this.#callTimeout, rejectInFlight: true }));
-    this.#shas.set(script, sha);
-    return sha;
+  /** Loads a script once, however many calls wait for it; a failed load is tried again by the next call. */
+  #load(script: Script): Promise<string> {
+    const loading = this.#client.sendCommand(['SCRIPT', 'LOAD', SCRIPTS[script]], { timeout: this.#callTimeout, rejectInFlight: true }).then(String);
+    this.#shas.set(script, loading);
+    loading.catch(() => {
+      if (this.#shas.get(script) === loading) this.#shas.delete(script);
+    });
+    return loading;
   }
 
   /** Reads the mailbox with BLPOP on a connection of its own, opened on the first queued ask and kept referenced only while asks wait. */
