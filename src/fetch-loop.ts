@@ -1,18 +1,23 @@
 /**
  * `fetch()` through the pools: a standard fetch whose every hop takes a
- * slot in its origin's pool. Where the runtime lets us (Node), redirects are
- * followed hop by hop by the adapter's follower (src/redirect-follower.ts),
- * so each hop is counted in its own pool; in browsers the browser follows
- * them itself. No retries: code that calls
- * fetch brings its own (ky's, for one).
+ * slot in its origin's pool, and which the caller cannot tell from the
+ * runtime's own: the same bytes on the wire (a body of known length goes
+ * with its `Content-Length`, only a stream goes chunked) and the same error
+ * contract (src/fetch-errors.ts). Where the runtime shows a 3xx (Node,
+ * Deno, Bun, workerd) redirects are followed hop by hop by the follower
+ * (src/redirects.ts), so each hop is counted in its own pool; in browsers
+ * the browser follows them itself. No retries: code that calls fetch brings
+ * its own (ky's, for one).
  */
 import { LocationValueError } from './errors.js';
+import { asFetchError } from './fetch-errors.js';
 import { checkMethod } from './methods.js';
 import { authorizeFromUrl, hasCredentials, withoutCredentials } from './credentials.js';
 import { mergeHeaders, normalizeHeaders, refuseClientHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import type { RequestContext } from './loop-context.js';
 import type { FetchHop } from './redirect-follower.js';
+import { redactCredentials } from './redact.js';
 import { withTotalTimeout } from './timeout.js';
 import { noop, rebody, whenDone } from './watch-body.js';
 import type { WireFetch } from './transport.js';
@@ -20,11 +25,34 @@ import type { WireFetch } from './transport.js';
 /** Request fields a browser's fetch uses and the core passes through untouched. */
 const PASSED_THROUGH = ['cache', 'credentials', 'integrity', 'keepalive', 'mode', 'referrer', 'referrerPolicy', 'priority'] as const;
 
+/** fetch's own hop limit (the Fetch standard's 20), which `manager.fetch` keeps whatever `redirect` says for `request()`. */
+const FETCH_REDIRECTS = 20;
+
+/**
+ * The global `Headers` as it was when poolfetch loaded: fetch calls no global
+ * constructor per request, and code that replaces `globalThis.Headers` (ky's
+ * tests do) must not see poolfetch call it.
+ */
+const NativeHeaders = Headers;
+
 export async function runFetch(
   ctx: RequestContext,
   input: string | URL | Request,
   init: RequestInit | undefined,
   check?: (url: URL) => void,
+): Promise<Response> {
+  try {
+    return await fetchThrough(ctx, input, init, check);
+  } catch (error) {
+    throw asFetchError(error);
+  }
+}
+
+async function fetchThrough(
+  ctx: RequestContext,
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  check: ((url: URL) => void) | undefined,
 ): Promise<Response> {
   // Headers would strip a trailing CRLF silently; a header injection must fail instead. Checked as
   // given: a browser's Request drops the headers only the client may set without a word.
@@ -59,21 +87,21 @@ export async function runFetch(
   const method = checkMethod(request.method);
   const url = parseUrl(request.parsed ?? request.url, method);
   check?.(url);
-  // Keep a body we can send again (a string, bytes) rather than the Request's one-shot stream.
-  const initBody = init?.body;
-  const replayable = initBody !== undefined && initBody !== null && !(initBody instanceof ReadableStream);
-  /** What goes out now; a redirect hop taken here (Node) changes it. */
+  const { body, replayable } = await bodyToSend(request, init?.body);
+  /** What goes out now; a redirect hop taken here changes it. */
   // The manager's headers as they are when the request has none: nothing here changes them in place.
-  const headers = request.headers === NO_HEADERS ? ctx.options.headers : mergeHeaders(ctx.options.headers, request.headers);
+  let headers = request.headers === NO_HEADERS ? ctx.options.headers : withManagerHeaders(ctx.options.headers, request.headers);
+  if (body === null || !(body instanceof ReadableStream)) headers = checkedLength(headers, body, method, url);
   const run: FetchHop = {
     method,
     url,
     headers: credentialed === undefined ? headers : authorizeFromUrl(headers, credentialed),
-    body: replayable ? initBody : request.body,
+    body,
     redirects: [],
     replayable,
     mode: request.redirect,
-    limit: ctx.options.redirect,
+    // A manager made with redirect: false hands the 3xx back, as request() does.
+    limit: ctx.options.redirect === 0 ? 0 : FETCH_REDIRECTS,
     serves: (target) => ctx.route(target) !== undefined,
   };
   const passed: RequestInit = {};
@@ -130,6 +158,67 @@ export async function runFetch(
   }
 }
 
+/**
+ * The body as the runtime's fetch would frame it. A stream is sent as it
+ * comes (chunked, `duplex: 'half'`) and only once. Every other init body goes
+ * as given, and the transport's fetch sends it with its `Content-Length`,
+ * except a `FormData`, sent as the bytes the runtime encodes it to (with the
+ * boundary of the content-type the Request set): undici's own fetch, under
+ * the Node entry, cannot read the global `FormData`. A `Request`'s body is a
+ * stream whatever it was made from, so it is read whole first and goes with
+ * its length too (a Request made over a stream is read whole as well: pass
+ * the stream in `init.body` to stream it).
+ */
+async function bodyToSend(request: RequestParts, given: BodyInit | null | undefined): Promise<{ body: BodyInit | null; replayable: boolean }> {
+  if (given !== undefined && given !== null) {
+    if (given instanceof ReadableStream) return { body: given, replayable: false };
+    if (typeof FormData === 'undefined' || !(given instanceof FormData)) return { body: given, replayable: true };
+  } else if (request.body === null) {
+    return { body: null, replayable: true };
+  }
+  return { body: new Uint8Array(await (request as Request).arrayBuffer()), replayable: true };
+}
+
+/** The request's headers over the manager's, with no global constructor called when the manager has none. */
+function withManagerHeaders(base: Headers, own: Headers): Headers {
+  return base.keys().next().done === true ? own : mergeHeaders(base, own);
+}
+
+const DIGITS = /^\d+$/;
+
+/**
+ * A caller's `content-length` that the body does not have would make the
+ * runtime wait for bytes that never come, or cut the body short: refused
+ * before anything is sent. Without a body it is dropped, as Node's fetch
+ * drops it.
+ */
+function checkedLength(headers: Headers, body: Exclude<BodyInit, ReadableStream> | null, method: string, url: URL): Headers {
+  const declared = headers.get('content-length');
+  if (declared === null) return headers;
+  if (body === null) {
+    if (declared.trim() === '0') return headers;
+    const without = new NativeHeaders(headers);
+    without.delete('content-length');
+    return without;
+  }
+  const actual = byteLength(body);
+  if (!DIGITS.test(declared.trim()) || Number(declared.trim()) !== actual) {
+    throw new TypeError(
+      redactCredentials(`content-length ${JSON.stringify(declared)} does not match the body's ${actual} bytes (${method} ${url.href}): `) +
+        'leave content-length out and fetch sets it',
+    );
+  }
+  return headers;
+}
+
+/** Bytes of a body of known length, as fetch counts them. */
+function byteLength(body: Exclude<BodyInit, ReadableStream>): number {
+  if (typeof body === 'string') return new TextEncoder().encode(body).byteLength;
+  if (body instanceof URLSearchParams) return new TextEncoder().encode(body.toString()).byteLength;
+  if (typeof Blob !== 'undefined' && body instanceof Blob) return body.size;
+  return (body as ArrayBufferLike | ArrayBufferView).byteLength;
+}
+
 /** The parts of a `Request` the loop reads; no signal when the caller gave none (an AbortSignal is not free). */
 type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect'> & {
   readonly signal: AbortSignal | undefined;
@@ -140,7 +229,7 @@ type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redir
 /** The init keys a body-less request may have and still skip building a `Request`. */
 const PLAIN_INIT = new Set(['method', 'headers', 'signal', 'redirect']);
 const REDIRECT_MODES = new Set(['follow', 'error', 'manual']);
-const NO_HEADERS = new Headers();
+const NO_HEADERS = new NativeHeaders();
 
 /**
  * A body-less fetch to an absolute URL, as `new Request(input, init)` would
@@ -165,7 +254,7 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
     url: url.href,
     // Not the caller's own URL object, which they may change after the call.
     ...(url === input ? {} : { parsed: url }),
-    headers: init?.headers === undefined ? NO_HEADERS : new Headers(init.headers),
+    headers: init?.headers === undefined ? NO_HEADERS : new NativeHeaders(init.headers),
     body: null,
     redirect: init?.redirect ?? 'follow',
     signal: init?.signal ?? undefined,

@@ -31,7 +31,7 @@ export interface AdapterOptions {
    * fetch adapter's refuses it (browsers and Workers own TLS).
    */
   readonly tls?: (value: unknown) => TlsOptions | undefined;
-  /** Follows redirects hop by hop where the runtime does not (Node); browsers and Workers follow them themselves. */
+  /** Follows redirects hop by hop wherever the transport shows the 3xx (both entries; a browser follows them itself). */
   readonly redirectFollower?: RedirectFollower;
   /**
    * Where the runtime drops an incoming request's work unsettled when it

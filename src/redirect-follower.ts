@@ -1,9 +1,9 @@
 /**
- * The seam for following redirects hop by hop. Browsers and Workers follow
- * redirects themselves, so only the Node adapter hands the core a
- * `RedirectFollower` (adapters/node/redirect.ts); the fetch entry never
- * imports one, and without one the loops return every response as the
- * transport gave it. Types only: nothing here reaches a bundle.
+ * The seam for following redirects hop by hop. Both entries hand the core
+ * the `RedirectFollower` of src/redirects.ts; a transport that cannot show
+ * a 3xx (a browser's fetch: `followsRedirects`) is left to follow by itself,
+ * and without a follower the loops return every response as the transport
+ * gave it. Types only: nothing here reaches a bundle.
  */
 import type { PoolResponse } from './response.js';
 import type { WireBody, WireResponse } from './transport.js';
@@ -40,7 +40,7 @@ export interface RequestHop extends Hop<WireBody> {
 export interface FetchHop extends Hop<FetchBody> {
   /** The fetch `redirect` mode: `follow` or `error` (`manual` never reaches a follower). */
   readonly mode: NonNullable<RequestInit['redirect']>;
-  /** The manager's hop limit. */
+  /** Hops allowed: fetch's 20 for `manager.fetch`; 0 hands the 3xx back (a manager made with `redirect: false`). */
   readonly limit: number;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The fetch transport, for browsers, Workers and Deno: no sockets to pool,
  * so a "connection" is a request in flight, capped per origin by the core's
- * queue. The runtime owns the sockets and follows redirects itself.
+ * queue. The runtime owns the sockets; the core follows redirects hop by hop
+ * where the runtime shows them, the browser follows them itself.
  */
 import {
   ClosedPoolError, MaxRetryError, NewConnectionError, NotSupportedError, ProtocolError, ReadTimeoutError,
@@ -18,8 +19,19 @@ import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Whether this runtime's fetch answers `redirect: 'manual'` with the 3xx
+ * itself (Node, Deno, Bun, workerd), so the core can follow hop by hop, each
+ * hop through its own origin's pool. Browsers answer it with an opaque
+ * redirect (no status, no Location): there, and in any runtime not known to
+ * show it, the runtime follows by itself.
+ */
+const SHOWS_REDIRECTS = ((g: { Deno?: unknown; Bun?: unknown; document?: unknown; navigator?: { userAgent?: unknown }; process?: { versions?: { node?: unknown } } }) =>
+  typeof g.Deno === 'object' || typeof g.Bun === 'object' || g.navigator?.userAgent === 'Cloudflare-Workers' ||
+  (typeof g.process?.versions?.node === 'string' && g.document === undefined))(globalThis as never);
+
 export class FetchTransport implements Transport {
-  readonly followsRedirects = true;
+  readonly followsRedirects = !SHOWS_REDIRECTS;
   /** The runtime hides its sockets; the pool reports its peak in flight instead. */
   readonly numConnections = undefined;
   readonly #options: ResolvedOptions;
@@ -57,7 +69,7 @@ export class FetchTransport implements Transport {
         method,
         headers: request.headers,
         body: body as BodyInit | null,
-        redirect: request.redirect ?? 'follow',
+        redirect: this.followsRedirects ? (request.redirect ?? 'follow') : 'manual',
         signal: controller.signal,
         ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
       }, request.timeout.read);

@@ -5,6 +5,7 @@ import { NotSupportedError } from '../../src/errors.js';
 import type { AdapterOptions, ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
 import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/pool-manager.js';
+import { followRedirects } from '../../src/redirects.js';
 import type { PoolManagerOptions } from '../../src/types.js';
 import { FetchTransport } from './fetch-transport.js';
 
@@ -24,9 +25,10 @@ const inWorkerd = (globalThis as { navigator?: { userAgent?: unknown } }).naviga
 
 /**
  * Browsers open at most 6 connections per origin over HTTP/1.1; queueing
- * beyond that only hides the wait. A `tls` option is refused.
+ * beyond that only hides the wait. A `tls` option is refused. Redirects are
+ * followed hop by hop where the runtime shows them (see fetch-transport.ts).
  */
-export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, leases: inWorkerd ? WORKERD_LEASES : undefined };
+export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, leases: inWorkerd ? WORKERD_LEASES : undefined, redirectFollower: followRedirects };
 
 /**
  * Keeps one line per origin (at most `maxSize` requests in flight, the rest

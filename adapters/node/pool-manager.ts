@@ -6,7 +6,7 @@ import { poolKeyForUrl, type PoolKey } from '../../src/pool-key.js';
 import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/pool-manager.js';
 import type { PoolManagerOptions, TlsOptions } from '../../src/types.js';
 import { diagnostics } from './diagnostics.js';
-import { followRedirects } from './redirect.js';
+import { followRedirects } from '../../src/redirects.js';
 import { normalizeTls, tlsFingerprint } from './tls-options.js';
 import { UndiciTransport } from './undici-transport.js';
 

@@ -17,6 +17,9 @@ import { Connections, type Connection } from './connections.js';
 import { Exchange } from './exchange.js';
 import { limitedResponse } from './limited-response.js';
 
+/** The global `Headers` as poolfetch loaded it: fetch calls no global constructor per request (ky's tests replace it). */
+const NativeHeaders = Headers;
+
 /** What an empty pool's sockets are closed with; nothing is in flight to see it. */
 const EMPTY_POOL_CLOSED = new Error('poolfetch: pool closed with nothing in flight');
 
@@ -94,6 +97,9 @@ export class UndiciTransport implements Transport {
    */
   async fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
     const init = leanInit(call.init, call.init.signal ?? undefined) as UndiciFetchInit & object;
+    // Node's own fetch says `user-agent: node`; undici's package fetch would say `undici`.
+    const headers = (init.headers ??= {}) as Record<string, string>;
+    if (!Object.hasOwn(headers, 'user-agent')) headers['user-agent'] = 'node';
     const connect = call.timeout.connect ?? this.#connectTimeout;
     init.dispatcher = new SettledDispatcher(this.#connections, settled, call, connect) as unknown as Dispatcher;
     let fetched: UndiciFetchResponse;
@@ -164,7 +170,7 @@ class FetchedResponse extends Response {
 
   /** Built on first use, as the global class, from undici's. */
   override get headers(): Headers {
-    this.#headers ??= new Headers(responseHeaders(this.#fetched.headers));
+    this.#headers ??= new NativeHeaders(responseHeaders(this.#fetched.headers));
     return this.#headers;
   }
 

@@ -1,7 +1,7 @@
 /** What a redirect does to the next request: the pure rules, without a server. */
 import { describe, expect, it } from 'vitest';
-import { LocationValueError, URLSchemeUnknown } from '../../src/errors.js';
-import { redirectHeaders, redirectMethod, redirectTarget } from './redirect.js';
+import { LocationValueError, URLSchemeUnknown } from './errors.js';
+import { redirectHeaders, redirectMethod, redirectTarget } from './redirects.js';
 
 describe('redirectMethod', () => {
   it.each([

@@ -1,16 +1,18 @@
 /**
- * Redirects followed hop by hop, which only Node needs (browsers and Workers
- * follow them themselves): what a redirect does to the next request (RFC 9110
- * §15.4, and urllib3's `Retry.remove_headers_on_redirect`), and the follower
- * the Node adapter hands the core (src/redirect-follower.ts).
+ * Redirects followed hop by hop, wherever the runtime shows the 3xx (Node's
+ * undici, and `redirect: 'manual'` in Node's fetch, Deno, Bun and workerd;
+ * browsers answer manual with an opaque redirect and follow by themselves):
+ * what a redirect does to the next request (RFC 9110 §15.4, and urllib3's
+ * `Retry.remove_headers_on_redirect`), and the follower both entries hand
+ * the core (src/redirect-follower.ts).
  */
-import { LocationValueError, MaxRetryError } from '../../src/errors.js';
-import { parseUrl } from '../../src/pool-key.js';
-import { hasCredentials, withoutCredentials } from '../../src/credentials.js';
-import { redactCredentials } from '../../src/redact.js';
-import type { FetchHop, RedirectFollower, RequestHop } from '../../src/redirect-follower.js';
-import type { PoolResponse } from '../../src/response.js';
-import type { WireResponse } from '../../src/transport.js';
+import { LocationValueError, MaxRetryError } from './errors.js';
+import { parseUrl } from './pool-key.js';
+import { hasCredentials, withoutCredentials } from './credentials.js';
+import { redactCredentials } from './redact.js';
+import type { FetchHop, RedirectFollower, RequestHop } from './redirect-follower.js';
+import type { PoolResponse } from './response.js';
+import type { WireResponse } from './transport.js';
 
 export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
@@ -110,7 +112,10 @@ async function fetchHop(run: FetchHop, response: Response, location: string): Pr
   const { url, method } = run;
   if (run.mode === 'error') {
     await response.body?.cancel();
-    throw new TypeError(`fetch failed: ${url.href} redirected with ${response.status} and the redirect mode is 'error'`);
+    // As the runtime's fetch words it: code that tells network errors by message sees one.
+    throw new TypeError('fetch failed', {
+      cause: new Error(`unexpected redirect: ${redactCredentials(url.href)} answered ${response.status} and the redirect mode is 'error'`),
+    });
   }
   let nextUrl: URL;
   try {
