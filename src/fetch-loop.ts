@@ -87,7 +87,10 @@ async function fetchThrough(
   const method = checkMethod(request.method);
   const url = parseUrl(request.parsed ?? request.url, method);
   check?.(url);
-  const { body, replayable } = await bodyToSend(request, init?.body);
+  // Only a body that must be read first costs a turn: a request goes into its pool's line in the caller's turn.
+  let toSend = bodyToSend(request, init?.body);
+  if (toSend instanceof Promise) toSend = await toSend;
+  const { body, replayable } = toSend;
   /** What goes out now; a redirect hop taken here changes it. */
   // The manager's headers as they are when the request has none: nothing here changes them in place.
   let headers = request.headers === NO_HEADERS ? ctx.options.headers : withManagerHeaders(ctx.options.headers, request.headers);
@@ -169,15 +172,22 @@ async function fetchThrough(
  * its length too (a Request made over a stream is read whole as well: pass
  * the stream in `init.body` to stream it).
  */
-async function bodyToSend(request: RequestParts, given: BodyInit | null | undefined): Promise<{ body: BodyInit | null; replayable: boolean }> {
+function bodyToSend(request: RequestParts, given: BodyInit | null | undefined): ToSend | Promise<ToSend> {
   if (given !== undefined && given !== null) {
     if (given instanceof ReadableStream) return { body: given, replayable: false };
     if (typeof FormData === 'undefined' || !(given instanceof FormData)) return { body: given, replayable: true };
   } else if (request.body === null) {
-    return { body: null, replayable: true };
+    return NO_BODY;
   }
-  return { body: new Uint8Array(await (request as Request).arrayBuffer()), replayable: true };
+  return (request as Request).arrayBuffer().then((bytes) => ({ body: new Uint8Array(bytes), replayable: true }));
 }
+
+interface ToSend {
+  readonly body: BodyInit | null;
+  readonly replayable: boolean;
+}
+
+const NO_BODY: ToSend = { body: null, replayable: true };
 
 /** The request's headers over the manager's, with no global constructor called when the manager has none. */
 function withManagerHeaders(base: Headers, own: Headers): Headers {

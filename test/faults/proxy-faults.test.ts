@@ -12,6 +12,7 @@ import { ProxyError, ProxyManager } from '../../adapters/node/index.js';
 import { startServer, type TestServer } from '../support/servers.js';
 import { startProxy, type ProxyOptions, type TestProxy } from '../proxy/support.js';
 import { everythingShown } from './support.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 const SECRET = 's3cr3t';
 let origin: TestServer;
@@ -52,7 +53,7 @@ describe.each(cases)('a proxy that %s', (_name, options, status) => {
       expect(proxy.seen.filter((s) => s.method === 'CONNECT')).toHaveLength(i + 1);
     }
     const fetched = await manager.fetch(target, { method: 'POST', body: 'payload' }).catch((e: unknown) => e);
-    expect(fetched).toBeInstanceOf(ProxyError);
+    expect(fetchCause(fetched)).toBeInstanceOf(ProxyError);
     expect(proxy.seen.filter((s) => s.method === 'CONNECT')).toHaveLength(4);
     expect(origin.requests.length).toBe(before);
     await manager.clear();

@@ -10,6 +10,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmptyPoolError, MaxRetryError, NewConnectionError, PoolManager, type PoolEvent } from '../../adapters/fetch/index.js';
 import { gate } from './support.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 const A = 'http://127.0.0.1:9101';
 const B = 'http://127.0.0.1:9102';
@@ -321,8 +322,8 @@ describe('network errors become poolfetch errors, not a bare TypeError', () => {
     }));
     await using manager = new PoolManager({ retries: 2 });
     const fetched = await manager.fetch(`${A}/down`).catch((e: unknown) => e);
-    expect(fetched).toBeInstanceOf(NewConnectionError);
-    expect(fetched).toMatchObject({ method: 'GET', url: `${A}/down`, cause: expect.any(TypeError) });
+    expect(fetchCause(fetched)).toBeInstanceOf(NewConnectionError);
+    expect(fetchCause(fetched)).toMatchObject({ method: 'GET', url: `${A}/down`, cause: expect.any(TypeError) });
     const requested = await manager.request('GET', `${A}/down`).catch((e: unknown) => e);
     expect(requested).toBeInstanceOf(MaxRetryError);
     expect((requested as MaxRetryError).reason).toBeInstanceOf(NewConnectionError);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClosedPoolError, PoolManager } from '../../adapters/fetch/index.js';
 import { collectGarbage } from '../support/gc.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 let server: TestServer;
 let answerHanging = deferred();
@@ -171,7 +172,7 @@ describe('destroy() with requests sent without a signal', () => {
     const waiting = manager.fetch(server.url('/hang'));
     await hangArrived.promise;
     await manager.destroy();
-    await expect(waiting).rejects.toBeInstanceOf(ClosedPoolError);
+    expect(fetchCause(await waiting.catch((e: unknown) => e))).toBeInstanceOf(ClosedPoolError);
     answerHanging.resolve();
     answerHanging = deferred();
     hangArrived = deferred();

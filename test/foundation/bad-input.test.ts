@@ -12,6 +12,7 @@ import {
   URLSchemeUnknown,
 } from '../../adapters/node/index.js';
 import { startServer, type TestServer } from '../support/servers.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 let server: TestServer;
 let manager: PoolManager;
@@ -49,7 +50,7 @@ describe('bad URLs', () => {
     expect(error).toBeInstanceOf(LocationValueError);
     expect(error.message).toContain('"nohost"');
     expect((error as LocationValueError).code).toBe('POOLFETCH_LOCATION_VALUE');
-    await expect(manager.fetch('nohost')).rejects.toThrow(LocationValueError);
+    expect(fetchCause(await manager.fetch('nohost').catch((e: unknown) => e))).toBeInstanceOf(LocationValueError);
     await expect(manager.request('GET', 'http://@')).rejects.toThrow(LocationValueError);
     await expect(manager.request('GET', '/relative/path')).rejects.toThrow(LocationValueError);
   });
@@ -59,7 +60,7 @@ describe('bad URLs', () => {
     expect(error).toBeInstanceOf(URLSchemeUnknown);
     expect((error as URLSchemeUnknown).scheme).toBe('ftp');
     expect(error.message).toContain('ftp://x/');
-    await expect(manager.fetch('ftp://x/')).rejects.toThrow(URLSchemeUnknown);
+    expect(fetchCause(await manager.fetch('ftp://x/').catch((e: unknown) => e))).toBeInstanceOf(URLSchemeUnknown);
     await expect(manager.request('GET', new URL('file:///etc/passwd'))).rejects.toThrow(URLSchemeUnknown);
   });
 
@@ -174,7 +175,7 @@ describe('connection refused', () => {
       expect((error as NewConnectionError).url).toBe(url);
       expect((error as NewConnectionError).method).toBe('POST');
       expect(error.message).toContain(`POST ${url}`);
-      await expect(refused.fetch(url)).rejects.toThrow(NewConnectionError);
+      expect(fetchCause(await refused.fetch(url).catch((e: unknown) => e))).toBeInstanceOf(NewConnectionError);
     } finally {
       await refused.close();
     }

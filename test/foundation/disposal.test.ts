@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolEvent } from '../../adapters/node/index.js';
 import { adapters } from '../semantics/support.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 const SIZE = 2 * 1024 * 1024;
 const chunk = Buffer.alloc(64 * 1024, 'x');
@@ -80,7 +81,7 @@ describe.each(adapters)('disposal ($name adapter)', (adapter) => {
     );
     // Without the rule this never resolves: the queued request waits on a body read only after it.
     await manager.clear();
-    const error = await queued;
+    const error = fetchCause(await queued);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toBe('ClosedPoolError');
     expect(server.requests.slice(before).map((r) => r.url)).toEqual(['/held-slot']);

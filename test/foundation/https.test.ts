@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaxRetryError, NewConnectionError, PoolManager } from '../../adapters/node/index.js';
 import { startServer, type TestServer } from '../support/servers.js';
 import { testCertificates } from '../support/tls.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 let server: TestServer;
 let ca: string;
@@ -62,7 +63,7 @@ describe('HTTPS', () => {
   it('manager.fetch rejects an unverifiable certificate as well', async () => {
     const manager = new PoolManager();
     try {
-      const error = await failure(manager.fetch(server.url('/secret')));
+      const error = fetchCause(await failure(manager.fetch(server.url('/secret')))) as Error;
       expect(error).toBeInstanceOf(NewConnectionError);
       expect(error.message).toContain('TLS verification');
     } finally {

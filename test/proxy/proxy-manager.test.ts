@@ -19,6 +19,7 @@ import * as fetchEntry from '../../adapters/fetch/index.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
 import { testCertificates } from '../support/tls.js';
 import { freePort, startProxy, type TestProxy } from './support.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 let ca: string;
 let httpA: TestServer;
@@ -283,7 +284,7 @@ describe('failures', () => {
     expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain('WRONG-secret');
     expect(httpsA.requests.every((r) => r.url !== '/x')).toBe(true);
     // Through fetch too, as a ProxyError rather than undici's `TypeError: fetch failed`.
-    const viaFetch = await rejection(manager.fetch(httpsA.url('/y')));
+    const viaFetch = fetchCause(await rejection(manager.fetch(httpsA.url('/y'))));
     expect(viaFetch).toBeInstanceOf(ProxyError);
     expect((viaFetch as ProxyError).status).toBe(407);
   });
@@ -295,7 +296,7 @@ describe('failures', () => {
     expect(error).toBeInstanceOf(ProxyError);
     expect(error.message).toMatch(/authentication required.*Basic realm="proxy"/i);
     expect((error as ProxyError).status).toBe(407);
-    const viaFetch = await rejection(manager.fetch(httpA.url('/x')));
+    const viaFetch = fetchCause(await rejection(manager.fetch(httpA.url('/x'))));
     expect((viaFetch as ProxyError).status).toBe(407);
   });
 
@@ -309,7 +310,7 @@ describe('failures', () => {
       expect(error.message).toContain(`(GET ${target})`);
       expect(error.message).not.toContain('hunter2');
       expect((error.cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
-      const viaFetch = await rejection(manager.fetch(target));
+      const viaFetch = fetchCause(await rejection(manager.fetch(target))) as Error;
       expect(viaFetch).toBeInstanceOf(ProxyError);
       expect((viaFetch.cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
     }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drive, gate, type Gate } from '../fetch-adapter/support.js';
 import { expectFreshBuild } from '../support/built.js';
 import { startServer, type TestServer } from '../support/servers.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 type Entry = typeof import('../../adapters/fetch/index.js');
 
@@ -142,7 +143,7 @@ for (const runtime of runtimes) {
     it('a refused connection is NewConnectionError (fetch) and MaxRetryError after retries (request)', async () => {
       await using manager = new poolfetch.PoolManager({ retries: 1 });
       const fetched = await manager.fetch(closedUrl).catch((e: unknown) => e);
-      expect(fetched).toBeInstanceOf(poolfetch.NewConnectionError);
+      expect(fetchCause(fetched)).toBeInstanceOf(poolfetch.NewConnectionError);
       const requested = await manager.request('GET', closedUrl).catch((e: unknown) => e);
       expect(requested).toBeInstanceOf(poolfetch.MaxRetryError);
       expect((requested as InstanceType<Entry['MaxRetryError']>).reason).toBeInstanceOf(poolfetch.NewConnectionError);

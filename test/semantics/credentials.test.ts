@@ -9,6 +9,7 @@ import { NewConnectionError, PoolfetchError } from '../../src/errors.js';
 import { startServer, type TestServer } from '../support/servers.js';
 import { everythingShown } from '../faults/support.js';
 import { adapters, routesServer, type Echo } from './support.js';
+import { fetchCause } from '../support/fetch-error.js';
 
 let a: TestServer;
 let b: TestServer;
@@ -91,7 +92,7 @@ describe.each(adapters)('credentials in the URL ($name adapter)', (adapter) => {
     const url = `http://user:${SECRET}@127.0.0.1:${closedPort}/x`;
     const failures = [
       await http.request('POST', url, { body: 'x' }).catch((e: unknown) => e),
-      await http.fetch(url).catch((e: unknown) => e),
+      fetchCause(await http.fetch(url).catch((e: unknown) => e)),
     ];
     for (const error of failures) {
       expect(error).toBeInstanceOf(PoolfetchError);
@@ -124,7 +125,7 @@ describe.each(adapters)('credentials in the URL ($name adapter)', (adapter) => {
 
   it('a URL without a host does not repeat the password either', async () => {
     await using http = adapter.make();
-    for (const call of [() => http.request('GET', `http://user:${SECRET}@`), () => http.fetch(`http://user:${SECRET}@`)]) {
+    for (const call of [() => http.request('GET', `http://user:${SECRET}@`), () => http.fetch(`http://user:${SECRET}@`).catch((e: unknown) => Promise.reject(fetchCause(e)))]) {
       const error = await call().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PoolfetchError);
       expect(everythingShown(error)).not.toContain(SECRET);

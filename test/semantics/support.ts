@@ -13,14 +13,14 @@ import { startServer, type Handler, type ServerOptions, type TestServer } from '
 export interface Adapter {
   readonly name: 'node' | 'fetch';
   make(options?: PoolManagerOptions): CorePoolManager;
-  /** The runtime follows redirects itself (fetch adapter), so the core sees only the last hop. */
+  /** The runtime follows redirects itself (a browser's fetch), so the core sees only the last hop; Node's fetch shows them. */
   readonly followsRedirects: boolean;
 }
 
 /** The Node adapter (undici pools) and the fetch adapter (over Node's own fetch), on the same servers. */
 export const adapters: readonly Adapter[] = [
   { name: 'node', make: (options) => new NodePoolManager(options), followsRedirects: false },
-  { name: 'fetch', make: (options) => new FetchPoolManager(options), followsRedirects: true },
+  { name: 'fetch', make: (options) => new FetchPoolManager(options), followsRedirects: false },
 ];
 
 /** `now` frozen at a known instant; `sleep` records the delay and returns at once. */
