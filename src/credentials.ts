@@ -5,7 +5,7 @@
  * a URL; undici would drop them silently).
  */
 import { LocationValueError } from './errors.js';
-import { base64 } from './headers.js';
+import { base64, NativeHeaders } from './headers.js';
 
 /** True when `url` has a user name or a password. */
 export function hasCredentials(url: URL): boolean {
@@ -32,7 +32,7 @@ export function authorizeFromUrl(headers: Headers, url: URL): Headers {
     // The message must not repeat the credentials, even malformed ones.
     throw new LocationValueError(`Credentials in ${url.origin} URL: not valid percent-encoding`, { cause });
   }
-  const authorized = new Headers(headers);
+  const authorized = new NativeHeaders(headers);
   authorized.set('authorization', `Basic ${base64(pair)}`);
   return authorized;
 }

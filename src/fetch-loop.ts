@@ -13,7 +13,7 @@ import { LocationValueError } from './errors.js';
 import { asFetchError } from './fetch-errors.js';
 import { checkMethod } from './methods.js';
 import { authorizeFromUrl, hasCredentials, withoutCredentials } from './credentials.js';
-import { mergeHeaders, normalizeHeaders, refuseClientHeaders } from './headers.js';
+import { mergeHeaders, NativeHeaders, normalizeHeaders, refuseClientHeaders } from './headers.js';
 import { describe, parseUrl } from './pool-key.js';
 import type { RequestContext } from './loop-context.js';
 import type { FetchHop } from './redirect-follower.js';
@@ -27,13 +27,6 @@ const PASSED_THROUGH = ['cache', 'credentials', 'integrity', 'keepalive', 'mode'
 
 /** fetch's own hop limit (the Fetch standard's 20), which `manager.fetch` keeps whatever `redirect` says for `request()`. */
 const FETCH_REDIRECTS = 20;
-
-/**
- * The global `Headers` as it was when poolfetch loaded: fetch calls no global
- * constructor per request, and code that replaces `globalThis.Headers` (ky's
- * tests do) must not see poolfetch call it.
- */
-const NativeHeaders = Headers;
 
 export async function runFetch(
   ctx: RequestContext,
@@ -56,7 +49,7 @@ async function fetchThrough(
 ): Promise<Response> {
   // Headers would strip a trailing CRLF silently; a header injection must fail instead. Checked as
   // given: a browser's Request drops the headers only the client may set without a word.
-  if (init?.headers != null) refuseClientHeaders(init.headers instanceof Headers ? init.headers : normalizeHeaders(init.headers, 'fetch headers'), 'fetch headers');
+  if (init?.headers != null) refuseClientHeaders(init.headers instanceof NativeHeaders ? init.headers : normalizeHeaders(init.headers, 'fetch headers'), 'fetch headers');
   if (input instanceof Request) refuseClientHeaders(input.headers, 'fetch headers');
   // fetch refuses a URL with credentials: they become `authorization`, which a redirect to another origin drops.
   const given = typeof input === 'string' ? (input.includes('@') ? absoluteUrl(input) : undefined) : input instanceof URL ? input : undefined;

@@ -8,6 +8,13 @@ import { describe } from './pool-key.js';
 
 const BAD_VALUE = /[\r\n\0]/;
 
+/**
+ * The global `Headers` as it was when poolfetch loaded: fetch calls no global
+ * constructor per request, and code that replaces `globalThis.Headers` (ky's
+ * own tests do) must not see poolfetch call it.
+ */
+export const NativeHeaders = Headers;
+
 /** Throws `TypeError` naming the header when a name or value could split a request. */
 export function checkHeader(name: string, value: string, where: string): void {
   if (!TOKEN.test(name)) {
@@ -20,11 +27,11 @@ export function checkHeader(name: string, value: string, where: string): void {
 
 /** Turns any `HeadersInit` into checked `Headers`. */
 export function normalizeHeaders(init: unknown, where: string): Headers {
-  if (init === undefined || init === null) return new Headers();
+  if (init === undefined || init === null) return new NativeHeaders();
   if (typeof init !== 'object') {
     throw new TypeError(`${where} must be a Headers object, an array of pairs or a record, got ${describe(init)}`);
   }
-  const headers = new Headers();
+  const headers = new NativeHeaders();
   const add = (name: unknown, value: unknown): void => {
     if (typeof name !== 'string') throw new TypeError(`${where}: header name must be a string, got ${describe(name)}`);
     if (typeof value !== 'string' && typeof value !== 'number') {
@@ -94,7 +101,7 @@ export function checkContentLength(headers: Headers, body: string | Uint8Array |
 
 /** `base` overlaid with `over`: a name set in `over` replaces it in `base`. */
 export function mergeHeaders(base: Headers, over: Headers): Headers {
-  const merged = new Headers(base);
+  const merged = new NativeHeaders(base);
   const seen = new Set<string>();
   over.forEach((value, name) => {
     if (!seen.has(name)) {

@@ -9,6 +9,7 @@
 import { LocationValueError, MaxRetryError } from './errors.js';
 import { parseUrl } from './pool-key.js';
 import { hasCredentials, withoutCredentials } from './credentials.js';
+import { NativeHeaders } from './headers.js';
 import { redactCredentials } from './redact.js';
 import type { FetchHop, RedirectFollower, RequestHop } from './redirect-follower.js';
 import type { PoolResponse } from './response.js';
@@ -56,7 +57,7 @@ export function redirectMethod(status: number, method: string, rules: 'request' 
 export function redirectHeaders(headers: Headers, from: URL, to: URL, dropBody: boolean): Headers {
   const crossOrigin = from.origin !== to.origin;
   if (!crossOrigin && !dropBody) return headers;
-  const next = new Headers(headers);
+  const next = new NativeHeaders(headers);
   if (crossOrigin) for (const name of CREDENTIAL_HEADERS) next.delete(name);
   if (dropBody) for (const name of BODY_HEADERS) next.delete(name);
   return next;

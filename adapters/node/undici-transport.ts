@@ -11,14 +11,12 @@ import type { PoolKey } from '../../src/pool-key.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
 import { leanInit } from '../../src/fetch-init.js';
+import { NativeHeaders } from '../../src/headers.js';
 import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
 import { Connections, type Connection } from './connections.js';
 import { Exchange } from './exchange.js';
 import { limitedResponse } from './limited-response.js';
-
-/** The global `Headers` as poolfetch loaded it: fetch calls no global constructor per request (ky's tests replace it). */
-const NativeHeaders = Headers;
 
 /** What an empty pool's sockets are closed with; nothing is in flight to see it. */
 const EMPTY_POOL_CLOSED = new Error('poolfetch: pool closed with nothing in flight');
