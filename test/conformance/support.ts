@@ -70,8 +70,14 @@ export function recorder(): { seen: Seen[]; take(req: http.IncomingMessage): Pro
   };
 }
 
-/** The error as code written for fetch looks at it. */
+/**
+ * The error as code written for fetch looks at it: its class, its message
+ * (is-network-error compares it exactly) and `cause.code`. Where the runtime
+ * gives no code, poolfetch's cause keeps its own `POOLFETCH_` one, which
+ * reads as none here; where the runtime gives one, it must be the same.
+ */
 export function errorShape(error: unknown): { class: string; message: string; causeCode: unknown } {
   const e = error as { constructor?: { name?: string }; message?: unknown; cause?: { code?: unknown } };
-  return { class: e.constructor?.name ?? typeof error, message: String(e.message), causeCode: e.cause?.code };
+  const code = e.cause?.code;
+  return { class: e.constructor?.name ?? typeof error, message: String(e.message), causeCode: typeof code === 'string' && code.startsWith('POOLFETCH_') ? undefined : code };
 }
