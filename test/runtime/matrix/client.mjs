@@ -12,11 +12,12 @@
  * Plain JavaScript, no TypeScript, so every runtime runs it as it is.
  */
 /* global Response, Request, Buffer, AbortController -- standard in every runtime here (Buffer: Node only) */
-import ky from 'ky';
 import * as poolfetch from 'poolfetch';
 
 const { PoolManager } = poolfetch;
 const config = JSON.parse(globalThis.Deno?.env.get('MATRIX_CONFIG') ?? globalThis.process?.env.MATRIX_CONFIG ?? '{}');
+/** ky 2 where the test hands one over (Node 22 and 24: ky 2 needs Node 22), else ky 1 from node_modules. */
+const { default: ky } = await import(config.ky ?? 'ky');
 const { plain, other, third, held, held2, lone, control, closed } = config;
 /** The runtime's own fetch, kept before installFetch replaces the global one. */
 const runtimeFetch = globalThis.fetch.bind(globalThis);
@@ -39,6 +40,7 @@ function describeError(error) {
     message: error.message,
     isPoolfetchError: poolfetch.isPoolfetchError(error),
     reason: error.reason === undefined ? undefined : describeError(error.reason),
+    cause: typeof error.cause === 'object' && error.cause !== null ? describeError(error.cause) : undefined,
   };
 }
 
@@ -245,6 +247,7 @@ const scenarios = {
       const badOption = await settle((async () => new PoolManager({ maxSize: -1 }))());
       return {
         refusedFetch: await settle(manager.fetch(closed)),
+        runtimeRefused: await settle(runtimeFetch(closed)),
         refusedRequest: await settle(manager.request('GET', closed)),
         scheme: await settle(manager.request('GET', 'ftp://127.0.0.1/file')),
         noHost: await settle(manager.request('GET', 'http://')),
@@ -269,7 +272,11 @@ const scenarios = {
       } finally {
         restore();
       }
-      return { viaKy, installed, restored: globalThis.fetch !== manager.fetch, numRequests: manager.connectionFromUrl(third).numRequests };
+      // Which ky ran: the version in the package.json beside the ky 2 module imported above.
+      const kyMajor = config.ky === undefined
+        ? 1
+        : Number((await import(new URL('../package.json', config.ky).href, { with: { type: 'json' } })).default.version.split('.')[0]);
+      return { viaKy, installed, kyMajor, restored: globalThis.fetch !== manager.fetch, numRequests: manager.connectionFromUrl(third).numRequests };
     } finally {
       await manager.clear();
     }
