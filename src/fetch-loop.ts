@@ -206,10 +206,12 @@ function checkedLength(headers: Headers, body: Exclude<BodyInit, ReadableStream>
   }
   const actual = byteLength(body);
   if (!DIGITS.test(declared.trim()) || Number(declared.trim()) !== actual) {
-    throw new TypeError(
+    // As Node's fetch rejects it where it does not hang: its message, and undici's code for the mismatch.
+    const mismatch = new TypeError(
       redactCredentials(`content-length ${JSON.stringify(declared)} does not match the body's ${actual} bytes (${method} ${url.href}): `) +
         'leave content-length out and fetch sets it',
     );
+    throw new TypeError('fetch failed', { cause: Object.assign(mismatch, { code: 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' }) });
   }
   return headers;
 }
