@@ -28,17 +28,17 @@ const PASSED_THROUGH = ['cache', 'credentials', 'integrity', 'keepalive', 'mode'
 /** fetch's own hop limit (the Fetch standard's 20), which `manager.fetch` keeps whatever `redirect` says for `request()`. */
 const FETCH_REDIRECTS = 20;
 
-export async function runFetch(
+export function runFetch(
   ctx: RequestContext,
   input: string | URL | Request,
   init: RequestInit | undefined,
   check?: (url: URL) => void,
 ): Promise<Response> {
-  try {
-    return await fetchThrough(ctx, input, init, check);
-  } catch (error) {
-    throw asFetchError(error);
-  }
+  return fetchThrough(ctx, input, init, check).catch(rejectAsFetch);
+}
+
+function rejectAsFetch(error: unknown): never {
+  throw asFetchError(error);
 }
 
 async function fetchThrough(
@@ -87,7 +87,8 @@ async function fetchThrough(
   /** What goes out now; a redirect hop taken here changes it. */
   // The manager's headers as they are when the request has none: nothing here changes them in place.
   let headers = request.headers === NO_HEADERS ? ctx.options.headers : withManagerHeaders(ctx.options.headers, request.headers);
-  if (body === null || !(body instanceof ReadableStream)) headers = checkedLength(headers, body, method, url);
+  // A plain call (no headers, no body) has no content-length of its own to check.
+  if (request.headers !== NO_HEADERS && !(body instanceof ReadableStream)) headers = checkedLength(headers, body, method, url);
   const run: FetchHop = {
     method,
     url,
