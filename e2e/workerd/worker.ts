@@ -35,6 +35,35 @@ export function makeWorker(poolfetch: FetchEntry): { fetch(request: Request): Pr
     return Response.json({ texts, stats: through.stats() });
   }
 
+  /** An error as code written for fetch sees it. */
+  const shape = (error: unknown): Record<string, unknown> => {
+    const e = error as Error & { cause?: { name?: unknown; code?: unknown } };
+    return { isTypeError: e instanceof TypeError, message: e.message, causeName: e.cause?.name ?? null, isPoolfetch: poolfetch.isPoolfetchError(e.cause) };
+  };
+
+  /**
+   * manager.fetch beside workerd's own fetch: a redirect to another origin
+   * (followed hop by hop by poolfetch, since workerd shows the 3xx of
+   * `redirect: 'manual'`), and a refused connection.
+   */
+  async function contract(redirect: string, closed: string): Promise<Response> {
+    await using own = new PoolManager();
+    const outcome = async (fetch: typeof globalThis.fetch) => {
+      const response = await fetch(redirect);
+      return { status: response.status, redirected: response.redirected, url: response.url, text: await response.text() };
+    };
+    const manual = await runtimeFetch(redirect, { redirect: 'manual' });
+    await manual.body?.cancel();
+    return Response.json({
+      manual: { status: manual.status, location: manual.headers.get('location') },
+      runtime: await outcome(runtimeFetch),
+      ours: await outcome(own.fetch),
+      pools: own.stats().map(({ origin, numRequests }) => ({ origin, numRequests })),
+      refusedRuntime: await runtimeFetch(closed).then(() => null, shape),
+      refusedOurs: await own.fetch(closed).then(() => null, shape),
+    });
+  }
+
   return {
     async fetch(request) {
       const url = new URL(request.url);
@@ -52,6 +81,8 @@ export function makeWorker(poolfetch: FetchEntry): { fetch(request: Request): Pr
           }
         case '/shared':
           return fetchAll(manager, urls, probe);
+        case '/contract':
+          return contract(url.searchParams.get('redirect') ?? '', url.searchParams.get('closed') ?? '');
         case '/own': {
           const maxTotal = url.searchParams.get('maxTotal');
           await using own = new PoolManager({
