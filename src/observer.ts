@@ -19,12 +19,15 @@ export interface SlotReport {
   readonly waitMs: number;
 }
 
+/** The events of a pool's life (the manager's other events, the budget's, are not about one pool). */
+export type PoolLifeEvent = 'poolcreate' | 'poolevict' | 'poolrevive' | 'poolclose';
+
 export interface PoolObserver {
   /**
    * A pool was made, evicted, revived or closed. Called for every one (they
    * are rare); the observer checks its own listeners before building anything.
    */
-  poolEvent(type: 'poolcreate' | 'poolevict' | 'poolrevive' | 'poolclose', pool: { readonly key: string; readonly origin: string }): void;
+  poolEvent(type: PoolLifeEvent, pool: { readonly key: string; readonly origin: string }): void;
   /** Read as a request asks for a slot: false, and that request is neither timed nor reported. */
   readonly watchingSlots: boolean;
   /** The request got its slot; the core hands it to the transport right after. */

@@ -15,6 +15,7 @@ import type { RequestContext } from './loop-context.js';
 import { runRequest } from './request-loop.js';
 import { RunTracker, type RunTicket } from './run-tracker.js';
 import type { PoolResponse } from './response.js';
+import type { PoolLifeEvent } from './observer.js';
 import type { PoolManagerOptions, PoolStatsRow, RequestOptions, Requester, TlsOptions } from './types.js';
 import { WaitingLine } from './waiting-line.js';
 
@@ -286,7 +287,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
   }
 
   /** To the manager's listeners, and to the adapter's observer (Node: diagnostics_channel). */
-  #announce(type: keyof PoolManagerEventMap, pool: ConnectionPool): void {
+  #announce(type: PoolLifeEvent, pool: ConnectionPool): void {
     this.dispatchEvent(new PoolEvent(type, pool));
     this.options.observer?.poolEvent(type, pool);
   }
