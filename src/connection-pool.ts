@@ -671,7 +671,9 @@ class HeldResponse {
     return this.#response.discard().finally(this.#release);
   }
   stream(): ReadableStream<Uint8Array> {
-    const stream = whenDone(this.#response.stream(), this.#release, undefined);
+    const response = this.#response;
+    // The slot is the connection's: freed once the body has arrived, where the transport can tell, not once it is read.
+    const stream = response.streamSettled !== undefined ? response.streamSettled(this.#release) : whenDone(response.stream(), this.#release, undefined);
     // Handed to the caller from here: disposal no longer waits on it.
     this.#answer();
     return stream;

@@ -41,6 +41,14 @@ export interface WireResponse {
   bytes(): Promise<Uint8Array>;
   /** The body as a stream (decoded). */
   stream(): ReadableStream<Uint8Array>;
+  /**
+   * Optional: the body as a stream (decoded) that itself reports, through
+   * `settled`, when the exchange is done with its connection: the body has
+   * fully arrived (read or not), failed, was cancelled or aborted. The fetch
+   * adapter reads ahead to know it; the pool frees the slot on `settled`
+   * rather than when the caller has read the stream. Calls `settled` once.
+   */
+  streamSettled?(settled: () => void): ReadableStream<Uint8Array>;
   /** Throws the body away so the connection can be reused. */
   discard(): Promise<void>;
   /**

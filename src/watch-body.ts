@@ -5,7 +5,8 @@
  */
 
 import { onAbort } from './abort-watch.js';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, ResponseTooLargeError } from './errors.js';
+import { hasNoBody, knownLength, ReadAhead } from './read-ahead.js';
 import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
@@ -138,24 +139,28 @@ export function bodyBroke(error: unknown, method: string, url: string): Protocol
 export type OpenBodies = Set<{ abort(reason: unknown): void }>;
 
 /**
- * The response itself, watched: `done` is called once its body has been read
- * to the end, has failed or was cancelled, or was aborted through `open`.
+ * The response itself, watched: its body is read ahead (src/read-ahead.ts)
+ * and `done` is called once the exchange is done with the connection: the
+ * body has fully arrived (whether or not anybody has read it yet), has
+ * failed, was cancelled, aborted through `open`, or was garbage-collected
+ * unread. A response that cannot have a body (HEAD, 1xx, 204, 304,
+ * `content-length: 0`) is done with its headers and returned as it is.
  * A read that fails rejects with fetch's kind of error, a `TypeError`, whose
- * `cause` is the poolfetch error naming `call`'s method and URL.
+ * `cause` is the poolfetch error naming `call`'s method and URL (a
+ * `ProtocolError`, or `ResponseTooLargeError` past `call.maxResponseSize`).
  *
- * `arrayBuffer()`, `bytes()`, `text()` and `json()` read the runtime's stream
- * directly: no second stream and no second Response are built, and in Node
- * each of those costs more than the pool's whole bookkeeping. `body` hands
- * out a watched stream instead, and `blob()`, `formData()` and `clone()` read
- * through a Response over it.
+ * `arrayBuffer()`, `bytes()`, `text()` and `json()` take what was read
+ * ahead: no second stream and no second Response are built, and a small
+ * body of known length was read by the runtime's own `arrayBuffer()`. `body`
+ * hands out a stream over the read-ahead instead, and `blob()`,
+ * `formData()` and `clone()` read through a Response over it.
  */
 export function watchResponse(response: Response, done: () => void, open: OpenBodies, call: WireFetch): Response {
-  const source = response.body;
-  if (source === null) {
+  if (hasNoBody(call.init.method, response)) {
     done();
     return response;
   }
-  const watch = new BodyWatch(source, done, open, call);
+  const watch = new BodyWatch(response, done, open, call);
   // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
   watch.guard(response);
   // One shared prototype per Response class rather than own methods per response: defining
@@ -196,11 +201,11 @@ function watchedPrototype(own: Response): Response {
       },
       configurable: true,
     },
-    // Once the body moved, the response's own stream is read by the watcher, not by the caller.
+    // The response's own stream is read ahead by the watcher, not by the caller: used once the caller reads.
     bodyUsed: {
       get(this: Watched) {
         const response = this[INNER];
-        return response === undefined ? (Reflect.get(own, 'bodyUsed', this) as boolean) : response.bodyUsed;
+        return response === undefined ? this[WATCH].used : response.bodyUsed;
       },
       configurable: true,
     },
@@ -209,7 +214,7 @@ function watchedPrototype(own: Response): Response {
     // `bytes()` only where the runtime has it.
     if (typeof (own as unknown as Record<string, unknown>)[name] !== 'function') continue;
     methods[name] = method(function () {
-      return this[BODY] !== undefined || fromBytes === undefined
+      return this[BODY] !== undefined || fromBytes === undefined || this[WATCH].used
         ? viaInner(this, own, name as ReadName)
         : this[WATCH].readAll().then(fromBytes);
     });
@@ -273,28 +278,47 @@ function inner(response: Watched): Response | undefined {
  * or it could never be collected.
  */
 class BodyWatch {
-  /** True once the body is read directly or handed out as a stream. */
-  #started = false;
+  /** True once the caller began reading: directly, or from the stream handed out. */
+  #used = false;
+  /** True once the body was handed out as a stream. */
+  #streamed = false;
   #finished = false;
   #guarded = false;
-  #aborted: { reason: unknown } | undefined;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   readonly source: ReadableStream<Uint8Array>;
   readonly #done: () => void;
   readonly #open: OpenBodies;
-  /** What a broken body's error names; not the call itself, which would hold its request body. */
-  readonly #method: string;
-  readonly #url: URL;
+  readonly #ahead: ReadAhead;
 
-  constructor(source: ReadableStream<Uint8Array>, done: () => void, open: OpenBodies, call: WireFetch) {
+  constructor(response: Response, done: () => void, open: OpenBodies, call: WireFetch) {
+    // No closure below may reach `response`: the read-ahead keeps them while the body is read.
+    const source = response.body as ReadableStream<Uint8Array>;
     this.source = source;
     this.#done = done;
     this.#open = open;
-    this.#method = call.init.method;
-    this.#url = call.url;
     open.add(this);
+    // What a failure names; not the call itself, which would hold its request body.
+    const method = call.init.method;
+    const url = call.url.href;
+    const max = call.maxResponseSize;
+    this.#ahead = new ReadAhead(
+      source,
+      {
+        settled: this.finish,
+        maxResponseSize: max,
+        tooLarge: () => asFetchError(new ResponseTooLargeError(max ?? 0, { method, url })),
+        broke: (error) => {
+          const broke = bodyBroke(error, method, url);
+          return new TypeError(error instanceof Error ? error.message : 'terminated', { cause: broke });
+        },
+      },
+      knownLength(response),
+      // Still the runtime's own method: the prototype is swapped after this. Bound, not a closure: a
+      // closure here would share this scope with the hooks above, which would then hold the response.
+      response.arrayBuffer.bind(response),
+    );
   }
 
+  /** The read-ahead reports the exchange over with the connection: the slot goes back. */
   readonly finish = (): void => {
     if (this.#finished) return;
     this.#finished = true;
@@ -303,9 +327,18 @@ class BodyWatch {
     this.#done();
   };
 
-  /** Ends the body (its connection too) when `owner` is garbage-collected unread; one owner at a time. */
+  /** True once a direct read began or the stream handed out was read. */
+  get used(): boolean {
+    return this.#used;
+  }
+
+  /**
+   * Ends the body (its connection too) when `owner` is garbage-collected
+   * before it has all arrived; one owner at a time. Once it has arrived
+   * there is nothing to end: the buffered bytes go with the owner.
+   */
   guard(owner: object): void {
-    if (forgotten === undefined) return;
+    if (forgotten === undefined || this.#finished) return;
     forgotten.register(owner, this.#forgotten, this.#forgotten);
     this.#guarded = true;
   }
@@ -317,97 +350,53 @@ class BodyWatch {
   }
 
   readonly #forgotten = (): void => {
-    (this.#reader ?? this.source).cancel('poolfetch: the response was garbage-collected unread').catch(noop);
-    this.finish();
+    this.#ahead.cancel('poolfetch: the response was garbage-collected unread');
   };
 
   abort(reason: unknown): void {
-    this.#aborted = { reason };
-    // A cancelled reader ends its pending read as if the body were complete; #aborted says otherwise.
-    (this.#reader ?? this.source).cancel(reason).catch(noop);
-    this.finish();
+    this.#ahead.abort(reason);
   }
 
-  async readAll(): Promise<Uint8Array> {
-    const reader = this.#take();
+  readAll(): Promise<Uint8Array> {
+    this.#used = true;
     // From here the read itself holds the slot; the response may be collected while it runs.
     this.#unguard();
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    try {
-      for (;;) {
-        const chunk = await this.#next(reader);
-        if (chunk === undefined) break;
-        chunks.push(chunk);
-        length += chunk.byteLength;
-      }
-    } finally {
-      this.finish();
-    }
-    return concat(chunks, length);
+    return this.#ahead.all();
   }
 
   /**
-   * The body as a watched stream, whose holder now holds the slot; undefined
-   * once a direct read began. The stream reaches this watch, never the other
-   * way round: what the open set and the FinalizationRegistry hold must not
-   * keep the stream alive.
+   * The body as a stream over the read-ahead, whose holder now holds the
+   * slot (until the body has all arrived); undefined once a direct read
+   * began. The stream reaches this watch, never the other way round: what
+   * the open set and the FinalizationRegistry hold must not keep the stream
+   * alive.
    */
   stream(): ReadableStream<Uint8Array> | undefined {
-    if (this.#started) return undefined;
+    if (this.#used || this.#streamed) return undefined;
+    this.#streamed = true;
     this.#unguard();
-    // Locked now, not at the first read: Node cancels an unlocked body once its Response is
-    // collected, and the caller may keep this stream without the response.
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    try {
-      reader = this.#take();
-    } catch {
-      // Aborted already: the stream says so when read.
-    }
+    const ahead = this.#ahead;
     const stream = pulling(
-      () => this.#next((reader ??= this.#take())),
-      this.finish,
-      (reason) => (reader ?? this.source).cancel(reason).catch(noop),
+      () => {
+        this.#used = true;
+        return ahead.next();
+      },
+      noop,
+      (reason) => ahead.cancel(reason),
     );
-    this.#started = true;
     this.guard(stream);
     return stream;
   }
+}
 
-  /** Locks the body for this watch's reads; throws TypeError when it was already used, as fetch does. */
-  #take(): ReadableStreamDefaultReader<Uint8Array> {
-    if (this.#aborted !== undefined) throw this.#aborted.reason;
-    const reader = this.source.getReader();
-    this.#reader = reader;
-    this.#started = true;
-    return reader;
-  }
+/** fetch's error for a failed body read: a `TypeError` caused by the poolfetch error. */
+function asFetchError(error: Error): TypeError {
+  return new TypeError(error.message, { cause: error });
+}
 
-  /**
-   * The next chunk, undefined at the end; an abort while waiting is an error,
-   * not an end. A body that broke off is fetch's `TypeError` (code written for
-   * fetch expects one) caused by the poolfetch error. `destroy()` rejects with
-   * its own reason; so do the caller's abort and a total timeout, as
-   * src/fetch-loop.ts's `whenDone` errors the body with it (in the abort
-   * event itself, before the runtime's failed read can come back here).
-   */
-  async #next(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array | undefined> {
-    let read: ReadableStreamReadResult<Uint8Array> | undefined;
-    let failure: unknown;
-    try {
-      read = await reader.read();
-    } catch (error) {
-      failure = error;
-    }
-    // Set by abort() while the read was pending (narrowing does not see that).
-    const aborted = this.#aborted as { reason: unknown } | undefined;
-    if (aborted !== undefined) throw aborted.reason;
-    if (read === undefined) {
-      const broke = bodyBroke(failure, this.#method, this.#url.href);
-      throw new TypeError(failure instanceof Error ? failure.message : 'terminated', { cause: broke });
-    }
-    return read.done ? undefined : read.value;
-  }
+/** A stream over a read-ahead, for a caller that streams the body. */
+export function readAheadStream(ahead: ReadAhead): ReadableStream<Uint8Array> {
+  return pulling(() => ahead.next(), noop, (reason) => ahead.cancel(reason));
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array {

@@ -5,13 +5,14 @@
  * where the runtime shows them, the browser follows them itself.
  */
 import {
-  ClosedPoolError, MaxRetryError, NewConnectionError, NotSupportedError, ProtocolError, ReadTimeoutError,
+  ClosedPoolError, MaxRetryError, NewConnectionError, NotSupportedError, ProtocolError, ReadTimeoutError, ResponseTooLargeError,
 } from '../../src/errors.js';
 import { authorizeFromUrl, hasCredentials, withoutCredentials } from '../../src/credentials.js';
 import { describe } from '../../src/pool-key.js';
 import { redactCredentials } from '../../src/redact.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
-import { bodyBroke, noop, whenDone } from '../../src/watch-body.js';
+import { bodyBroke, noop, readAheadStream } from '../../src/watch-body.js';
+import { hasNoBody, knownLength, ReadAhead } from '../../src/read-ahead.js';
 import { leanInit } from '../../src/fetch-init.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { ResolvedOptions } from '../../src/options.js';
@@ -81,6 +82,32 @@ export class FetchTransport implements Transport {
       if (controller.signal.aborted) return controller.signal.reason;
       return error instanceof TypeError ? bodyBroke(error, method, url.href) : error;
     };
+    const max = request.maxResponseSize;
+    const tooLarge = (): ResponseTooLargeError => new ResponseTooLargeError(max ?? 0, { method, url: url.href });
+    const noBody = hasNoBody(method, response);
+    const streamSettled = (settled: () => void): ReadableStream<Uint8Array> => {
+      if (noBody) {
+        end();
+        settled();
+        return new ReadableStream({ start: (c) => c.close() });
+      }
+      // Read ahead, so the slot is free once the body has arrived, whether or not the caller reads it.
+      const ahead = new ReadAhead(
+        response.body as ReadableStream<Uint8Array>,
+        {
+          settled: () => {
+            end();
+            settled();
+          },
+          maxResponseSize: max,
+          tooLarge,
+          broke: failed,
+        },
+        knownLength(response),
+        () => response.arrayBuffer(),
+      );
+      return readAheadStream(ahead);
+    };
     return {
       status: response.status,
       statusText: response.statusText,
@@ -90,18 +117,20 @@ export class FetchTransport implements Transport {
       redirected: response.redirected,
       bytes: async () => {
         try {
-          return response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer());
+          if (noBody) return EMPTY;
+          // The runtime's own read, unless a limit must be watched that the headers do not prove kept.
+          if (max === undefined) return new Uint8Array(await response.arrayBuffer());
+          const body = response.body as ReadableStream<Uint8Array>;
+          const ahead = new ReadAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, knownLength(response), () => response.arrayBuffer(), Infinity);
+          return await ahead.all();
         } catch (error) {
           throw failed(error);
         } finally {
           end();
         }
       },
-      stream: () => {
-        if (response.body !== null) return whenDone(response.body, end, undefined);
-        end();
-        return new ReadableStream({ start: (c) => c.close() });
-      },
+      stream: () => streamSettled(noop),
+      streamSettled,
       discard: async () => {
         end();
         void response.body?.cancel().catch(noop);

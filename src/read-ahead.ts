@@ -1,0 +1,265 @@
+/**
+ * Reading a response body ahead of its caller. A slot stands for a
+ * connection, and a connection is free once the response has fully arrived,
+ * not once somebody reads it: browsers and undici pull the bytes off the
+ * socket and let it go. A fetch-based runtime does not say when that is, so
+ * the fetch adapter pulls the body into memory itself as it arrives, up to
+ * `READ_AHEAD_BYTES` per response, and frees the slot when it has all
+ * arrived. A body larger than that waits for its reader (its slot held:
+ * that is the connection's real state) until it is read, cancelled, aborted
+ * or garbage-collected. Workers have no FinalizationRegistry by default, so
+ * there reading ahead is what frees an unread body's slot at all.
+ */
+
+/**
+ * Bytes of body read ahead per response before reading waits for the
+ * caller: 1 MiB. Large enough for the JSON and HTML answers that make up
+ * most traffic (so an unread or slowly read one never holds a slot), small
+ * enough that six unread bodies per origin stay a few MiB.
+ */
+export const READ_AHEAD_BYTES = 1024 * 1024;
+
+/**
+ * A body of a known length up to this (and not encoded) is read ahead by the
+ * runtime's own `arrayBuffer()`: one native call instead of a JavaScript
+ * read loop, which in workerd costs more than the pool's whole bookkeeping.
+ * Kept small because such a read cannot be cut short (`destroy()` frees the
+ * slot at once, but the runtime finishes the read) and hands a streaming
+ * caller the whole body at once.
+ */
+export const NATIVE_READ_BYTES = 64 * 1024;
+
+/** What a read-ahead reports and how it names its failures (fetch's `TypeError`s or poolfetch's own errors). */
+export interface ReadAheadHooks {
+  /** Called once the exchange is done with its connection: the body arrived, failed, was cancelled or was too large. */
+  readonly settled: () => void;
+  /** Bytes of body allowed; undefined for no limit. */
+  readonly maxResponseSize: number | undefined;
+  /** The error for a body past `maxResponseSize`. */
+  tooLarge(): unknown;
+  /** The error for a read that failed (the runtime's error given). */
+  broke(error: unknown): unknown;
+}
+
+/**
+ * Statuses and methods whose response has no body (RFC 9110 §6.4.1), and a
+ * `content-length: 0`: the exchange is over with the headers.
+ */
+export function hasNoBody(method: string, response: Response): boolean {
+  const status = response.status;
+  return response.body === null || method === 'HEAD' || status < 200 || status === 204 || status === 304 || response.headers.get('content-length') === '0';
+}
+
+/**
+ * The decoded body's length, where the headers tell it for certain: a
+ * `content-length` with no content coding, on a response whose headers the
+ * runtime did not filter (a cross-origin one in a browser may hide its
+ * `content-encoding`). Undefined otherwise.
+ */
+export function knownLength(response: Response): number | undefined {
+  if (response.type === 'cors' || response.type === 'opaque') return undefined;
+  const headers = response.headers;
+  const length = headers.get('content-length');
+  if (length === null) return undefined;
+  const coding = headers.get('content-encoding');
+  if (coding !== null && coding !== 'identity') return undefined;
+  const n = Number(length);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * One response body being read ahead. Chunks wait here for the consumer,
+ * who takes them one by one (`next`, for a stream) or all at once (`all`).
+ * It must not reach the Response: an unread body's owner is found by the
+ * response being collected.
+ */
+export class ReadAhead {
+  readonly #hooks: ReadAheadHooks;
+  readonly #chunks: Uint8Array[] = [];
+  /** Bytes in `#chunks`. */
+  #buffered = 0;
+  /** Bytes received in all, for `maxResponseSize`. */
+  #received = 0;
+  #ended = false;
+  #failure: { error: unknown } | undefined;
+  #settled = false;
+  /** Set by a whole-body read: the bound no longer applies, the caller wants it all. */
+  #whole = false;
+  #pumping = false;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The consumer waiting for a chunk, an end or a failure. */
+  #wake: (() => void) | undefined;
+
+  /**
+   * Starts reading `source` at once: with the runtime's own `arrayBuffer()`
+   * (`native`, called at once) where the decoded `length` is known and at
+   * most `nativeUpTo`, else with a reader. A known length past
+   * `maxResponseSize` fails at once, the body cancelled unread.
+   */
+  constructor(
+    source: ReadableStream<Uint8Array>,
+    hooks: ReadAheadHooks,
+    length: number | undefined,
+    native: (() => Promise<ArrayBuffer>) | undefined,
+    nativeUpTo = NATIVE_READ_BYTES,
+  ) {
+    this.#hooks = hooks;
+    const max = hooks.maxResponseSize;
+    if (length !== undefined && max !== undefined && length > max) {
+      const error = hooks.tooLarge();
+      source.cancel(error).catch(noop);
+      this.#fail(error);
+      return;
+    }
+    if (length !== undefined && native !== undefined && length <= nativeUpTo) {
+      native().then(
+        (buffer) => this.#arrived(new Uint8Array(buffer)),
+        (error: unknown) => this.#fail(this.#hooks.broke(error)),
+      );
+      return;
+    }
+    this.#reader = source.getReader();
+    void this.#pump();
+  }
+
+  /** True once the body is all here, failed, or was cancelled. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** The next chunk, undefined at the end. */
+  async next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      const chunk = this.#chunks.shift();
+      if (chunk !== undefined) {
+        this.#buffered -= chunk.byteLength;
+        this.#resume();
+        return chunk;
+      }
+      if (this.#failure !== undefined) throw this.#failure.error;
+      if (this.#ended) return undefined;
+      this.#resume();
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /** The whole body, in one buffer. */
+  async all(): Promise<Uint8Array> {
+    this.#whole = true;
+    while (!this.#ended && this.#failure === undefined) {
+      this.#resume();
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    if (this.#failure !== undefined) throw this.#failure.error;
+    const chunks = this.#chunks.splice(0);
+    const length = this.#buffered;
+    this.#buffered = 0;
+    return concat(chunks, length);
+  }
+
+  /** The consumer is done with it: stop reading, drop what is buffered. */
+  cancel(reason: unknown): void {
+    if (this.#failure === undefined && !this.#ended) this.#failure = { error: reason };
+    this.#drop(reason);
+  }
+
+  /** Ends it with `error`, which every later read rejects with. */
+  abort(error: unknown): void {
+    this.#failure = { error };
+    this.#drop(error);
+  }
+
+  #drop(reason: unknown): void {
+    this.#chunks.length = 0;
+    this.#buffered = 0;
+    this.#reader?.cancel(reason).catch(noop);
+    this.#settle();
+    this.#notify();
+  }
+
+  #resume(): void {
+    if (!this.#pumping && this.#reader !== undefined && !this.#ended && this.#failure === undefined) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;
+    const max = this.#hooks.maxResponseSize;
+    this.#pumping = true;
+    try {
+      while (this.#whole || this.#buffered < READ_AHEAD_BYTES) {
+        const read = await reader.read();
+        // Cancelled or aborted while the read was pending: its end is no end.
+        if (this.#failure !== undefined) return;
+        if (read.done) {
+          this.#ended = true;
+          this.#settle();
+          return;
+        }
+        const chunk = read.value;
+        this.#received += chunk.byteLength;
+        if (max !== undefined && this.#received > max) {
+          this.abort(this.#hooks.tooLarge());
+          return;
+        }
+        this.#chunks.push(chunk);
+        this.#buffered += chunk.byteLength;
+        this.#notify();
+      }
+    } catch (error) {
+      if (this.#failure === undefined) this.#fail(this.#hooks.broke(error));
+    } finally {
+      this.#pumping = false;
+      this.#notify();
+    }
+  }
+
+  #arrived(bytes: Uint8Array): void {
+    if (this.#failure !== undefined) return;
+    const max = this.#hooks.maxResponseSize;
+    if (max !== undefined && bytes.byteLength > max) {
+      this.abort(this.#hooks.tooLarge());
+      return;
+    }
+    this.#chunks.push(bytes);
+    this.#buffered = bytes.byteLength;
+    this.#received = bytes.byteLength;
+    this.#ended = true;
+    this.#settle();
+    this.#notify();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = { error };
+    this.#chunks.length = 0;
+    this.#buffered = 0;
+    this.#settle();
+    this.#notify();
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#hooks.settled();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    if (wake === undefined) return;
+    this.#wake = undefined;
+    wake();
+  }
+}
+
+function noop(): void {}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
