@@ -399,17 +399,6 @@ export function readAheadStream(ahead: ReadAhead): ReadableStream<Uint8Array> {
   return pulling(() => ahead.next(), noop, (reason) => ahead.cancel(reason));
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 /** Chunks may be views into a larger (pooled) buffer; callers get a buffer of their own. */
 function exactCopy(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
