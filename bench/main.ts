@@ -6,7 +6,8 @@
  * Suites, in the order they run: waiting (the headline: 50 callers on 10
  * connections), profile (CPU profiles of the waiting shape), churn (more
  * origins than numPools), bundle (browser bundle sizes beside peers),
- * throughput (50 callers, 50 connections), many (many origins, RSS), core
+ * throughput (50 callers, 50 connections), fetchbody (the fetch adapter's
+ * body reads beside undici fetch), many (many origins, RSS), core
  * (no-op transport), browser (Chromium), workerd (CPU per subrequest of a
  * Worker through the fetch entry, beside the Worker calling fetch itself), budget (the fleet
  * budget over Redis: added latency and calls per request).
@@ -34,6 +35,7 @@ import { markdown, table, targets, verdict, type Results } from './report.js';
 import { activity } from './stats.js';
 import { runThroughput, type ThroughputCase } from './throughput.js';
 import { runWorkerd } from './workerd.js';
+import { FETCH_BODY_CASES, fetchBodySpecs } from './fetch-body.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -78,6 +80,7 @@ const plan = quick
         rounds: 1,
         warmupRounds: 1,
       },
+      fetchbody: { requests: 60, rounds: 1, warmupRounds: 1 },
       many: [{ origins: 40, numPools: 10, warmup: 40, passes: 1, requestsPerPass: 40 }],
       core: 1000,
       browser: { rounds: 1, requests: 5 },
@@ -96,6 +99,7 @@ const plan = quick
         rounds: 5,
         warmupRounds: 1,
       },
+      fetchbody: { requests: 900, rounds: 7, warmupRounds: 1 },
       many: [
         { origins: 100, numPools: 100, warmup: 500, passes: 2, requestsPerPass: 1000 },
         { origins: 1000, numPools: 100, warmup: 500, passes: 3, requestsPerPass: 600 },
@@ -141,6 +145,7 @@ const results: Results = {
   bundles: undefined,
   profile: undefined,
   throughput: undefined,
+  fetchBody: undefined,
   manyOrigins: [],
   core: undefined,
   browser: undefined,
@@ -181,6 +186,12 @@ if (!skip.has('throughput')) {
   log(' throughput: one origin, 50 callers, 50 connections (nothing waits), every client once per round');
   const rows = await runThroughput({ ...plan.throughput, concurrency: 50, connections: 50, specs: pickSpecs(specs, THROUGHPUT_CLIENTS), log });
   results.throughput = { concurrency: 50, rows };
+}
+if (!skip.has('fetchbody')) {
+  const f = plan.fetchbody;
+  log(' fetchbody: the fetch adapter\'s body reads beside undici fetch, 50 callers, 50 connections');
+  const rows = await runThroughput({ cases: FETCH_BODY_CASES(f.requests), rounds: f.rounds, warmupRounds: f.warmupRounds, concurrency: 50, connections: 50, specs: await fetchBodySpecs(entries), log });
+  results.fetchBody = { concurrency: 50, rows };
 }
 if (!skip.has('many')) {
   for (const m of plan.many) {

@@ -9,6 +9,7 @@ import { AREAS, type ProfileResult } from './profile.js';
 import { median, MiB, ratios } from './stats.js';
 import type { ThroughputRow } from './throughput.js';
 import { workerdTable, type WorkerdResult } from './workerd.js';
+import { FETCH_BODY_BASELINE } from './fetch-body.js';
 
 export interface Results {
   meta: {
@@ -30,6 +31,8 @@ export interface Results {
   bundles: BundleResult | undefined;
   profile: ProfileResult | undefined;
   throughput: { concurrency: number; rows: ThroughputRow[] } | undefined;
+  /** The fetch adapter's body reads beside undici's fetch (bench/fetch-body.ts); absent from older results. */
+  fetchBody?: { concurrency: number; rows: ThroughputRow[] } | undefined;
   manyOrigins: ManyOriginsResult[];
   core: CoreResult | undefined;
   browser: BrowserResult | undefined;
@@ -219,6 +222,27 @@ function roundsTable(rows: ThroughputRow[], md: boolean): string {
   return grid(header, body, [false, false, true, true, true, true, true, true, false, true], md);
 }
 
+/** Each fetch-adapter read beside undici's fetch reading the same body the same way. */
+function fetchBodyTable(rows: ThroughputRow[], md: boolean): string {
+  const header = ['case', 'client', 'req/s', 'spread', 'CPU µs/req', 'spread', 'CPU ÷ baseline', 'req/s ÷ baseline', 'baseline'];
+  const body = rows.map((r) => {
+    const base = FETCH_BODY_BASELINE[r.name.replace(' (before)', '')];
+    const hasBase = base !== undefined && rows.some((b) => b.payload === r.payload && b.name === base);
+    return [
+      r.payload,
+      r.name,
+      r.median.toFixed(0),
+      pct(r.spread),
+      r.cpuMicros.toFixed(0),
+      pct(r.cpuSpread),
+      hasBase ? `${fixed(ratio(rows, r.payload, r.name, base, 'cpuRounds'))}×` : '',
+      hasBase ? `${fixed(ratio(rows, r.payload, r.name, base))}×` : '',
+      hasBase ? base : '',
+    ];
+  });
+  return grid(header, body, [false, false, true, true, true, true, true, true, false], md);
+}
+
 function churnTable(churn: ChurnResult, md: boolean): string {
   const fresh = churn.rows.find((r) => r.name === CHURN_RESET);
   const header = ['client', 'req/s', 'spread', 'CPU µs/req', 'spread', `CPU ÷ ${CHURN_RESET}`, 'sockets opened per request', 'most sockets on one origin', 'most requests on one origin'];
@@ -317,6 +341,7 @@ export function table(results: Results): string {
   if (results.churn !== undefined) parts.push(`churn: ${results.churn.origins} origins round-robin, ${results.churn.concurrency} callers\n${churnTable(results.churn, false)}`);
   if (results.bundles !== undefined) parts.push(`browser bundles (esbuild ${results.bundles.esbuild}, minified, gzip -9)\n${bundleTable(results.bundles, false)}`);
   if (results.throughput !== undefined) parts.push(`no waiting: one origin, ${results.throughput.concurrency} callers, as many connections\n${roundsTable(results.throughput.rows, false)}`);
+  if (results.fetchBody !== undefined) parts.push(`fetch adapter body reads: one origin, ${results.fetchBody.concurrency} callers, as many connections\n${fetchBodyTable(results.fetchBody.rows, false)}`);
   if (results.manyOrigins.length > 0) parts.push(manyTable(results.manyOrigins, false));
   if (results.workerd !== undefined) parts.push(`workerd ${results.workerd.workerd}: CPU of workerd per subrequest\n${workerdTable(results.workerd)}`);
   parts.push(...otherLines(results));
@@ -478,6 +503,18 @@ nothing waits, and reads every body into memory. Rounds as above.
 ${roundsTable(results.throughput.rows, true)}
 `);
   }
+  if (results.fetchBody !== undefined) {
+    parts.push(`## The fetch adapter's body reads: one origin, ${results.fetchBody.concurrency} requests in flight, as many connections
+
+The fetch adapter (given undici's \`fetch\`) reads every body ahead, up to 1 MiB, so a slot is free once its body
+has arrived, read or not; a small body of known length is read by the runtime's own \`arrayBuffer()\`, a chunked
+one by a JavaScript loop. Each way of reading is set beside undici's \`fetch\` reading the same body the same way
+(the server answers at once; \`/1k-chunked\` is the same 1 KiB without a content-length). "body unread" never
+reads the body: without reading ahead it would hold every slot and stop. Rounds as above.
+
+${fetchBodyTable(results.fetchBody.rows, true)}
+`);
+  }
   const others = otherLines(results);
   if (others.length > 0) {
     parts.push(`## Fetch adapter and the core
@@ -559,7 +596,7 @@ function; the core's own cost over a no-op transport is under "Fetch adapter and
 \`\`\`sh
 npm run bench                 # full run, about 5 minutes on 2 cores
 npm run bench -- --quick      # a few seconds: the smoke test npm test runs (timings mean nothing)
-npm run bench -- --skip=browser,many   # leave suites out (waiting, profile, churn, bundle, throughput, many, core, browser, workerd)
+npm run bench -- --skip=browser,many   # leave suites out (waiting, profile, churn, bundle, throughput, fetchbody, many, core, browser, workerd)
 \`\`\`
 
 The bench builds the node, fetch and browser entries from the current sources with esbuild into \`.tmp/bench/\`

@@ -1,6 +1,7 @@
 /**
  * The bench's HTTP server, run in its own process (`child_process.fork`) so
  * the client's core is what gets measured. It answers `/1k` and `/64k`
+ * (and `/1k-chunked`, the same 1 KiB without a content-length)
  * after `delayMs` (default 1 ms, undici's benchmark shape; 0 answers in the
  * same tick), serves the browser page, and counts the sockets open per
  * client: a client tags its requests with `x-bench`, and a socket belongs to
@@ -104,8 +105,17 @@ function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     return;
   }
   const query = path.indexOf('?');
-  const body = payloads.get(query === -1 ? path : path.slice(0, query)) ?? ONE_KIB;
+  const route = query === -1 ? path : path.slice(0, query);
+  const body = payloads.get(route) ?? ONE_KIB;
+  // `/1k-chunked`: the same 1 KiB with no content-length (a client cannot know its length before the end).
+  const chunked = route === '/1k-chunked';
   const answer = (): void => {
+    if (chunked) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(body);
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
     res.end(body);
   };

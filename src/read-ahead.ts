@@ -87,6 +87,8 @@ export class ReadAhead {
   #whole = false;
   #pumping = false;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The runtime's own whole read, where it does the reading. */
+  #native: Promise<Uint8Array> | undefined;
   /** The consumer waiting for a chunk, an end or a failure. */
   #wake: (() => void) | undefined;
 
@@ -112,10 +114,16 @@ export class ReadAhead {
       return;
     }
     if (length !== undefined && native !== undefined && length <= nativeUpTo) {
-      native().then(
+      const read = native().then(
         (buffer) => this.#arrived(new Uint8Array(buffer)),
-        (error: unknown) => this.#fail(this.#hooks.broke(error)),
+        (error: unknown) => {
+          this.#fail(this.#hooks.broke(error));
+          throw (this.#failure as { error: unknown }).error;
+        },
       );
+      // Nobody may ever read it: its failure is reported to the reader, not as an unhandled rejection.
+      read.catch(noop);
+      this.#native = read;
       return;
     }
     this.#reader = source.getReader();
@@ -143,8 +151,17 @@ export class ReadAhead {
     }
   }
 
-  /** The whole body, in one buffer. */
-  async all(): Promise<Uint8Array> {
+  /**
+   * The whole body, in one buffer. Where the runtime reads it whole itself,
+   * its own read answers: no promise of ours per chunk or per wait.
+   */
+  all(): Promise<Uint8Array> {
+    const native = this.#native;
+    if (native !== undefined && this.#failure === undefined) return native;
+    return this.#gather();
+  }
+
+  async #gather(): Promise<Uint8Array> {
     this.#whole = true;
     while (!this.#ended && this.#failure === undefined) {
       this.#resume();
@@ -213,12 +230,14 @@ export class ReadAhead {
     }
   }
 
-  #arrived(bytes: Uint8Array): void {
-    if (this.#failure !== undefined) return;
+  /** The runtime's whole read came back: the bytes, or the failure set meanwhile (an abort, the limit). */
+  #arrived(bytes: Uint8Array): Uint8Array {
+    if (this.#failure !== undefined) throw this.#failure.error;
     const max = this.#hooks.maxResponseSize;
     if (max !== undefined && bytes.byteLength > max) {
-      this.abort(this.#hooks.tooLarge());
-      return;
+      const error = this.#hooks.tooLarge();
+      this.abort(error);
+      throw error;
     }
     this.#chunks.push(bytes);
     this.#buffered = bytes.byteLength;
@@ -226,6 +245,7 @@ export class ReadAhead {
     this.#ended = true;
     this.#settle();
     this.#notify();
+    return bytes;
   }
 
   #fail(error: unknown): void {
