@@ -130,23 +130,27 @@ test('the servers never see more than maxSize: 2 requests at once per origin', a
   expect(size).toBe(0);
 });
 
-test('a response holds its slot until its body is read, not merely until fetch() resolves', async ({ page }) => {
-  const run = page.evaluate(async (origin) => {
+test('a response holds its slot until its body has arrived, not merely until fetch() resolves', async ({ page }) => {
+  type Held = { manager: InstanceType<FetchEntry['PoolManager']>; responses: Array<Promise<Response>> };
+  const whileUnread = await page.evaluate(async (origin) => {
     const manager = new window.poolfetch.PoolManager({ maxSize: 2 });
     const responses = [1, 2, 3, 4, 5].map((i) => manager.fetch(`${origin}/${i}`));
-    // Both first fetches have resolved (headers and a first chunk are in), their bodies are not read yet.
+    (window as unknown as { held: Held }).held = { manager, responses };
+    // Both first fetches have resolved (headers and a first chunk are in); the server holds the rest of both bodies.
     await Promise.all(responses.slice(0, 2));
-    const whileUnread = manager.connectionFromUrl(origin).stats();
+    return manager.connectionFromUrl(origin).stats();
+  }, streaming.origin);
+  expect(whileUnread).toMatchObject({ running: 2, queued: 3 });
+  const run = page.evaluate(async () => {
+    const { manager, responses } = (window as unknown as { held: Held }).held;
     const texts = await Promise.all(responses.map(async (response) => (await response).text()));
     await manager.clear();
-    return { whileUnread, texts };
-  }, streaming.origin);
-  // Each body stays open at the server until released.
+    return texts;
+  });
+  // Each body stays open at the server until released; each release lets one more request in.
   await drive(g, 5, 2, 'streaming');
   g.releaseAll();
-  const { whileUnread, texts } = await run;
-  expect(whileUnread).toMatchObject({ running: 2, queued: 3 });
-  expect(texts).toEqual([1, 2, 3, 4, 5].map((i) => `/${i} head; tail`));
+  expect(await run).toEqual([1, 2, 3, 4, 5].map((i) => `/${i} head; tail`));
   expect(g.peakOf('streaming')).toBe(2);
 });
 
