@@ -45,7 +45,8 @@ const worker :Workerd.Worker = (
 );
 `;
 
-export async function startWorker(): Promise<RunningWorker> {
+/** `workerModule`: the file (from the repository root) whose `makeWorker(poolfetch)` is the Worker. */
+export async function startWorker(workerModule = 'e2e/workerd/worker.ts'): Promise<RunningWorker> {
   if (!existsSync(join(root, 'dist/adapters/fetch/index.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
   }
@@ -56,7 +57,7 @@ export async function startWorker(): Promise<RunningWorker> {
     join(dir, 'entry.js'),
     [
       "import * as poolfetch from 'poolfetch';",
-      `import { makeWorker } from ${JSON.stringify(join(root, 'e2e/workerd/worker.ts'))};`,
+      `import { makeWorker } from ${JSON.stringify(join(root, workerModule))};`,
       'export default makeWorker(poolfetch);',
     ].join('\n'),
   );
