@@ -11,8 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PoolManager } from '../../adapters/fetch/index.js';
 import { READ_AHEAD_BYTES } from '../../src/read-ahead.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
+import { gate, type Gate } from './support.js';
 
 let server: TestServer;
+/** Holds the end of each `/slow/` body until the test lets it go; counts what is open at once. */
+let g: Gate = gate();
 /** `/ky/:id` attempts per id: the first two answer 413 (with `retry-after: 0`, which ky needs to retry a 413), the third 200. */
 const attempts = new Map<string, number>();
 /** Lets `/big-held` send its last bytes. */
@@ -47,6 +50,12 @@ beforeAll(async () => {
       res.end(Buffer.alloc(10, 'e'));
       return;
     }
+    if (path.startsWith('/slow/')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write(`${path} head;`);
+      await g.hold(path, () => void res.end(' tail'));
+      return;
+    }
     if (path.startsWith('/chunked')) {
       // No content-length: read ahead by the reader loop, not the runtime's arrayBuffer().
       res.write('chunk one;');
@@ -57,9 +66,15 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  g.releaseAll();
   finishBig.resolve();
   await server.close();
 });
+
+/** A request on a connection of its own, answered at once: an event to wait for instead of a sleep. */
+async function roundTrip(): Promise<void> {
+  await (await fetch(server.url('/probe'), { headers: { connection: 'close' } })).text();
+}
 
 function hits(prefix: string): number {
   return server.requests.filter((r) => r.url.startsWith(prefix)).length;
@@ -140,8 +155,7 @@ describe('a body larger than the read-ahead bound', () => {
     await bigWritten.promise;
     finishBig.resolve();
     // A round trip on another connection: by its end the last bytes were on the first one long since.
-    const probe = await fetch(server.url('/probe'), { headers: { connection: 'close' } });
-    await probe.text();
+    await roundTrip();
     expect(manager.connectionFromUrl(server.origin).stats()).toMatchObject({ running: 1, queued: 1 });
     expect(hits('/after-big')).toBe(0);
     const bytes = new Uint8Array(await big.arrayBuffer());
@@ -161,5 +175,30 @@ describe('a body larger than the read-ahead bound', () => {
     await big.body?.cancel();
     expect(await (await next).text()).toBe('ok /after-cancel');
     finishBig.resolve();
+  });
+});
+
+describe('a slot is held until the body has arrived, not only until the headers have', () => {
+  it.each([
+    ['request(), preloaded', (m: PoolManager, url: string) => m.request('GET', url).then((r) => r.text())],
+    ['request(), preloadContent: false, unread', (m: PoolManager, url: string) => m.request('GET', url, { preloadContent: false }).then(() => 'unread')],
+    ['manager.fetch, unread', (m: PoolManager, url: string) => m.fetch(url).then(() => 'unread')],
+  ])('%s: three on maxSize 1, whose bodies end slowly, are at the server one at a time', async (_name, call) => {
+    g = gate();
+    await using manager = new PoolManager({ maxSize: 1 });
+    const all = [1, 2, 3].map((i) => call(manager, server.url(`/slow/${i}`)));
+    for (let i = 1; i <= 3; i += 1) {
+      await g.whenStarted(i);
+      // Its head went out at once: two round trips on other connections later, the client has long had it.
+      await roundTrip();
+      await roundTrip();
+      expect(g.started).toHaveLength(i);
+      g.releaseOne();
+    }
+    const texts = await Promise.all(all);
+    expect(texts.every((t) => t === 'unread' || /^\/slow\/\d head; tail$/.test(t))).toBe(true);
+    // Counted at the server: each next request came only once the body before it had all arrived.
+    expect(g.peak).toBe(1);
+    expect(g.started).toEqual(['/slow/1', '/slow/2', '/slow/3']);
   });
 });
