@@ -6,7 +6,7 @@
 
 import { onAbort } from './abort-watch.js';
 import { ProtocolError, ResponseTooLargeError } from './errors.js';
-import { hasNoBody, knownLength, ReadAhead } from './read-ahead.js';
+import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead } from './read-ahead.js';
 import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
@@ -156,11 +156,12 @@ export type OpenBodies = Set<{ abort(reason: unknown): void }>;
  * `formData()` and `clone()` read through a Response over it.
  */
 export function watchResponse(response: Response, done: () => void, open: OpenBodies, call: WireFetch): Response {
-  if (hasNoBody(call.init.method, response)) {
+  const length = bodyLength(call.init.method, response);
+  if (length === 0) {
     done();
     return response;
   }
-  const watch = new BodyWatch(response, done, open, call);
+  const watch = new BodyWatch(response, length, done, open, call);
   // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
   watch.guard(response);
   // One shared prototype per Response class rather than own methods per response: defining
@@ -289,7 +290,7 @@ class BodyWatch {
   readonly #open: OpenBodies;
   readonly #ahead: ReadAhead;
 
-  constructor(response: Response, done: () => void, open: OpenBodies, call: WireFetch) {
+  constructor(response: Response, length: number | undefined, done: () => void, open: OpenBodies, call: WireFetch) {
     // No closure below may reach `response`: the read-ahead keeps them while the body is read.
     const source = response.body as ReadableStream<Uint8Array>;
     this.source = source;
@@ -311,10 +312,9 @@ class BodyWatch {
           return new TypeError(error instanceof Error ? error.message : 'terminated', { cause: broke });
         },
       },
-      knownLength(response),
-      // Still the runtime's own method: the prototype is swapped after this. Bound, not a closure: a
-      // closure here would share this scope with the hooks above, which would then hold the response.
-      response.arrayBuffer.bind(response),
+      length,
+      // Still the runtime's own method: the prototype is swapped after this.
+      length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response),
     );
   }
 

@@ -12,7 +12,7 @@ import { describe } from '../../src/pool-key.js';
 import { redactCredentials } from '../../src/redact.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { bodyBroke, noop, readAheadStream } from '../../src/watch-body.js';
-import { hasNoBody, knownLength, ReadAhead } from '../../src/read-ahead.js';
+import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead } from '../../src/read-ahead.js';
 import { leanInit } from '../../src/fetch-init.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { ResolvedOptions } from '../../src/options.js';
@@ -84,7 +84,8 @@ export class FetchTransport implements Transport {
     };
     const max = request.maxResponseSize;
     const tooLarge = (): ResponseTooLargeError => new ResponseTooLargeError(max ?? 0, { method, url: url.href });
-    const noBody = hasNoBody(method, response);
+    const length = bodyLength(method, response);
+    const noBody = length === 0;
     const streamSettled = (settled: () => void): ReadableStream<Uint8Array> => {
       if (noBody) {
         end();
@@ -103,8 +104,8 @@ export class FetchTransport implements Transport {
           tooLarge,
           broke: failed,
         },
-        knownLength(response),
-        () => response.arrayBuffer(),
+        length,
+        length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response),
       );
       return readAheadStream(ahead);
     };
@@ -121,7 +122,7 @@ export class FetchTransport implements Transport {
           // The runtime's own read, unless a limit must be watched that the headers do not prove kept.
           if (max === undefined) return new Uint8Array(await response.arrayBuffer());
           const body = response.body as ReadableStream<Uint8Array>;
-          const ahead = new ReadAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, knownLength(response), () => response.arrayBuffer(), Infinity);
+          const ahead = new ReadAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, length, () => response.arrayBuffer(), Infinity);
           return await ahead.all();
         } catch (error) {
           throw failed(error);

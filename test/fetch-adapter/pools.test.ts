@@ -9,8 +9,22 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmptyPoolError, MaxRetryError, NewConnectionError, PoolManager, type PoolEvent } from '../../adapters/fetch/index.js';
+import { deferred } from '../support/servers.js';
 import { gate } from './support.js';
 import { fetchCause } from '../support/fetch-error.js';
+
+/** A body whose text comes at once and whose end only once `end` resolves: it has not all arrived until then. */
+function unfinished(text: string, end: Promise<void>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(text));
+    },
+    async pull(controller) {
+      await end;
+      controller.close();
+    },
+  });
+}
 
 const A = 'http://127.0.0.1:9101';
 const B = 'http://127.0.0.1:9102';
@@ -124,8 +138,6 @@ describe('the LRU', () => {
     holdAll(g, A, B, C);
     const evicted = nextEvent(manager, 'poolevict', A);
     const closed = nextEvent(manager, 'poolclose', A);
-    let closedYet = false;
-    void closed.then(() => (closedYet = true));
     const onA = [manager.request('GET', `${A}/1`), manager.fetch(`${A}/2`)];
     await g.whenStarted(1);
     const keyA = manager.connectionFromUrl(A).key;
@@ -137,9 +149,9 @@ describe('the LRU', () => {
     g.releaseAll();
     const [a1, a2] = await Promise.all(onA);
     expect(await a1?.text()).toBe('1');
-    expect(closedYet).toBe(false);
-    expect(await (a2 as Response).text()).toBe('2');
+    // The retired pool closes once both bodies have arrived (read ahead), and the unread one stays readable.
     await closed;
+    expect(await (a2 as Response).text()).toBe('2');
     await Promise.all([onB, onC]);
     expect(g.started.filter((p) => p.startsWith(A))).toEqual([`${A}/1`, `${A}/2`]);
     expect(manager.pools.size).toBe(2);
@@ -185,11 +197,12 @@ describe('the LRU', () => {
 });
 
 describe('slots are held until the body is done', () => {
-  it('keeps the slot while a fetch body is unread, and frees it when the body is read', async () => {
+  it('keeps the slot while a fetch body has not all arrived, and frees it when it has', async () => {
     let hits = 0;
+    const rest = deferred();
     network.use(http.get(`${A}/:n`, ({ params }) => {
       hits += 1;
-      return HttpResponse.text(`body ${String(params.n)}`);
+      return new HttpResponse(unfinished(`body ${String(params.n)}`, params.n === '1' ? rest.promise : Promise.resolve()));
     }));
     await using manager = new PoolManager({ maxSize: 1 });
     const first = await manager.fetch(`${A}/1`);
@@ -199,6 +212,7 @@ describe('slots are held until the body is done', () => {
     await Promise.resolve();
     expect(pool.stats()).toMatchObject({ running: 1, queued: 1 });
     expect(hits).toBe(1);
+    rest.resolve();
     expect(await first.text()).toBe('body 1');
     expect(await (await second).text()).toBe('body 2');
     expect(hits).toBe(2);
@@ -228,14 +242,16 @@ describe('slots are held until the body is done', () => {
     expect(await (await next).text()).toBe('ok');
   });
 
-  it('with preloadContent: false, holds the slot until the stream is read', async () => {
-    network.use(http.get(`${A}/:n`, ({ params }) => HttpResponse.text(String(params.n))));
+  it('with preloadContent: false, holds the slot until the stream has all arrived', async () => {
+    const rest = deferred();
+    network.use(http.get(`${A}/:n`, ({ params }) => new HttpResponse(unfinished(String(params.n), params.n === '1' ? rest.promise : Promise.resolve()))));
     await using manager = new PoolManager({ maxSize: 1 });
     const first = await manager.request('GET', `${A}/1`, { preloadContent: false });
     const pool = manager.connectionFromUrl(A);
     const second = manager.request('GET', `${A}/2`);
     await Promise.resolve();
     expect(pool.stats()).toMatchObject({ running: 1, queued: 1 });
+    rest.resolve();
     expect(await first.text()).toBe('1');
     expect((await second).data).toEqual(new TextEncoder().encode('2'));
   });
