@@ -637,9 +637,11 @@ class HeldResponse {
     this.#answered = answered;
     // The slot first, then the answer: a slot handed to the next in line keeps it counted
     // as on its way, so disposal does not take it for stuck in between.
-    this.#release = () => {
-      release();
+    // What the release returns (the budget's I/O) is handed on, so a body read waits for it.
+    this.#release = (): unknown => {
+      const done: unknown = release();
       this.#answer();
+      return done;
     };
   }
   /** Once: the first of body read, thrown away, handed out or abandoned. */

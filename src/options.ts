@@ -8,7 +8,7 @@ import { knownKeys, MAX_TIMER_MS, mustBe, numberCheck, timerMs, type Check } fro
 import { normalizeHeaders, refuseClientHeaders } from './headers.js';
 import { normalizeRetry, type ResolvedRetry } from './retry.js';
 import { normalizeTimeout, realClock, type ResolvedTimeout } from './timeout.js';
-import type { LeaseTiming } from './context-leases.js';
+import type { ContextLeases } from './context-leases.js';
 import type { PoolObserver } from './observer.js';
 import type { RedirectFollower } from './redirect-follower.js';
 import type { Budget } from './budget.js';
@@ -35,10 +35,12 @@ export interface AdapterOptions {
   readonly redirectFollower?: RedirectFollower;
   /**
    * Where the runtime drops an incoming request's work unsettled when it
-   * ends (workerd), each exchange holds a lease with this heartbeat
-   * (src/context-leases.ts). Unset elsewhere: no timer per exchange.
+   * ends (workerd), makes the manager's leases: each exchange holds one, with
+   * a heartbeat (src/context-leases.ts). A factory, so only the entry that
+   * needs them (adapters/fetch/workerd.ts) carries their code. Unset
+   * elsewhere: no timer per exchange.
    */
-  readonly leases?: LeaseTiming | undefined;
+  readonly leases?: (() => ContextLeases) | undefined;
   /** Watches pool events and slot waits where the runtime has somewhere to publish them (Node: diagnostics_channel). */
   readonly observer?: PoolObserver;
 }

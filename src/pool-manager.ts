@@ -7,7 +7,6 @@
 import type { BudgetEvent } from './budget.js';
 import { ConnectionPool, type SharedLimits } from './connection-pool.js';
 import { runFetch } from './fetch-loop.js';
-import { ContextLeases } from './context-leases.js';
 import { normalizeOptions, type AdapterOptions, type ResolvedOptions } from './options.js';
 import { parseUrl, poolKeyForHost, poolKeyForUrl, type PoolKey } from './pool-key.js';
 import { RecentlyUsed } from './recently-used.js';
@@ -128,7 +127,7 @@ export abstract class PoolManager extends EventTarget implements Requester, Requ
     this.options = normalizeOptions(numPools, adapterDefaults);
     this.#shared = {
       total: this.options.maxTotal === undefined ? undefined : new WaitingLine(this.options.maxTotal),
-      leases: adapterDefaults.leases === undefined ? undefined : new ContextLeases(adapterDefaults.leases),
+      leases: adapterDefaults.leases?.(),
     };
     this.#pools = new RecentlyUsed(this.options.numPools, (_key, pool) => {
       this.#announce('poolevict', pool);

@@ -119,6 +119,8 @@ describe('bundling poolfetch', () => {
     expectNoNodeImports(one);
     expect(one.inputs.some((p) => p.includes('/node_modules/p-queue/'))).toBe(false);
     expect(one.inputs.some((p) => p.includes('/node_modules/quick-lru/'))).toBe(true);
+    // workerd's request-context leases (their heartbeat timing) come only through the workerd condition's entry.
+    expect(/staleAfter/.test(one.code)).toBe(false);
     report("browser, import { PoolManager } from 'poolfetch' (the budget)", one);
     expect(one.gzipped).toBeLessThanOrEqual(BROWSER_BUDGET);
   });
@@ -144,9 +146,10 @@ describe('bundling poolfetch', () => {
     report("browser, export * from 'poolfetch/fetch'", await bundle('fetch-subpath.js', browser));
   });
 
-  it('for Cloudflare Workers (the workerd condition): the fetch entry, no node: or undici import', async () => {
+  it('for Cloudflare Workers (the workerd condition): the fetch entry with its request-context leases, no node: or undici import', async () => {
     const worker = await bundle('worker.js', workerd);
-    expect(worker.inputs).toContain(fetchEntry);
+    expect(worker.inputs).toContain(join(root, 'dist/adapters/fetch/workerd.js'));
+    expect(/staleAfter/.test(worker.code)).toBe(true);
     expectNoNodeImports(worker);
     report('workerd, PoolManager and installFetch', worker);
     expect(worker.gzipped).toBeLessThanOrEqual(BROWSER_BUDGET + 1024);

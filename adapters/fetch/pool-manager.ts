@@ -1,6 +1,5 @@
 /** The fetch `PoolManager`: the core bound to a per-origin line over `fetch`. */
 import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
-import type { LeaseTiming } from '../../src/context-leases.js';
 import { NotSupportedError } from '../../src/errors.js';
 import type { AdapterOptions, ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
@@ -10,25 +9,11 @@ import type { PoolManagerOptions } from '../../src/types.js';
 import { FetchTransport } from './fetch-transport.js';
 
 /**
- * workerd (Cloudflare Workers) ties every promise, timer and fetch to the
- * incoming request that made it, and drops them unsettled when that request
- * ends, while one module-level manager serves every request of the isolate.
- * There each exchange holds a lease (src/context-leases.ts) whose heartbeat,
- * a timer in its own request's context, keeps a request that only waits in
- * the line from being cancelled as hung and tells the other requests when
- * it has ended, so they free what it held. Workers say who they are in
- * `navigator.userAgent` (https://developers.cloudflare.com/workers/runtime-apis/web-standards/#navigatoruseragent).
- * Elsewhere (browsers, Deno, Bun) nothing ends a request's work under it: no lease, no timer.
- */
-const WORKERD_LEASES: LeaseTiming = { heartbeat: 250, staleAfter: 1500 };
-const inWorkerd = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === 'Cloudflare-Workers';
-
-/**
  * Browsers open at most 6 connections per origin over HTTP/1.1; queueing
  * beyond that only hides the wait. A `tls` option is refused. Redirects are
  * followed hop by hop where the runtime shows them (see fetch-transport.ts).
  */
-export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, leases: inWorkerd ? WORKERD_LEASES : undefined, redirectFollower: followRedirects };
+export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, redirectFollower: followRedirects };
 
 /**
  * Keeps one line per origin (at most `maxSize` requests in flight, the rest
@@ -44,8 +29,11 @@ export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, lease
  * promise, which workerd resumes in the waiter's own request.
  */
 export class PoolManager extends BasePoolManager {
+  /** What this runtime adds to the core; the workerd entry's subclass adds its leases. */
+  protected static readonly adapter: AdapterOptions = fetchDefaults;
+
   constructor(numPools?: number | PoolManagerOptions) {
-    super(numPools, fetchDefaults);
+    super(numPools, (new.target as typeof PoolManager).adapter);
   }
 
   /** Also per pool: connectionFromUrl(url, { tls }) must not silently ignore a CA. */

@@ -1,0 +1,23 @@
+/**
+ * The fetch `PoolManager` as workerd (Cloudflare Workers) needs it. workerd
+ * ties every promise, timer and fetch to the incoming request that made it,
+ * and drops them unsettled when that request ends, while one module-level
+ * manager serves every request of the isolate. Here each exchange holds a
+ * lease (src/context-leases.ts) whose heartbeat, a timer in its own request's
+ * context, keeps a request that only waits in the line from being cancelled
+ * as hung and tells the other requests when it has ended, so they free what
+ * it held. Only the `workerd` export condition loads this module, so
+ * browsers, Deno and Bun carry neither the leases nor their timers.
+ */
+import { ContextLeases, type LeaseTiming } from '../../src/context-leases.js';
+import type { AdapterOptions } from '../../src/options.js';
+import { fetchDefaults, PoolManager as FetchPoolManager } from './pool-manager.js';
+
+const WORKERD_LEASES: LeaseTiming = { heartbeat: 250, staleAfter: 1500 };
+
+const workerdDefaults: AdapterOptions = { ...fetchDefaults, leases: () => new ContextLeases(WORKERD_LEASES) };
+
+/** The fetch entry's `PoolManager`, safe across workerd's request contexts. In a Worker pass `maxTotal: 6`. */
+export class PoolManager extends FetchPoolManager {
+  protected static override readonly adapter: AdapterOptions = workerdDefaults;
+}
