@@ -53,7 +53,7 @@ async function sentInBurst(): Promise<number> {
 
 describe('poolfetch in workerd', () => {
   it('bundles the fetch entry, and the fetch entry is what runs', async () => {
-    expect(worker.inputs.some((p) => p.endsWith('/dist/adapters/fetch/index.js'))).toBe(true);
+    expect(worker.inputs.some((p) => p.endsWith('/dist/adapters/fetch/workerd.js'))).toBe(true);
     expect(worker.inputs.some((p) => p.includes('/adapters/node/') || p.includes('/undici/'))).toBe(false);
     const { status, body } = await worker.get('/entry');
     expect(status).toBe(200);
