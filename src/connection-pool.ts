@@ -79,15 +79,14 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Set by `settled()`: disposal is waiting, so requests stuck behind handed-out bodies are failed. */
   #disposing = false;
 
-  /** `line` is the adapter's own line for this origin's slots, if it brings one (the fetch adapter's p-queue). */
-  constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }, line?: SlotLine) {
+  constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
     this.poolKey = poolKey;
     this.origin = poolKey.origin;
     this.key = poolKey.id;
     this.options = options;
     this.#transport = transport;
     this.#shared = shared;
-    this.#line = line ?? new WaitingLine(options.maxSize);
+    this.#line = new WaitingLine(options.maxSize);
   }
 
   /** Node: sockets opened so far; fetch: the peak number of requests in flight. */
@@ -395,8 +394,7 @@ export class ConnectionPool implements Requester, RequestContext {
   #failStuckWaiters(): void {
     const waiting = this.#line.waiting + this.#waitingTotal;
     if (!this.#disposing || waiting === 0 || this.#unanswered > waiting) return;
-    // A free slot here with requests in line is a hand-over under way (the fetch adapter's
-    // p-queue starts its next task a microtask after a release): nobody is stuck yet.
+    // A free slot here with requests in line is a hand-over under way: nobody is stuck yet.
     if (this.#line.waiting > 0 && this.#line.held < this.options.maxSize) return;
     const reason = new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited for a connection held by a response body already handed out`);
     this.#line.shutdown(reason);

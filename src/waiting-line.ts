@@ -30,7 +30,7 @@ export interface WaitOptions {
   readonly lease?: Lease | undefined;
 }
 
-/** Slots and the line for them: the core's `WaitingLine`, or an adapter's (the fetch adapter's p-queue). */
+/** Slots and the line for them (what a pool needs of `WaitingLine`). */
 export interface SlotLine {
   /** Slots taken and not yet freed. */
   readonly held: number;
