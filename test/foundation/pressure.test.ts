@@ -3,7 +3,7 @@
  * thousands of callers on two connections, and more origins than `numPools`
  * visited all at once. What is bounded is counted at the servers.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolEvent } from '../../adapters/node/index.js';
 import { adapters } from '../semantics/support.js';
 import { startServer, type Handler, type TestServer } from '../support/servers.js';
@@ -14,19 +14,6 @@ const slowish: Handler = async (_req, res) => {
   for (let i = 0; i < 3; i += 1) await new Promise((resolve) => setImmediate(resolve));
   res.end('ok');
 };
-
-const warnings: string[] = [];
-const onWarning = (warning: Error): void => {
-  warnings.push(`${warning.name}: ${warning.message}`);
-};
-beforeEach(() => {
-  warnings.length = 0;
-  process.on('warning', onWarning);
-});
-afterEach(() => {
-  process.off('warning', onWarning);
-  expect(warnings).toEqual([]);
-});
 
 describe.each(adapters)('pressure ($name adapter)', (adapter) => {
   let server: TestServer;
