@@ -7,9 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as esbuild from 'esbuild';
 import { expectFreshBuild } from '../../test/support/built.js';
-import { serveWorkerd, type Workerd } from './run-workerd.js';
+import { bundleWorker, serveWorkerd, type Workerd } from './run-workerd.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -31,19 +30,7 @@ export async function startExample(): Promise<RunningExample> {
     // The app's own package.json, so 'poolfetch' is the unpacked tarball, not this repo by self-reference.
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'worker-app', private: true, type: 'module' }));
     copyFileSync(join(root, 'examples/worker/worker.mjs'), join(dir, 'worker.mjs'));
-    const built = await esbuild.build({
-      entryPoints: [join(dir, 'worker.mjs')],
-      absWorkingDir: dir,
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['module', 'main'],
-      target: 'es2022',
-      outfile: join(dir, 'worker.js'),
-      metafile: true,
-      logLevel: 'silent',
-    });
+    const built = await bundleWorker(dir, 'worker.mjs');
     const served = await serveWorkerd(dir);
     return {
       ...served,

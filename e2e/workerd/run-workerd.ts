@@ -61,19 +61,7 @@ export async function startWorker(workerModule = 'e2e/workerd/worker.ts'): Promi
       'export default makeWorker(poolfetch);',
     ].join('\n'),
   );
-  const built = await esbuild.build({
-    entryPoints: [join(dir, 'entry.js')],
-    absWorkingDir: dir,
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-    target: 'es2022',
-    outfile: join(dir, 'worker.js'),
-    metafile: true,
-    logLevel: 'silent',
-  });
+  const built = await bundleWorker(dir, 'entry.js');
   const served = await serveWorkerd(dir).catch((error: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw error;
@@ -98,6 +86,23 @@ export async function startWorker(workerModule = 'e2e/workerd/worker.ts'): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Bundles `entry` in `dir` into `dir/worker.js` as wrangler does: esbuild under the `workerd`, `worker` and `browser` conditions. */
+export function bundleWorker(dir: string, entry: string): Promise<esbuild.BuildResult<{ metafile: true }>> {
+  return esbuild.build({
+    entryPoints: [join(dir, entry)],
+    absWorkingDir: dir,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    target: 'es2022',
+    outfile: join(dir, 'worker.js'),
+    metafile: true,
+    logLevel: 'silent',
+  });
 }
 
 export interface Workerd {
