@@ -10,6 +10,15 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+
+/** What the page puts on `window` for the specs: the fetch entry as bundled for browsers, and ky. */
+export type FetchEntry = typeof import('../../adapters/fetch/index.js');
+declare global {
+  interface Window {
+    poolfetch: FetchEntry;
+    ky: typeof import('ky').default;
+  }
+}
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -9,14 +9,7 @@ import { drive, gate, startProbe, type Gate, type Probe } from '../../test/fetch
 import { startServer, type TestServer } from '../../test/support/servers.js';
 import { startPage, type PageServer } from './page.js';
 
-type FetchEntry = typeof import('../../adapters/fetch/index.js');
-declare global {
-  interface Window {
-    poolfetch: FetchEntry;
-    ky: typeof import('ky').default;
-  }
-}
-
+import type { FetchEntry } from './page.js';
 let site: PageServer;
 let g: Gate;
 /** Origins whose answers the test holds until it releases them, so the servers can count what is open at once. */

@@ -8,14 +8,6 @@ import { expect, test } from '@playwright/test';
 import { startServer, type TestServer } from '../../test/support/servers.js';
 import { startPage, type PageServer } from './page.js';
 
-type FetchEntry = typeof import('../../adapters/fetch/index.js');
-declare global {
-  interface Window {
-    poolfetch: FetchEntry;
-    ky: typeof import('ky').default;
-  }
-}
-
 let site: PageServer;
 let api: TestServer;
 /** `/ky/:id` attempts per id: 413 twice (with `retry-after: 0`, which ky needs to retry a 413), then 200. */
