@@ -5,64 +5,9 @@
  * (`npm run build` first).
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { overtakes, startOrigin } from './processes.js';
 import { startFleet, type WorkerdFleet } from './workerd-fleet.js';
-
-interface Arrival {
-  child: string;
-  seq: number;
-  issued: number;
-  arrived: number;
-}
-
-async function startOrigin(holdMs: number) {
-  const arrivals: Arrival[] = [];
-  const sockets = new Set<Socket>();
-  let inFlight = 0;
-  let peak = 0;
-  const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const server = http.createServer((req, res) => {
-    inFlight += 1;
-    peak = Math.max(peak, inFlight);
-    arrivals.push({ child: String(req.headers['x-child']), seq: Number(req.headers['x-seq']), issued: Number(req.headers['x-issued']), arrived: Date.now() });
-    for (const w of waiters.filter((w) => arrivals.length >= w.n)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
-    let done = false;
-    res.on('close', () => {
-      if (!done) inFlight -= 1;
-      done = true;
-    });
-    if (req.url?.startsWith('/hold') === true) return;
-    setTimeout(() => {
-      res.end('ok');
-      if (!done) inFlight -= 1;
-      done = true;
-    }, holdMs);
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    arrivals,
-    get inFlight() {
-      return inFlight;
-    },
-    get peak() {
-      return peak;
-    },
-    arrived: (n: number) => (arrivals.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
-  };
-}
 
 /** One request to a Worker of the fleet (no keep-alive, so no socket outlives the test): its status line from the Worker. */
 function call(url: string, params: Record<string, string | number>): Promise<string> {
@@ -75,12 +20,6 @@ function call(url: string, params: Record<string, string | number>): Promise<str
       res.on('end', () => resolve(body));
     }).on('error', reject);
   });
-}
-
-function overtakes(arrivals: readonly Arrival[], margin: number): number {
-  let worst = 0;
-  for (const a of arrivals) worst = Math.max(worst, arrivals.filter((b) => b.issued > a.issued + margin && b.arrived < a.arrived).length);
-  return worst;
 }
 
 const NAMES = ['w1', 'w2', 'w3'];

@@ -4,75 +4,15 @@
  * PoolManager and the same budget, driving one loopback origin that counts
  * requests in flight.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetUnavailableError, PoolManager, type BudgetEvent } from '../../adapters/node/index.js';
 import { redisBudget } from '../../adapters/budget/redis.js';
+import { killLeftovers, measured, overtakes, startOrigin, startProcess, type Driven } from './processes.js';
 import { haveRedis, startRedis, type RedisServer } from './redis-server.js';
 
 const CHILD = join(import.meta.dirname, 'redis-child.ts');
-
-interface Arrival {
-  child: string;
-  seq: number;
-  issued: number;
-  arrived: number;
-}
-
-/** The origin: counts requests in flight, records arrivals, answers after `holdMs` (or never, for paths under /hold/). */
-async function startOrigin(holdMs: number) {
-  const arrivals: Arrival[] = [];
-  const sockets = new Set<Socket>();
-  let inFlight = 0;
-  let peak = 0;
-  const arrivedWaiters: Array<{ n: number; resolve: () => void }> = [];
-  const server = http.createServer((req, res) => {
-    inFlight += 1;
-    peak = Math.max(peak, inFlight);
-    arrivals.push({ child: String(req.headers['x-child']), seq: Number(req.headers['x-seq']), issued: Number(req.headers['x-issued']), arrived: Date.now() });
-    for (const w of arrivedWaiters.filter((w) => arrivals.length >= w.n)) {
-      arrivedWaiters.splice(arrivedWaiters.indexOf(w), 1);
-      w.resolve();
-    }
-    let done = false;
-    const end = (): void => {
-      if (done) return;
-      done = true;
-      inFlight -= 1;
-    };
-    res.on('close', end);
-    if (req.url?.startsWith('/hold/') === true && req.headers['x-seq'] !== '-1') return;
-    setTimeout(() => {
-      res.end('ok');
-      end();
-    }, holdMs);
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    arrivals,
-    get inFlight() {
-      return inFlight;
-    },
-    get peak() {
-      return peak;
-    },
-    arrived: (n: number) => (arrivals.length >= n ? Promise.resolve() : new Promise<void>((resolve) => arrivedWaiters.push({ n, resolve }))),
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
-  };
-}
 
 interface Plan {
   name: string;
@@ -85,66 +25,37 @@ interface Plan {
   warmOrigin?: string;
 }
 
+interface Result {
+  name: string;
+  statuses: Array<number | string>;
+}
+
 /** A fleet member: a Node process running test/budget/redis-child.ts. */
 interface Member {
-  child: ChildProcess;
+  process: Driven;
   /** Resolves once it has warmed up and waits for `go()`. */
   ready: Promise<void>;
   go(): void;
-  result: Promise<{ name: string; statuses: Array<number | string> }>;
+  result: Promise<Result>;
 }
 
-/** Every member started, so that a failed test leaves no process behind. */
-const members = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of members) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  members.clear();
-});
+afterEach(killLeftovers);
 
 function runChild(redis: RedisServer, origin: string, plan: Plan): Member {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ slices: false, ...plan, redisUrl: redis.url, origin: plan.path === undefined ? origin : `${origin}${plan.path}` })], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const member = startProcess(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ slices: false, ...plan, redisUrl: redis.url, origin: plan.path === undefined ? origin : `${origin}${plan.path}` })], { stdin: true });
+  const result = member.exited.then(({ code, signal }) => {
+    const line = member.output().split('\n').find((l) => l.startsWith('{'));
+    if (code !== 0 || line === undefined) throw new Error(`child ${plan.name} exited ${String(code ?? signal)}: ${member.output()}`);
+    return JSON.parse(line) as Result;
   });
-  members.add(child);
-  let out = '';
-  let err = '';
-  let onReady = (): void => {};
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-    if (out.startsWith('ready\n')) {
-      out = out.slice('ready\n'.length);
-      onReady();
-    }
-  });
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  const result = new Promise<{ name: string; statuses: Array<number | string> }>((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      if (code === 0) resolve(JSON.parse(out.trim()) as { name: string; statuses: Array<number | string> });
-      else reject(new Error(`child ${plan.name} exited ${String(code ?? signal)}: ${err}`));
-    });
-  });
-  return { child, ready, go: () => child.stdin?.end('go\n'), result };
+  return { process: member, ready: member.printed((output) => output.includes('ready\n')), go: () => member.child.stdin?.end('go\n'), result };
 }
 
 /** Starts the members together once all have warmed up; resolves with their results. */
-async function together(fleet: Member[]): Promise<Array<{ name: string; statuses: Array<number | string> }>> {
+async function together(fleet: Member[]): Promise<Result[]> {
   await Promise.all(fleet.map((m) => m.ready));
   for (const m of fleet) m.go();
   return Promise.all(fleet.map((m) => m.result));
-}
-
-/** The measured requests (not the warm-up ones). */
-const measured = (arrivals: readonly Arrival[]): Arrival[] => arrivals.filter((a) => a.seq >= 0);
-
-/** For each request, how many requests issued more than `margin` ms after it reached the origin before it. */
-function overtakes(arrivals: readonly Arrival[], margin: number): number {
-  let worst = 0;
-  for (const a of arrivals) {
-    const n = arrivals.filter((b) => b.issued > a.issued + margin && b.arrived < a.arrived).length;
-    worst = Math.max(worst, n);
-  }
-  return worst;
 }
 
 describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one redis-server', () => {
@@ -202,10 +113,8 @@ describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one red
       holder.go();
       await origin.arrived(3);
       expect(origin.inFlight).toBe(2);
-      const exited = new Promise((resolve) => holder.child.once('exit', resolve));
       const killedAt = Date.now();
-      holder.child.kill('SIGKILL');
-      await exited;
+      await holder.process.stop('SIGKILL');
       next.go();
       expect((await next.result).statuses).toEqual([200, 200, 200, 200]);
       const served = origin.arrivals.filter((a) => a.child === 'next');
