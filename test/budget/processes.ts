@@ -30,21 +30,28 @@ export interface Driven {
 }
 
 const running = new Set<ChildProcess>();
+/** Those started with `perTest`: a test's own, not its suite's servers. */
+const perTest = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Kills (SIGKILL) every process a test started and left running. */
+/** Kills (SIGKILL) every process started with `perTest` and still running (for `afterEach`: a failed test leaves none behind). */
 export function killLeftovers(): void {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
+  for (const child of perTest) child.kill('SIGKILL');
+  perTest.clear();
 }
 
-export function startProcess(command: string, args: readonly string[], options: { cwd?: string; stdin?: boolean; controlFd?: boolean } = {}): Driven {
+/**
+ * `perTest`: the process belongs to one test (killed by `killLeftovers`),
+ * not to a suite (a server started in `beforeAll`, which the suite stops).
+ */
+export function startProcess(command: string, args: readonly string[], options: { cwd?: string; stdin?: boolean; controlFd?: boolean; perTest?: boolean } = {}): Driven {
   const stdio: Array<'pipe' | 'ignore'> = [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'];
   if (options.controlFd === true) stdio.push('pipe');
   const child = spawn(command, args, { cwd: options.cwd, stdio });
   running.add(child);
+  if (options.perTest === true) perTest.add(child);
   let output = '';
   const watchers = new Set<() => void>();
   const heard = (chunk: Buffer): void => {
@@ -56,6 +63,7 @@ export function startProcess(command: string, args: readonly string[], options: 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       running.delete(child);
+      perTest.delete(child);
       resolve({ code, signal });
     });
   });

@@ -14,6 +14,25 @@ import { haveRedis, startRedis, type RedisServer } from './redis-server.js';
 
 const CHILD = join(import.meta.dirname, 'redis-child.ts');
 
+/** Scripts Redis itself has run since its statistics were last reset (every budget call but PING is one). */
+async function scriptsRun(redis: RedisServer): Promise<number> {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  try {
+    const info = String(await client.sendCommand(['INFO', 'commandstats']));
+    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
+  } finally {
+    await client.quit();
+  }
+}
+
+async function resetStats(redis: RedisServer): Promise<void> {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  await client.sendCommand(['CONFIG', 'RESETSTAT']);
+  await client.quit();
+}
+
 interface Plan {
   name: string;
   count: number;
@@ -21,6 +40,7 @@ interface Plan {
   limit: number;
   ttl: number;
   slices?: false | { uses: number; ms: number };
+  callers?: number;
   path?: string;
   warmOrigin?: string;
 }
@@ -42,7 +62,7 @@ interface Member {
 afterEach(killLeftovers);
 
 function runChild(redis: RedisServer, origin: string, plan: Plan): Member {
-  const member = startProcess(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ slices: false, ...plan, redisUrl: redis.url, origin: plan.path === undefined ? origin : `${origin}${plan.path}` })], { stdin: true });
+  const member = startProcess(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ slices: false, ...plan, redisUrl: redis.url, origin: plan.path === undefined ? origin : `${origin}${plan.path}` })], { stdin: true, perTest: true });
   const result = member.exited.then(({ code, signal }) => {
     const line = member.output().split('\n').find((l) => l.startsWith('{'));
     if (code !== 0 || line === undefined) throw new Error(`child ${plan.name} exited ${String(code ?? signal)}: ${member.output()}`);
@@ -51,9 +71,10 @@ function runChild(redis: RedisServer, origin: string, plan: Plan): Member {
   return { process: member, ready: member.printed((output) => output.includes('ready\n')), go: () => member.child.stdin?.end('go\n'), result };
 }
 
-/** Starts the members together once all have warmed up; resolves with their results. */
-async function together(fleet: Member[]): Promise<Result[]> {
+/** Starts the members together once all have warmed up (and `beforeGo` has run); resolves with their results. */
+async function together(fleet: Member[], beforeGo?: () => Promise<unknown>): Promise<Result[]> {
   await Promise.all(fleet.map((m) => m.ready));
+  await beforeGo?.();
   for (const m of fleet) m.go();
   return Promise.all(fleet.map((m) => m.result));
 }
@@ -71,9 +92,11 @@ describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one red
     const origin = await startOrigin(40);
     try {
       const fleet = ['a', 'b', 'c', 'd'].map((name) => runChild(redis, origin.origin, { name, count: 20, everyMs: 10, limit: 3, ttl: 5000, slices: false }));
-      const results = await together(fleet);
+      const results = await together(fleet, () => resetStats(redis));
       for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 20 }, () => 200));
       expect(measured(origin.arrivals)).toHaveLength(80);
+      // Without slices every request asks and gives back: two scripts each at Redis.
+      expect(await scriptsRun(redis)).toBeGreaterThanOrEqual(2 * 80);
       expect(origin.peak).toBe(3);
       // Served in the order issued across the fleet: none overtaken by a request issued 300 ms or more after it,
       // while the line is 1-3 s long. The margin is the time from a call to its ask reaching Redis plus from the
@@ -84,17 +107,39 @@ describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one red
     }
   });
 
-  it('with local slices (8 uses, 100 ms): still never above the limit, and order holds within the slice bound', { timeout: 60_000 }, async () => {
+  it('with local slices (8 uses, 100 ms): still never above the limit, fewer calls to Redis, and order holds within the slice bound', { timeout: 60_000 }, async () => {
     const origin = await startOrigin(40);
     try {
       const fleet = ['a', 'b', 'c', 'd'].map((name) => runChild(redis, origin.origin, { name, count: 20, everyMs: 10, limit: 3, ttl: 5000, slices: { uses: 8, ms: 100 } }));
-      const results = await together(fleet);
+      const results = await together(fleet, () => resetStats(redis));
       for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 20 }, () => 200));
       expect(origin.peak).toBe(3);
+
       // A slice lets a process's newer requests go before older ones elsewhere: per lease, at most 8 uses in 100 ms.
       // Bound: none overtaken by more than limit x uses requests issued 300 ms or more after it.
       const worst = overtakes(measured(origin.arrivals), 300);
       expect(worst).toBeLessThanOrEqual(3 * 8);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  it('a busy process (50 callers in closed loops, limit 10) with slices: Redis runs far fewer than the two scripts per request it runs without', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(5);
+    try {
+      const counts: Record<string, number> = {};
+      for (const slices of [false, { uses: 8, ms: 1000 }] as const) {
+        // The shape the bench measures: the process holds the whole budget, and its own line is 40 long.
+        const fleet = [runChild(redis, origin.origin, { name: 'a', count: 400, everyMs: 0, callers: 50, limit: 10, ttl: 5000, slices })];
+        const results = await together(fleet, () => resetStats(redis));
+        for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 400 }, () => 200));
+        counts[slices === false ? 'without' : 'with'] = await scriptsRun(redis);
+      }
+      expect(origin.peak).toBe(10);
+      // Counted by Redis itself (INFO commandstats). Without slices: an ask and a release per request. With: a
+      // freed lease serves the next request waiting in its process, up to 8, so most requests cost no script.
+      expect(counts.without).toBeGreaterThanOrEqual(2 * 400);
+      expect(counts.with).toBeLessThan(0.6 * 400);
     } finally {
       await origin.close();
     }
