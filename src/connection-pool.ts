@@ -264,7 +264,8 @@ export class ConnectionPool implements Requester, RequestContext {
       const free = release;
       release = () => {
         unlink();
-        free();
+        // What the release returns (the budget's I/O) goes back to a body read that waits for it.
+        return free();
       };
       call = { ...call, init: { ...call.init, signal: own.signal } };
       signal = own.signal;
@@ -287,7 +288,8 @@ export class ConnectionPool implements Requester, RequestContext {
       throw error;
     }
     // destroy() aborts the body: the transport may have sent the request without a signal.
-    return watchResponse(response, release, this.#openBodies, call);
+    // With a fleet budget, reads wait for the lease's release: in a Worker it is I/O that must end inside the request.
+    return watchResponse(response, release, this.#openBodies, call, this.options.budget !== undefined);
   }
 
   /**

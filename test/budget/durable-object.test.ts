@@ -54,6 +54,23 @@ describe('durableObjectBudget: three Worker isolates sharing one PoolBudget name
     }
   });
 
+  it('manager.fetch in a Worker: the lease is back at the object by the time the handler has read the body and returned', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(0);
+    try {
+      for (let seq = 0; seq < 5; seq += 1) {
+        // A TTL far beyond the test: a release workerd cancelled would leave the lease held at the object. Each
+        // release reaches the object 100 ms after it is made, as from a Worker far from it.
+        const name = NAMES[seq % NAMES.length] as string;
+        const status = await call(fleet.urls.get(name) as string, { target: `${origin.origin}/fetch/${seq}`, api: 'fetch', limit: 1, ttl: 600_000, slowRelease: 100, seq, issued: Date.now() });
+        expect(status).toBe('200');
+        expect(JSON.parse(await call(fleet.urls.get(name) as string, { ping: origin.origin }))).toEqual({ leases: 0, waiting: 0 });
+      }
+      expect(origin.arrivals).toHaveLength(5);
+    } finally {
+      await origin.close();
+    }
+  });
+
   it('a restarted object keeps its leases: after kill -9 of workerd, the lease of a request that never ended holds the budget until its TTL runs out', { timeout: 60_000 }, async () => {
     const origin = await startOrigin(0);
     const ttl = 3000;

@@ -18,7 +18,8 @@
  * Each Worker answers `GET /?target=…&limit=…&ttl=…` by making one request
  * to `target` through its manager (`api=fetch`: `manager.fetch` and
  * `text()`; `abandon=1`: started and not awaited, the handler returns at
- * once), `GET /?stats=…` with its manager's `stats()` and the budget events
+ * once; `slowRelease=ms`: each release reaches the object `ms` later, as
+ * from a Worker far from it), `GET /?stats=…` with its manager's `stats()` and the budget events
  * it saw, and `GET /?ping=<origin>` with what the origin's object says it
  * holds (`{ leases, waiting }`).
  */
@@ -59,14 +60,30 @@ function namespace(env) {
     get: (name) => ({ fetch: (url, init = {}) => env.BUDGET.fetch(url, { ...init, headers: { 'x-object': name } }) }),
   };
 }
+/** The namespace with every call to \`path\` taking \`ms\` longer, as it does when the object is far away. */
+function slowed(ns, path, ms) {
+  return {
+    idFromName: (name) => ns.idFromName(name),
+    get: (id) => {
+      const stub = ns.get(id);
+      return {
+        fetch: async (url, init) => {
+          if (new URL(url).pathname === path) await new Promise((resolve) => setTimeout(resolve, ms));
+          return stub.fetch(url, init);
+        },
+      };
+    },
+  };
+}
 /** One manager per budget configuration, for every request of the isolate. */
 function managerFor(env, q) {
-  const key = [q('limit'), q('ttl'), q('onUnavailable')].join('/');
+  const key = [q('limit'), q('ttl'), q('onUnavailable'), q('slowRelease')].join('/');
   let manager = managers.get(key);
   if (manager === undefined) {
     const options = { limit: Number(q('limit')), ttl: Number(q('ttl')) };
     if (q('onUnavailable') !== '') options.onUnavailable = q('onUnavailable');
-    manager = new PoolManager({ maxSize: 100, budget: durableObjectBudget(namespace(env), options) });
+    const ns = q('slowRelease') === '' ? namespace(env) : slowed(namespace(env), '/release', Number(q('slowRelease')));
+    manager = new PoolManager({ maxSize: 100, budget: durableObjectBudget(ns, options) });
     const seen = [];
     for (const type of ['budgetunavailable', 'budgetrestored', 'budgetleaselost']) manager.addEventListener(type, (e) => seen.push(e.type));
     managers.set(key, manager);
