@@ -198,6 +198,10 @@ export class FleetBudget extends EventTarget implements Budget {
   readonly #origins = new Map<string, OriginState>();
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
   #probeDelay = 0;
+  /** When the next probe is due, while the coordinator is unavailable. */
+  #probeAt = 0;
+  /** The probe under way, which every request that comes by while it runs waits for. */
+  #probing: Promise<void> | undefined;
   #closed = false;
   /** Calls made to the coordinator so far (its own count), for `npm run bench` and the curious. */
   get calls(): number {
@@ -221,6 +225,16 @@ export class FleetBudget extends EventTarget implements Budget {
   }
 
   acquire(origin: string, options: BudgetAcquireOptions): Promise<BudgetLease> {
+    const { signal, timeout } = options;
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    // A probe that is due runs in this request (in a Worker the probe timer died with the request that set it).
+    if (this.#mode !== 'fleet' && !this.#closed && (this.#probing !== undefined || Date.now() >= this.#probeAt)) {
+      return this.#probeNow().then(() => this.#acquireNow(origin, options));
+    }
+    return this.#acquireNow(origin, options);
+  }
+
+  #acquireNow(origin: string, options: BudgetAcquireOptions): Promise<BudgetLease> {
     const { signal, timeout } = options;
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     if (this.#mode === 'local') return Promise.resolve(LOCAL_LEASE);
@@ -534,28 +548,44 @@ export class FleetBudget extends EventTarget implements Budget {
     }
     this.#dispatch('budgetunavailable', origin, error);
     this.#probeDelay = 100;
-    this.#probe();
+    this.#probeAt = Date.now() + this.#probeDelay;
+    this.#armProbe();
   }
 
-  /** Probes with backoff (100 ms, doubling to 5 s) until the coordinator answers. */
-  #probe(): void {
+  /**
+   * Probes with backoff (100 ms, doubling to 5 s) until the coordinator
+   * answers: by timer, and by the first request that comes by once a probe
+   * is due (a Worker's timer dies with the request that set it).
+   */
+  #armProbe(): void {
+    clearTimeout(this.#probeTimer);
     if (this.#closed) return;
-    this.#probeTimer = setTimeout(() => {
-        this.#coordinator.probe().then(
-        () => {
-          if (this.#closed) return;
-          this.#mode = 'fleet';
-          this.#dispatch('budgetrestored');
-          for (const state of this.#origins.values()) this.#pump(state);
-        },
-        () => {
-          this.#probeDelay = Math.min(this.#probeDelay * 2, 5000);
-          this.#probe();
-        },
-      );
-    }, this.#probeDelay);
+    this.#probeTimer = setTimeout(() => void this.#probeNow(), Math.max(0, this.#probeAt - Date.now()));
     // Probing alone does not keep a Node process alive.
     (this.#probeTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** One probe at a time; resolves (never rejects) once it has answered or failed. */
+  #probeNow(): Promise<void> {
+    if (this.#probing !== undefined) return this.#probing;
+    clearTimeout(this.#probeTimer);
+    const probing = this.#coordinator.probe().then(
+      () => {
+        this.#probing = undefined;
+        if (this.#closed || this.#mode === 'fleet') return;
+        this.#mode = 'fleet';
+        this.#dispatch('budgetrestored');
+        for (const state of this.#origins.values()) this.#pump(state);
+      },
+      () => {
+        this.#probing = undefined;
+        this.#probeDelay = Math.min(this.#probeDelay * 2, 5000);
+        this.#probeAt = Date.now() + this.#probeDelay;
+        this.#armProbe();
+      },
+    );
+    this.#probing = probing;
+    return probing;
   }
 }
 

@@ -91,3 +91,48 @@ describe('durableObjectBudget: three Worker isolates sharing one PoolBudget name
     }
   });
 });
+
+describe('durableObjectBudget: the PoolBudget objects in a workerd of their own, stopped (SIGKILL) while the Workers live', () => {
+  let fleet: WorkerdFleet;
+  beforeAll(async () => {
+    fleet = await startFleet(['w1'], { separate: true });
+  }, 60_000);
+  afterAll(async () => {
+    await fleet?.close();
+  });
+
+  for (const onUnavailable of ['local', 'fail'] as const) {
+    it(`onUnavailable '${onUnavailable}': events, stats().budget and what a request gets, until the object is back`, { timeout: 60_000 }, async () => {
+      const origin = await startOrigin(0);
+      const w1 = fleet.urls.get('w1') as string;
+      const params = { limit: 2, ttl: 5000, onUnavailable };
+      const stats = async (): Promise<{ stats: Array<{ budget?: { mode: string } }>; events: string[] }> => JSON.parse(await call(w1, { ...params, stats: 1 })) as never;
+      try {
+        expect(await call(w1, { ...params, target: `${origin.origin}/before`, seq: 0 })).toBe('200');
+        await fleet.stopBudget();
+        const during = await call(w1, { ...params, target: `${origin.origin}/during`, seq: 1 });
+        if (onUnavailable === 'local') {
+          expect(during).toBe('200');
+          expect(origin.arrivals.map((a) => a.path)).toEqual(['/before', '/during']);
+        } else {
+          expect(during).toMatch(/BudgetUnavailableError/);
+          expect(origin.arrivals.map((a) => a.path)).toEqual(['/before']);
+        }
+        let seen = await stats();
+        expect(seen.events).toEqual(['budgetunavailable']);
+        expect(seen.stats[0]?.budget?.mode).toBe(onUnavailable);
+        await fleet.startBudget();
+        // The next request probes (the probe's timer died with the request that set it) and goes through the object.
+        expect(await call(w1, { ...params, target: `${origin.origin}/after`, seq: 2 })).toBe('200');
+        seen = await stats();
+        expect(seen.events).toEqual(['budgetunavailable', 'budgetrestored']);
+        expect(seen.stats[0]?.budget?.mode).toBe('fleet');
+        expect(origin.arrivals.at(-1)?.path).toBe('/after');
+        // Its lease went back to the restarted object.
+        expect(JSON.parse(await call(w1, { ping: origin.origin }))).toEqual({ leases: 0, waiting: 0 });
+      } finally {
+        await origin.close();
+      }
+    });
+  }
+});
