@@ -225,7 +225,7 @@ export class FleetBudget extends EventTarget implements Budget {
   }
 
   acquire(origin: string, options: BudgetAcquireOptions): Promise<BudgetLease> {
-    const { signal, timeout } = options;
+    const signal = options.signal;
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     // A probe that is due runs in this request (in a Worker the probe timer died with the request that set it).
     if (this.#mode !== 'fleet' && !this.#closed && (this.#probing !== undefined || Date.now() >= this.#probeAt)) {

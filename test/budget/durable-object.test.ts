@@ -95,7 +95,7 @@ describe('durableObjectBudget: three Worker isolates sharing one PoolBudget name
 describe('durableObjectBudget: the PoolBudget objects in a workerd of their own, stopped (SIGKILL) while the Workers live', () => {
   let fleet: WorkerdFleet;
   beforeAll(async () => {
-    fleet = await startFleet(['w1'], { separate: true });
+    fleet = await startFleet(NAMES, { separate: true });
   }, 60_000);
   afterAll(async () => {
     await fleet?.close();
@@ -105,12 +105,15 @@ describe('durableObjectBudget: the PoolBudget objects in a workerd of their own,
     it(`onUnavailable '${onUnavailable}': events, stats().budget and what a request gets, until the object is back`, { timeout: 60_000 }, async () => {
       const origin = await startOrigin(0);
       const w1 = fleet.urls.get('w1') as string;
-      const params = { limit: 2, ttl: 5000, onUnavailable };
+      // Retried for 300 ms before the object counts as unavailable (it stays down longer here).
+      const params = { limit: 2, ttl: 5000, onUnavailable, retryFor: 300 };
       const stats = async (): Promise<{ stats: Array<{ budget?: { mode: string } }>; events: string[] }> => JSON.parse(await call(w1, { ...params, stats: 1 })) as never;
       try {
         expect(await call(w1, { ...params, target: `${origin.origin}/before`, seq: 0 })).toBe('200');
         await fleet.stopBudget();
         const during = await call(w1, { ...params, target: `${origin.origin}/during`, seq: 1 });
+        // The first probe is due 100 ms after the failure (the documented backoff); nothing happens meanwhile to await.
+        const probeDue = new Promise((resolve) => setTimeout(resolve, 150));
         if (onUnavailable === 'local') {
           expect(during).toBe('200');
           expect(origin.arrivals.map((a) => a.path)).toEqual(['/before', '/during']);
@@ -122,6 +125,7 @@ describe('durableObjectBudget: the PoolBudget objects in a workerd of their own,
         expect(seen.events).toEqual(['budgetunavailable']);
         expect(seen.stats[0]?.budget?.mode).toBe(onUnavailable);
         await fleet.startBudget();
+        await probeDue;
         // The next request probes (the probe's timer died with the request that set it) and goes through the object.
         expect(await call(w1, { ...params, target: `${origin.origin}/after`, seq: 2 })).toBe('200');
         seen = await stats();
@@ -135,4 +139,50 @@ describe('durableObjectBudget: the PoolBudget objects in a workerd of their own,
       }
     });
   }
+});
+
+/** Resolves once `check` holds, asking again every 20 ms (what the object holds is seen only by asking it). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe('durableObjectBudget: a restarted PoolBudget keeps its line', () => {
+  let fleet: WorkerdFleet;
+  beforeAll(async () => {
+    fleet = await startFleet(NAMES, { separate: true });
+  }, 60_000);
+  afterAll(async () => {
+    await fleet?.close();
+  });
+
+  it('three requests waiting in line (one per isolate), the objects SIGKILLed and restarted, a newcomer after them: served in arrival order, never above the limit', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(0);
+    // A TTL long enough that no renewal falls in the test; calls retried while the objects are down.
+    const params = { limit: 1, ttl: 60_000, retryFor: 20_000 };
+    const url = (name: string): string => fleet.urls.get(name) as string;
+    const waiting = async (n: number): Promise<boolean> => (JSON.parse(await call(url('w1'), { ping: origin.origin })) as { waiting: number }).waiting === n;
+    try {
+      const holder = call(url('w1'), { ...params, target: `${origin.origin}/hold/holder`, seq: 0, issued: Date.now() });
+      await origin.arrived(1);
+      const calls: Array<Promise<string>> = [];
+      for (const [seq, name] of [[1, 'w2'], [2, 'w3'], [3, 'w1']] as const) {
+        calls.push(call(url(name), { ...params, target: `${origin.origin}/line/${seq}`, seq, issued: Date.now() }));
+        await until(() => waiting(seq));
+      }
+      await fleet.stopBudget();
+      await fleet.startBudget();
+      // At once: the three waiting calls, cut by the kill, are being tried again (50 ms doubling).
+      calls.push(call(url('w2'), { ...params, target: `${origin.origin}/line/4`, seq: 4, issued: Date.now() }));
+      await until(() => waiting(4));
+      origin.releaseHeld();
+      expect(await holder).toBe('200');
+      expect(await Promise.all(calls)).toEqual(['200', '200', '200', '200']);
+      expect(origin.arrivals.map((a) => a.path)).toEqual(['/hold/holder', '/line/1', '/line/2', '/line/3', '/line/4']);
+      expect(origin.peak).toBe(1);
+      expect(JSON.parse(await call(url('w1'), { ping: origin.origin }))).toEqual({ leases: 0, waiting: 0 });
+    } finally {
+      origin.releaseHeld();
+      await origin.close();
+    }
+  });
 });

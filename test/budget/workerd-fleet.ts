@@ -77,11 +77,12 @@ function slowed(ns, path, ms) {
 }
 /** One manager per budget configuration, for every request of the isolate. */
 function managerFor(env, q) {
-  const key = [q('limit'), q('ttl'), q('onUnavailable'), q('slowRelease')].join('/');
+  const key = [q('limit'), q('ttl'), q('onUnavailable'), q('slowRelease'), q('retryFor')].join('/');
   let manager = managers.get(key);
   if (manager === undefined) {
     const options = { limit: Number(q('limit')), ttl: Number(q('ttl')) };
     if (q('onUnavailable') !== '') options.onUnavailable = q('onUnavailable');
+    if (q('retryFor') !== '') options.retryFor = Number(q('retryFor'));
     const ns = q('slowRelease') === '' ? namespace(env) : slowed(namespace(env), '/release', Number(q('slowRelease')));
     manager = new PoolManager({ maxSize: 100, budget: durableObjectBudget(ns, options) });
     const seen = [];
