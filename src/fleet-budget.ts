@@ -253,6 +253,7 @@ export class FleetBudget extends EventTarget implements Budget {
     // Served, or gone (abort, timeout): its ask, if it has one, is withdrawn.
     const left = (): void => this.#left(state, waiter);
     waiter.granted.then(left, left);
+    options.onEnded?.(() => this.#ended(state, waiter));
     if (this.#covered(state, Date.now()) < state.waiters.size) this.#ask(state, waiter);
     else state.unasked.add(waiter);
     this.#pump(state);
@@ -409,6 +410,27 @@ export class FleetBudget extends EventTarget implements Budget {
   #withdrawSpares(state: OriginState): void {
     for (const ask of state.spare) ask.controller.abort(WITHDRAWN);
     state.spare.clear();
+  }
+
+  /**
+   * The waiter's request has ended (a Worker's, found by another request):
+   * out of the line unsettled, and its ask withdrawn from here (the
+   * withdrawal's I/O is the caller's, a live request's), so the fleet's line
+   * does not grant a lease nobody will use or give back. A withdrawal never
+   * counts as the coordinator being down.
+   */
+  #ended(state: OriginState, waiter: Waiter): void {
+    if (!waiter.inLine) return;
+    waiter.drop();
+    state.unasked.delete(waiter);
+    const ask = state.asks.get(waiter);
+    if (ask !== undefined) {
+      state.asks.delete(waiter);
+      ask.waiter = undefined;
+      ask.controller.abort(WITHDRAWN);
+    }
+    this.#pump(state);
+    this.#forgetIfIdle(state);
   }
 
   /** A waiter left the line (served or gone): its ask goes on or goes. */

@@ -71,6 +71,35 @@ describe('durableObjectBudget: three Worker isolates sharing one PoolBudget name
     }
   });
 
+  it('a request that ends while waiting for its lease gives up its place: the next one is served when the holder is done, not after the TTL of a lease nobody uses', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(0);
+    const ttl = 10_000;
+    const params = { limit: 1, ttl };
+    try {
+      const holder = call(fleet.urls.get('w1') as string, { ...params, target: `${origin.origin}/hold/holder`, seq: 0 });
+      await origin.arrived(1);
+      // Its handler returns at once, leaving the request waiting in the object's line.
+      expect(await call(fleet.urls.get('w2') as string, { ...params, target: `${origin.origin}/abandoned`, seq: 1, abandon: 1 })).toBe('abandoned');
+      await until(async () => (JSON.parse(await call(fleet.urls.get('w2') as string, { ping: origin.origin })) as { waiting: number }).waiting === 1);
+      const next = call(fleet.urls.get('w2') as string, { ...params, target: `${origin.origin}/next`, seq: 2 });
+      await until(async () => (JSON.parse(await call(fleet.urls.get('w2') as string, { ping: origin.origin })) as { waiting: number }).waiting === 2);
+      const releasedAt = Date.now();
+      origin.releaseHeld();
+      expect(await holder).toBe('200');
+      expect(await next).toBe('200');
+      expect(origin.arrivals.map((a) => a.path)).toEqual(['/hold/holder', '/next']);
+      // The ended request is found by the others' heartbeat within 1.5 s; a lease granted to it would have held the budget for the TTL.
+      expect((origin.arrivals[1]?.arrived ?? Infinity) - releasedAt).toBeLessThan(ttl / 2);
+      const stats = JSON.parse(await call(fleet.urls.get('w2') as string, { ...params, stats: 1 })) as { stats: Array<{ budget?: { mode: string; waiting: number } }>; events: string[] };
+      expect(stats.events).toEqual([]);
+      expect(stats.stats[0]?.budget).toMatchObject({ mode: 'fleet', waiting: 0 });
+      expect(JSON.parse(await call(fleet.urls.get('w1') as string, { ping: origin.origin }))).toEqual({ leases: 0, waiting: 0 });
+    } finally {
+      origin.releaseHeld();
+      await origin.close();
+    }
+  });
+
   it('a restarted object keeps its leases: after kill -9 of workerd, the lease of a request that never ended holds the budget until its TTL runs out', { timeout: 60_000 }, async () => {
     const origin = await startOrigin(0);
     const ttl = 3000;
