@@ -5,6 +5,7 @@
  * requests in flight.
  */
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterEach, afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetUnavailableError, PoolManager, type BudgetEvent } from '../../adapters/node/index.js';
@@ -224,5 +225,32 @@ describe.skipIf(!haveRedis)('redisBudget: when Redis stops', () => {
     const fake = { sendCommand: async () => null, duplicate: () => { throw new Error('unused'); } };
     expect(() => redisBudget(fake as never, { limit: 1, callTimeout: 0 })).toThrow(/redisBudget callTimeout must be a positive integer number of milliseconds, got 0/);
     expect(() => redisBudget(fake as never, { limit: 1, prefx: 'x' } as never)).toThrow(/Unknown redisBudget option "prefx"/);
+  });
+});
+
+describe.skipIf(!haveRedis)('redisBudget over an ioredis client', () => {
+  it('two managers, each with its own ioredis client, limit 2: never more than 2 in flight at the origin, every request served, every lease back in Redis', { timeout: 30_000 }, async () => {
+    const redis = await startRedis();
+    const origin = await startOrigin(30);
+    const clients = [new Redis(redis.url), new Redis(redis.url)];
+    const budgets = clients.map((client) => redisBudget(client, { limit: 2, ttl: 5000, slices: false }));
+    const managers = budgets.map((budget) => new PoolManager({ maxSize: 10, budget }));
+    try {
+      await resetStats(redis);
+      const statuses = await Promise.all(managers.flatMap((manager, m) => Array.from({ length: 6 }, (_, i) =>
+        manager.request('GET', `${origin.origin}/${m}/${i}`, { headers: { 'x-child': String(m), 'x-seq': String(i), 'x-issued': String(Date.now()) } }).then((r) => r.status))));
+      expect(statuses).toEqual(Array.from({ length: 12 }, () => 200));
+      expect(origin.arrivals).toHaveLength(12);
+      expect(origin.peak).toBe(2);
+      // Through Redis: an ask and a release per request, and no lease left.
+      expect(await scriptsRun(redis)).toBeGreaterThanOrEqual(2 * 12);
+      expect(await clients[0]?.call('ZCARD', `poolfetch:budget:{${origin.origin}}:leases`)).toBe(0);
+    } finally {
+      for (const manager of managers) await manager.close();
+      for (const budget of budgets) await budget.close();
+      for (const client of clients) await client.quit();
+      await origin.close();
+      await redis.close();
+    }
   });
 });
