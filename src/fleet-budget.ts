@@ -208,6 +208,9 @@ export class FleetBudget extends EventTarget implements Budget {
     return this.#coordinator.calls;
   }
 
+  /** What each waiter was served with, so that the end of its request (`onEnded`) can give a lease back its continuation never took. */
+  readonly #servedWith = new WeakMap<Waiter, Release>();
+
   /** The managers given this budget, held weakly: a budget shared by many must not keep each alive. */
   readonly #managers = new Set<WeakRef<EventTarget>>();
 
@@ -420,7 +423,11 @@ export class FleetBudget extends EventTarget implements Budget {
    * counts as the coordinator being down.
    */
   #ended(state: OriginState, waiter: Waiter): void {
-    if (!waiter.inLine) return;
+    if (!waiter.inLine) {
+      // Served after its request ended (before anyone noticed): the lease goes back from here.
+      void this.#servedWith.get(waiter)?.();
+      return;
+    }
     waiter.drop();
     state.unasked.delete(waiter);
     const ask = state.asks.get(waiter);
@@ -462,7 +469,9 @@ export class FleetBudget extends EventTarget implements Budget {
   /** Hands `held` to `waiter`; the ask it had, if any, goes on to another waiter (see `#handOn`). */
   #serve(state: OriginState, waiter: Waiter, held: Held): void {
     state.unasked.delete(waiter);
-    waiter.grant(this.#releaser(state, held));
+    const release = this.#releaser(state, held);
+    this.#servedWith.set(waiter, release);
+    waiter.grant(release);
     this.#handOn(state, waiter);
   }
 
