@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { durableObjectBudget } from '../../adapters/budget/durable-object.js';
 import { overtakes, startOrigin } from './processes.js';
 import { startFleet, type WorkerdFleet } from './workerd-fleet.js';
 
@@ -213,5 +214,15 @@ describe('durableObjectBudget: a restarted PoolBudget keeps its line', () => {
       origin.releaseHeld();
       await origin.close();
     }
+  });
+});
+
+describe('durableObjectBudget options', () => {
+  it('bad options: a TypeError naming the value', () => {
+    const namespace = { idFromName: (name: string) => name, get: () => ({ fetch: () => Promise.reject(new Error('unused')) }) };
+    expect(() => durableObjectBudget({} as never, { limit: 1 })).toThrow(/durableObjectBudget namespace must be a Durable Object namespace binding/);
+    expect(() => durableObjectBudget(namespace, { limit: 1, retryFor: -5 })).toThrow(TypeError);
+    expect(() => durableObjectBudget(namespace, { limit: 1, retryFor: -5 })).toThrow(/durableObjectBudget retryFor must be a non-negative integer number of milliseconds, got -5/);
+    expect(() => durableObjectBudget(namespace, { limit: 1, retryfor: 5 } as never)).toThrow(/Unknown durableObjectBudget option "retryfor"/);
   });
 });
