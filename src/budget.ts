@@ -25,6 +25,14 @@ export interface BudgetAcquireOptions {
   readonly signal?: AbortSignal | undefined;
   /** Ms left of `poolTimeout`; then `EmptyPoolError`. No timer without it. */
   readonly timeout?: number | undefined;
+  /**
+   * Given where requests can end under the wait (workerd): the budget hands
+   * it a function that takes this wait out of its line WITHOUT settling it
+   * and withdraws its ask, which the core calls from another request once
+   * this one has ended (settling an ended request's promise from another is
+   * what workerd cancels).
+   */
+  readonly onEnded?: ((drop: () => void) => void) | undefined;
 }
 
 /** What `stats()` shows of a budget, per origin. */

@@ -264,7 +264,8 @@ export class ConnectionPool implements Requester, RequestContext {
       const free = release;
       release = () => {
         unlink();
-        free();
+        // What the release returns (the budget's I/O) goes back to a body read that waits for it.
+        return free();
       };
       call = { ...call, init: { ...call.init, signal: own.signal } };
       signal = own.signal;
@@ -287,7 +288,8 @@ export class ConnectionPool implements Requester, RequestContext {
       throw error;
     }
     // destroy() aborts the body: the transport may have sent the request without a signal.
-    return watchResponse(response, release, this.#openBodies, call);
+    // With a fleet budget, reads wait for the lease's release: in a Worker it is I/O that must end inside the request.
+    return watchResponse(response, release, this.#openBodies, call, this.options.budget !== undefined);
   }
 
   /**
@@ -523,7 +525,7 @@ export class ConnectionPool implements Requester, RequestContext {
     if (lease !== undefined) lease.release = local;
     const total = this.#shared.total;
     const budget = this.options.budget;
-    if (total === undefined) return this.#checkedAfterWait(budget === undefined ? local : await this.#leased(budget, local, signal, deadline), signal);
+    if (total === undefined) return this.#checkedAfterWait(budget === undefined ? local : await this.#leased(budget, local, signal, deadline, lease), signal);
     let releaseTotal = total.tryTake();
     if (releaseTotal === undefined && lease !== undefined) {
       this.#shared.leases?.sweep();
@@ -560,7 +562,7 @@ export class ConnectionPool implements Requester, RequestContext {
       both();
       local();
     };
-    return this.#checkedAfterWait(budget === undefined ? slots : await this.#leased(budget, slots, signal, deadline), signal);
+    return this.#checkedAfterWait(budget === undefined ? slots : await this.#leased(budget, slots, signal, deadline, lease), signal);
   }
 
   /**
@@ -568,14 +570,28 @@ export class ConnectionPool implements Requester, RequestContext {
    * holds its own slots, so it is consulted last; it goes back with them. The
    * release returns the budget's I/O, which a body read waits for.
    */
-  async #leased(budget: Budget, slots: Release, signal: AbortSignal | undefined, deadline: number | undefined): Promise<Release> {
+  async #leased(budget: Budget, slots: Release, signal: AbortSignal | undefined, deadline: number | undefined, context: Lease | undefined): Promise<Release> {
     // destroy() and a stuck disposal stop this wait as they stop the lines'.
     const stop = new AbortController();
     const unlink = signal === undefined ? noop : onAbort(signal, () => stop.abort(signal.reason));
     this.#leaseWaits.add(stop);
     this.#waitingTotal += 1;
+    // Where requests end under the wait (workerd): the request's end, found by another request's sweep, takes the
+    // wait out of the budget's line unsettled (its ask withdrawn in the sweeper's context), as from the slots' lines.
+    let dropped: (() => void) | undefined;
+    const undo = context?.undo;
+    if (context !== undefined) {
+      context.undo = (ended) => {
+        dropped?.();
+        undo?.(ended);
+      };
+    }
     try {
-      const lease = await budget.acquire(this.origin, { signal: stop.signal, timeout: deadline === undefined ? undefined : Math.max(0, deadline - Date.now()) });
+      const lease = await budget.acquire(this.origin, {
+        signal: stop.signal,
+        timeout: deadline === undefined ? undefined : Math.max(0, deadline - Date.now()),
+        ...(context === undefined ? {} : { onEnded: (drop: () => void) => (dropped = drop) }),
+      });
       return () => {
         const done = lease.release();
         slots();
@@ -588,6 +604,7 @@ export class ConnectionPool implements Requester, RequestContext {
       this.#waitingTotal -= 1;
       this.#leaseWaits.delete(stop);
       unlink();
+      if (context !== undefined) context.undo = undo;
     }
   }
 

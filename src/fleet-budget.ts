@@ -136,6 +136,13 @@ class Held {
   }
 }
 
+/** One ask in the coordinator's line, made for a waiter; with slices, handed on to another waiter when its own was served otherwise. */
+interface Ask {
+  readonly controller: AbortController;
+  /** The waiter whose ask it is now; undefined while it is spare. */
+  waiter: Waiter | undefined;
+}
+
 /** One origin's state in this process. */
 interface OriginState {
   readonly origin: string;
@@ -149,12 +156,25 @@ interface OriginState {
    * I/O is not cancelled when another request ends) and its grant goes to
    * that waiter.
    */
-  readonly asks: Map<Waiter, AbortController>;
+  readonly asks: Map<Waiter, Ask>;
+  /**
+   * Asks whose waiter was served by a slice (or left) while no waiter here
+   * lacked one: kept for the next waiter that needs one while this process
+   * has waiters (its place in the fleet's line is older than a new ask's),
+   * withdrawn once none waits. Only with slices: in a Worker an ask is I/O of
+   * its own request and must not serve another's.
+   */
+  readonly spare: Set<Ask>;
   /** Waiters in line without an ask: a held lease was expected to serve them (a slice). */
   readonly unasked: Set<Waiter>;
   lost: number;
-  /** The last ask had to wait in the coordinator's line: only then do held leases serve waiters that have not asked (slices). */
-  full: boolean;
+  /**
+   * When an ask last had to wait in the coordinator's line. Slices serve
+   * only while the budget is full: since then (within `slices.ms`), or while
+   * this process holds all of it. An ask answered at once does not end it:
+   * it may only have taken the lease this process just gave back.
+   */
+  fullAt: number;
   /** When the held leases were last renewed (or the first was granted). */
   renewedAt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -178,11 +198,18 @@ export class FleetBudget extends EventTarget implements Budget {
   readonly #origins = new Map<string, OriginState>();
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
   #probeDelay = 0;
+  /** When the next probe is due, while the coordinator is unavailable. */
+  #probeAt = 0;
+  /** The probe under way, which every request that comes by while it runs waits for. */
+  #probing: Promise<void> | undefined;
   #closed = false;
   /** Calls made to the coordinator so far (its own count), for `npm run bench` and the curious. */
   get calls(): number {
     return this.#coordinator.calls;
   }
+
+  /** What each waiter was served with, so that the end of its request (`onEnded`) can give a lease back its continuation never took. */
+  readonly #servedWith = new WeakMap<Waiter, Release>();
 
   /** The managers given this budget, held weakly: a budget shared by many must not keep each alive. */
   readonly #managers = new Set<WeakRef<EventTarget>>();
@@ -201,6 +228,16 @@ export class FleetBudget extends EventTarget implements Budget {
   }
 
   acquire(origin: string, options: BudgetAcquireOptions): Promise<BudgetLease> {
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    // A probe that is due runs in this request (in a Worker the probe timer died with the request that set it).
+    if (this.#mode !== 'fleet' && !this.#closed && (this.#probing !== undefined || Date.now() >= this.#probeAt)) {
+      return this.#probeNow().then(() => this.#acquireNow(origin, options));
+    }
+    return this.#acquireNow(origin, options);
+  }
+
+  #acquireNow(origin: string, options: BudgetAcquireOptions): Promise<BudgetLease> {
     const { signal, timeout } = options;
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     if (this.#mode === 'local') return Promise.resolve(LOCAL_LEASE);
@@ -219,6 +256,7 @@ export class FleetBudget extends EventTarget implements Budget {
     // Served, or gone (abort, timeout): its ask, if it has one, is withdrawn.
     const left = (): void => this.#left(state, waiter);
     waiter.granted.then(left, left);
+    options.onEnded?.(() => this.#ended(state, waiter));
     if (this.#covered(state, Date.now()) < state.waiters.size) this.#ask(state, waiter);
     else state.unasked.add(waiter);
     this.#pump(state);
@@ -251,8 +289,9 @@ export class FleetBudget extends EventTarget implements Budget {
     clearTimeout(this.#probeTimer);
     for (const state of this.#origins.values()) {
       clearTimeout(state.timer);
-      for (const ask of state.asks.values()) ask.abort(new BudgetUnavailableError(`${this.#name} was closed`));
+      for (const ask of [...state.asks.values(), ...state.spare]) ask.controller.abort(new BudgetUnavailableError(`${this.#name} was closed`));
       state.asks.clear();
+      state.spare.clear();
       state.waiters.failAll(new BudgetUnavailableError(`${this.#name} was closed`));
     }
     await this.#coordinator.close?.();
@@ -261,7 +300,10 @@ export class FleetBudget extends EventTarget implements Budget {
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin);
     if (state === undefined) {
-      state = { origin, limit: this.#options.limit(origin), waiters: new WaiterList(), held: new Set(), asks: new Map(), unasked: new Set(), lost: 0, full: false, renewedAt: 0, timer: undefined, timerAt: Infinity };
+      state = {
+        origin, limit: this.#options.limit(origin), waiters: new WaiterList(), held: new Set(), asks: new Map(), spare: new Set(), unasked: new Set(),
+        lost: 0, fullAt: -Infinity, renewedAt: 0, timer: undefined, timerAt: Infinity,
+      };
       this.#origins.set(origin, state);
     }
     return state;
@@ -271,14 +313,18 @@ export class FleetBudget extends EventTarget implements Budget {
     return !held.lost && held.uses < this.#options.sliceUses && now - held.since < this.#options.sliceMs;
   }
 
+  /** Whether slices serve now (see `fullAt`); never without slices. */
+  #full(state: OriginState, now: number): boolean {
+    return this.#options.sliceUses > 1 && (now - state.fullAt < this.#options.sliceMs || state.held.size >= state.limit);
+  }
+
   /**
    * Requests the leases held here will still serve (uses left in their
-   * slices), while the budget is full (the last ask had to queue, or this
-   * process holds all of it); 0 while it is not, where an ask is answered at
-   * once and waiting for a slice would only be slower.
+   * slices), while the budget is full; 0 while it is not, where an ask is
+   * answered at once and waiting for a slice would only be slower.
    */
   #covered(state: OriginState, now: number): number {
-    if (!state.full && state.held.size < state.limit) return 0;
+    if (!this.#full(state, now)) return 0;
     let covered = 0;
     for (const held of state.held) if (this.#sliceable(held, now)) covered += this.#options.sliceUses - held.uses;
     return covered;
@@ -302,55 +348,131 @@ export class FleetBudget extends EventTarget implements Budget {
         else if (state.unasked.delete(w)) this.#ask(state, w);
       }
     }
+    // A busy process keeps its spare asks for the waiters to come; an idle one hoards no place in the line.
+    if (state.waiters.size === 0) this.#withdrawSpares(state);
     this.#schedule(state, now);
   }
 
   #ask(state: OriginState, waiter: Waiter): void {
-    const ask = new AbortController();
+    for (const spare of state.spare) {
+      state.spare.delete(spare);
+      spare.waiter = waiter;
+      state.asks.set(waiter, spare);
+      return;
+    }
+    const ask: Ask = { controller: new AbortController(), waiter };
     state.asks.set(waiter, ask);
-    let queued = false;
-    this.#coordinator.acquire(state.origin, state.limit, this.#options.ttl, ask.signal, () => {
-      queued = true;
-      state.full = true;
+    const signal = ask.controller.signal;
+    this.#coordinator.acquire(state.origin, state.limit, this.#options.ttl, signal, () => {
+      state.fullAt = Date.now();
     }).then(
       (id) => {
-        if (!queued) state.full = false;
-        if (state.asks.get(waiter) === ask) state.asks.delete(waiter);
-        this.#granted(state, new Held(id), waiter);
+        const asker = this.#detach(state, ask);
+        this.#granted(state, new Held(id), asker);
       },
       (error: unknown) => {
-        if (state.asks.get(waiter) === ask) state.asks.delete(waiter);
-        if (!ask.signal.aborted) this.#unavailable(error, state.origin);
+        this.#detach(state, ask);
+        if (!signal.aborted) this.#unavailable(error, state.origin);
       },
     );
   }
 
-  /** A waiter left the line (served or gone): its ask goes. */
-  #left(state: OriginState, waiter: Waiter): void {
+  /** Takes `ask` off its waiter (or out of the spares); returns the waiter it was for. */
+  #detach(state: OriginState, ask: Ask): Waiter | undefined {
+    const waiter = ask.waiter;
+    if (waiter === undefined) state.spare.delete(ask);
+    else if (state.asks.get(waiter) === ask) state.asks.delete(waiter);
+    ask.waiter = undefined;
+    return waiter;
+  }
+
+  /**
+   * `waiter` no longer needs its ask (served, or gone). With slices the ask
+   * keeps its place in the fleet's line for the first waiter here without
+   * one, or as a spare; without, it is withdrawn (a Worker's ask is its own
+   * request's I/O).
+   */
+  #handOn(state: OriginState, waiter: Waiter): void {
+    const ask = state.asks.get(waiter);
+    if (ask === undefined) return;
+    state.asks.delete(waiter);
+    ask.waiter = undefined;
+    if (this.#options.sliceUses <= 1) {
+      ask.controller.abort(WITHDRAWN);
+      return;
+    }
+    for (let w = state.waiters.head; w !== undefined; w = w.next) {
+      if (!state.unasked.delete(w)) continue;
+      ask.waiter = w;
+      state.asks.set(w, ask);
+      return;
+    }
+    state.spare.add(ask);
+  }
+
+  #withdrawSpares(state: OriginState): void {
+    for (const ask of state.spare) ask.controller.abort(WITHDRAWN);
+    state.spare.clear();
+  }
+
+  /**
+   * The waiter's request has ended (a Worker's, found by another request):
+   * out of the line unsettled, and its ask withdrawn from here (the
+   * withdrawal's I/O is the caller's, a live request's), so the fleet's line
+   * does not grant a lease nobody will use or give back. A withdrawal never
+   * counts as the coordinator being down.
+   */
+  #ended(state: OriginState, waiter: Waiter): void {
+    if (!waiter.inLine) {
+      // Served after its request ended (before anyone noticed): the lease goes back from here.
+      void this.#servedWith.get(waiter)?.();
+      return;
+    }
+    waiter.drop();
     state.unasked.delete(waiter);
     const ask = state.asks.get(waiter);
     if (ask !== undefined) {
       state.asks.delete(waiter);
-      ask.abort(WITHDRAWN);
+      ask.waiter = undefined;
+      ask.controller.abort(WITHDRAWN);
     }
+    this.#pump(state);
+    this.#forgetIfIdle(state);
+  }
+
+  /** A waiter left the line (served or gone): its ask goes on or goes. */
+  #left(state: OriginState, waiter: Waiter): void {
+    state.unasked.delete(waiter);
+    this.#handOn(state, waiter);
     this.#pump(state);
     this.#forgetIfIdle(state);
   }
 
   /**
    * A lease came from the coordinator: to the waiter that asked, or, if it
-   * left meanwhile, to the first in line, or straight back.
+   * left meanwhile (or the ask was spare), to the first in line, or straight
+   * back.
    */
-  #granted(state: OriginState, held: Held, asker: Waiter): void {
-    const waiter = asker.inLine ? asker : state.waiters.head;
+  #granted(state: OriginState, held: Held, asker: Waiter | undefined): void {
+    const waiter = asker?.inLine === true ? asker : state.waiters.head;
     if (waiter === undefined || this.#mode !== 'fleet') {
       void this.#giveBack(state, held);
+      this.#pump(state);
       this.#forgetIfIdle(state);
       return;
     }
     if (state.held.size === 0) state.renewedAt = held.since;
     state.held.add(held);
-    waiter.grant(this.#releaser(state, held));
+    this.#serve(state, waiter, held);
+  }
+
+  /** Hands `held` to `waiter`; the ask it had, if any, goes on to another waiter (see `#handOn`). */
+  #serve(state: OriginState, waiter: Waiter, held: Held): void {
+    state.unasked.delete(waiter);
+    const release = this.#releaser(state, held);
+    this.#servedWith.set(waiter, release);
+    waiter.grant(release);
+    this.#handOn(state, waiter);
   }
 
   #releaser(state: OriginState, held: Held): Release {
@@ -363,20 +485,17 @@ export class FleetBudget extends EventTarget implements Budget {
   }
 
   /**
-   * A request is done with its lease: the first waiter here that did not ask
-   * (it counted on a slice) takes it, or it goes back. A waiter that asked
-   * keeps its place in the fleet's line instead: serving it here would only
-   * cost its ask's withdrawal.
+   * A request is done with its lease: while the budget is full, the first
+   * waiter here takes it (a slice) and its ask, if it made one, keeps its
+   * place in the fleet's line for a waiter behind it; otherwise it goes back.
    */
   #freed(state: OriginState, held: Held): Promise<void> | undefined {
-    if (state.unasked.size > 0 && this.#mode === 'fleet' && this.#sliceable(held, Date.now())) {
-      let next = state.waiters.head;
-      while (next !== undefined && !state.unasked.has(next)) next = next.next;
-      if (next !== undefined) {
-        held.uses += 1;
-        next.grant(this.#releaser(state, held));
-        return undefined;
-      }
+    const now = Date.now();
+    const next = state.waiters.head;
+    if (next !== undefined && this.#mode === 'fleet' && this.#sliceable(held, now) && this.#full(state, now)) {
+      held.uses += 1;
+      this.#serve(state, next, held);
+      return undefined;
     }
     state.held.delete(held);
     const done = this.#giveBack(state, held);
@@ -433,7 +552,7 @@ export class FleetBudget extends EventTarget implements Budget {
   }
 
   #forgetIfIdle(state: OriginState): void {
-    if (state.held.size > 0 || state.waiters.size > 0 || state.asks.size > 0 || state.unasked.size > 0 || state.lost > 0) return;
+    if (state.held.size > 0 || state.waiters.size > 0 || state.asks.size > 0 || state.spare.size > 0 || state.unasked.size > 0 || state.lost > 0) return;
     clearTimeout(state.timer);
     this.#origins.delete(state.origin);
   }
@@ -448,8 +567,9 @@ export class FleetBudget extends EventTarget implements Budget {
     const fail = this.#options.onUnavailable === 'fail';
     this.#mode = fail ? 'fail' : 'local';
     for (const state of this.#origins.values()) {
-      for (const ask of state.asks.values()) ask.abort(WITHDRAWN);
+      for (const ask of [...state.asks.values(), ...state.spare]) ask.controller.abort(WITHDRAWN);
       state.asks.clear();
+      state.spare.clear();
       state.unasked.clear();
       if (fail) state.waiters.failAll(this.#unavailableError(state.origin, error));
       else for (let head = state.waiters.head; head !== undefined; head = state.waiters.head) head.grant(noop);
@@ -459,28 +579,44 @@ export class FleetBudget extends EventTarget implements Budget {
     }
     this.#dispatch('budgetunavailable', origin, error);
     this.#probeDelay = 100;
-    this.#probe();
+    this.#probeAt = Date.now() + this.#probeDelay;
+    this.#armProbe();
   }
 
-  /** Probes with backoff (100 ms, doubling to 5 s) until the coordinator answers. */
-  #probe(): void {
+  /**
+   * Probes with backoff (100 ms, doubling to 5 s) until the coordinator
+   * answers: by timer, and by the first request that comes by once a probe
+   * is due (a Worker's timer dies with the request that set it).
+   */
+  #armProbe(): void {
+    clearTimeout(this.#probeTimer);
     if (this.#closed) return;
-    this.#probeTimer = setTimeout(() => {
-        this.#coordinator.probe().then(
-        () => {
-          if (this.#closed) return;
-          this.#mode = 'fleet';
-          this.#dispatch('budgetrestored');
-          for (const state of this.#origins.values()) this.#pump(state);
-        },
-        () => {
-          this.#probeDelay = Math.min(this.#probeDelay * 2, 5000);
-          this.#probe();
-        },
-      );
-    }, this.#probeDelay);
+    this.#probeTimer = setTimeout(() => void this.#probeNow(), Math.max(0, this.#probeAt - Date.now()));
     // Probing alone does not keep a Node process alive.
     (this.#probeTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** One probe at a time; resolves (never rejects) once it has answered or failed. */
+  #probeNow(): Promise<void> {
+    if (this.#probing !== undefined) return this.#probing;
+    clearTimeout(this.#probeTimer);
+    const probing = this.#coordinator.probe().then(
+      () => {
+        this.#probing = undefined;
+        if (this.#closed || this.#mode === 'fleet') return;
+        this.#mode = 'fleet';
+        this.#dispatch('budgetrestored');
+        for (const state of this.#origins.values()) this.#pump(state);
+      },
+      () => {
+        this.#probing = undefined;
+        this.#probeDelay = Math.min(this.#probeDelay * 2, 5000);
+        this.#probeAt = Date.now() + this.#probeDelay;
+        this.#armProbe();
+      },
+    );
+    this.#probing = probing;
+    return probing;
   }
 }
 

@@ -149,19 +149,25 @@ export type OpenBodies = Set<{ abort(reason: unknown): void }>;
  * `cause` is the poolfetch error naming `call`'s method and URL (a
  * `ProtocolError`, or `ResponseTooLargeError` past `call.maxResponseSize`).
  *
+ * With `awaitDone`, what `done` returns (a fleet budget's release, which is
+ * I/O) is waited for before a read resolves: the body's last read, or a
+ * whole-body read. workerd cancels I/O still running once the incoming
+ * request has returned, and the caller returns once its read resolves.
+ *
  * `arrayBuffer()`, `bytes()`, `text()` and `json()` take what was read
  * ahead: no second stream and no second Response are built, and a small
  * body of known length was read by the runtime's own `arrayBuffer()`. `body`
  * hands out a stream over the read-ahead instead, and `blob()`,
  * `formData()` and `clone()` read through a Response over it.
  */
-export function watchResponse(response: Response, done: () => void, open: OpenBodies, call: WireFetch): Response {
+export function watchResponse(response: Response, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone = false): Response | Promise<Response> {
   const length = bodyLength(call.init.method, response);
   if (length === 0) {
-    done();
-    return response;
+    const released = done();
+    // No body to read: the response itself waits for the release.
+    return awaitDone && isThenable(released) ? Promise.resolve(released).then(() => response, () => response) : response;
   }
-  const watch = new BodyWatch(response, length, done, open, call);
+  const watch = new BodyWatch(response, length, done, open, call, awaitDone);
   // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
   watch.guard(response);
   // One shared prototype per Response class rather than own methods per response: defining
@@ -286,15 +292,20 @@ class BodyWatch {
   #finished = false;
   #guarded = false;
   readonly source: ReadableStream<Uint8Array>;
-  readonly #done: () => void;
+  readonly #done: () => unknown;
   readonly #open: OpenBodies;
   readonly #ahead: ReadAhead;
+  /** Reads wait for what `done` returned (see `watchResponse`). */
+  readonly #awaitDone: boolean;
+  /** What `done` returned, once called, when it is a promise to wait for. */
+  #released: PromiseLike<unknown> | undefined;
 
-  constructor(response: Response, length: number | undefined, done: () => void, open: OpenBodies, call: WireFetch) {
+  constructor(response: Response, length: number | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
     // No closure below may reach `response`: the read-ahead keeps them while the body is read.
     const source = response.body as ReadableStream<Uint8Array>;
     this.source = source;
     this.#done = done;
+    this.#awaitDone = awaitDone;
     this.#open = open;
     open.add(this);
     // What a failure names; not the call itself, which would hold its request body.
@@ -324,8 +335,15 @@ class BodyWatch {
     this.#finished = true;
     this.#open.delete(this);
     this.#unguard();
-    this.#done();
+    const released = this.#done();
+    if (this.#awaitDone && isThenable(released)) this.#released = released;
   };
+
+  /** `value`, once the release `done` started has completed (failed or not: the read has what it came for). */
+  #afterRelease<T>(value: T): T | Promise<T> {
+    const released = this.#released;
+    return released === undefined ? value : Promise.resolve(released).then(() => value, () => value);
+  }
 
   /** True once a direct read began or the stream handed out was read. */
   get used(): boolean {
@@ -361,7 +379,9 @@ class BodyWatch {
     this.#used = true;
     // From here the read itself holds the slot; the response may be collected while it runs.
     this.#unguard();
-    return this.#ahead.all();
+    const all = this.#ahead.all();
+    // The read-ahead settles (and so releases) before it hands the whole body over.
+    return this.#awaitDone ? all.then((bytes) => this.#afterRelease(bytes)) : all;
   }
 
   /**
@@ -377,16 +397,27 @@ class BodyWatch {
     this.#unguard();
     const ahead = this.#ahead;
     const stream = pulling(
-      () => {
-        this.#used = true;
-        return ahead.next();
-      },
+      this.#awaitDone
+        ? async () => {
+          this.#used = true;
+          const chunk = await ahead.next();
+          // The end is reported once the release has completed.
+          return chunk === undefined ? this.#afterRelease(chunk) : chunk;
+        }
+        : () => {
+          this.#used = true;
+          return ahead.next();
+        },
       noop,
       (reason) => ahead.cancel(reason),
     );
     this.guard(stream);
     return stream;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
 
 /** fetch's error for a failed body read: a `TypeError` caused by the poolfetch error. */

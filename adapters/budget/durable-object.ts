@@ -1,10 +1,13 @@
 /**
  * `poolfetch/budget/durable-object`: the fleet budget for Cloudflare Workers.
  * `PoolBudget` is a Durable Object class the user exports from a Worker and
- * binds; one object per origin keeps that origin's leases in its storage (a
- * restarted object loses none), serves a FIFO line of waiting asks (each a
- * request held open until its lease is granted, so the object wakes waiters,
- * nobody polls), and expires leases with an alarm at the earliest expiry.
+ * binds; one object per origin keeps that origin's leases and its FIFO line
+ * of waiting asks in its storage (a restarted object loses neither), holds
+ * each waiting ask's call open until its lease is granted (the object wakes
+ * waiters, nobody polls), and expires leases with an alarm at the earliest
+ * expiry. A call the restart cut is tried again with the same ticket
+ * (`retryFor`), and the object gives it its old place in the line, or the
+ * lease granted to it meanwhile.
  * `durableObjectBudget(namespace, { limit, ttl })` is the manager's side.
  *
  * Inside a Worker every call to the object is I/O of the request that makes
@@ -38,16 +41,32 @@ export interface DurableObjectStateLike {
 }
 
 /** Options of `durableObjectBudget`: as every coordinator's, with slices off by default. */
-export type DurableObjectBudgetOptions = FleetBudgetOptions;
+export interface DurableObjectBudgetOptions extends FleetBudgetOptions {
+  /**
+   * Ms a failed call to the object is tried again (with backoff) before the
+   * object counts as unavailable and `onUnavailable` applies. An object
+   * restarted within it keeps every waiting request's place in its line.
+   * @default 2000
+   */
+  retryFor?: number;
+}
 
 /** The object's address for calls from the manager; the host is never resolved. */
 const BASE = 'https://pool-budget.invalid';
 
+/** A waiting ask, kept in storage under `key` so that a restarted object keeps its line. */
 interface Ask {
   readonly ticket: string;
   readonly ttl: number;
-  readonly answer: (response: Response) => void;
+  readonly key: string;
+  /** Answers the caller's open call; undefined after a restart until the caller asks again with its ticket. */
+  answer: ((response: Response) => void) | undefined;
+  /** Loaded from storage, not asked again yet: dropped at this time if its caller never comes back. */
+  orphanUntil: number;
 }
+
+/** Storage keys of the line: `line:` and a sequence number, zero-padded so keys list in arrival order. */
+const lineKey = (seq: number): string => `line:${seq.toString().padStart(16, '0')}`;
 
 const json = (value: unknown, status = 200): Response => new Response(JSON.stringify(value), { status, headers: { 'content-type': 'application/json' } });
 
@@ -68,6 +87,7 @@ export class PoolBudget {
   /** Lease id -> expiry (ms), mirrored in storage under `lease:<id>`. */
   readonly #leases = new Map<string, number>();
   readonly #line: Ask[] = [];
+  #seq = 0;
   /** The limit the last call said (the callers know it; the object does not). */
   #limit = 1;
   #alarmAt = Infinity;
@@ -76,6 +96,12 @@ export class PoolBudget {
     this.#state = state;
     void state.blockConcurrencyWhile(async () => {
       for (const [key, expiry] of await state.storage.list<number>({ prefix: 'lease:' })) this.#leases.set(key.slice('lease:'.length), expiry);
+      // The line as it was: callers whose calls the restart cut ask again with their tickets and keep their places.
+      const now = Date.now();
+      for (const [key, ask] of await state.storage.list<{ ticket: string; ttl: number }>({ prefix: 'line:' })) {
+        this.#line.push({ ticket: ask.ticket, ttl: ask.ttl, key, answer: undefined, orphanUntil: now + ask.ttl });
+        this.#seq = Math.max(this.#seq, Number(key.slice('line:'.length)) + 1);
+      }
       this.#limit = (await state.storage.get<number>('limit')) ?? 1;
     });
   }
@@ -94,12 +120,21 @@ export class PoolBudget {
       case '/acquire': {
         const ticket = String(call.ticket);
         const ttl = Number(call.ttl);
+        // Asked again (its call was cut): granted meanwhile, or its place in the line.
+        if (this.#leases.has(ticket)) return json({ id: ticket, queued: true });
+        const placed = this.#line.find((ask) => ask.ticket === ticket);
+        if (placed !== undefined) {
+          placed.answer?.(json({ cancelled: true }, 409));
+          return new Promise<Response>((answer) => (placed.answer = answer));
+        }
         if (this.#line.length === 0 && this.#leases.size < this.#limit) {
           this.#grant(ticket, now + ttl);
           return json({ id: ticket });
         }
         // Held open until a lease frees for it: the object wakes the waiter.
-        return new Promise<Response>((answer) => this.#line.push({ ticket, ttl, answer }));
+        const key = lineKey(this.#seq++);
+        void this.#state.storage.put(key, { ticket, ttl });
+        return new Promise<Response>((answer) => this.#line.push({ ticket, ttl, key, answer, orphanUntil: Infinity }));
       }
       case '/release':
         for (const id of call.ids ?? []) this.#drop(id);
@@ -116,8 +151,11 @@ export class PoolBudget {
       case '/cancel': {
         const ticket = String(call.ticket);
         const at = this.#line.findIndex((ask) => ask.ticket === ticket);
-        if (at >= 0) this.#line.splice(at, 1)[0]?.answer(json({ cancelled: true }, 409));
-        else if (this.#leases.has(ticket)) {
+        if (at >= 0) {
+          const [ask] = this.#line.splice(at, 1) as [Ask];
+          void this.#state.storage.delete(ask.key);
+          ask.answer?.(json({ cancelled: true }, 409));
+        } else if (this.#leases.has(ticket)) {
           this.#drop(ticket);
           this.#drain(now);
         }
@@ -139,8 +177,12 @@ export class PoolBudget {
     while (this.#leases.size < this.#limit) {
       const ask = this.#line.shift();
       if (ask === undefined) break;
+      void this.#state.storage.delete(ask.key);
+      // Its caller never asked again since the restart: gone with its isolate.
+      if (ask.answer === undefined && ask.orphanUntil <= now) continue;
+      // Granted even while its caller is away (it gets the lease when it asks again, or the lease expires).
       this.#grant(ask.ticket, now + ask.ttl);
-      ask.answer(json({ id: ask.ticket }));
+      ask.answer?.(json({ id: ask.ticket, queued: true }));
     }
     this.#schedule();
   }
@@ -168,21 +210,24 @@ export class PoolBudget {
 class DurableObjectCoordinator implements Coordinator {
   calls = 0;
   readonly #namespace: DurableObjectNamespaceLike;
+  readonly #retryFor: number;
   #last: string | undefined;
 
-  constructor(namespace: DurableObjectNamespaceLike) {
+  constructor(namespace: DurableObjectNamespaceLike, retryFor: number) {
     this.#namespace = namespace;
+    this.#retryFor = retryFor;
   }
 
-  async acquire(origin: string, limit: number, ttl: number, signal: AbortSignal): Promise<string> {
+  async acquire(origin: string, limit: number, ttl: number, signal: AbortSignal, queued: () => void): Promise<string> {
     const ticket = globalThis.crypto.randomUUID();
-    const asking = this.#call(origin, '/acquire', { limit, ttl, ticket });
+    const asking = this.#call(origin, '/acquire', { limit, ttl, ticket }, signal);
     const onAbort = (): void => void this.#call(origin, '/cancel', { limit, ticket }).catch(() => {});
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const answer = (await asking) as { id?: string; cancelled?: boolean };
+      const answer = (await asking) as { id?: string; cancelled?: boolean; queued?: boolean };
       if (signal.aborted) throw signal.reason;
       if (typeof answer.id !== 'string') throw new Error(`PoolBudget answered ${JSON.stringify(answer)}`);
+      if (answer.queued === true) queued();
       return answer.id;
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -198,10 +243,29 @@ class DurableObjectCoordinator implements Coordinator {
   }
 
   async probe(): Promise<void> {
-    await this.#call(this.#last ?? 'probe', '/ping', undefined);
+    await this.#once(this.#last ?? 'probe', '/ping', undefined);
   }
 
-  async #call(origin: string, path: string, body: unknown): Promise<unknown> {
+  /**
+   * One call, tried again with backoff (50 ms doubling) for `retryFor` ms
+   * while it fails: every call is idempotent (an ask keeps its ticket), so a
+   * restarted object answers it as the one that went away would have, and a
+   * waiting ask keeps its place in the stored line. Stops early when
+   * `signal` aborts.
+   */
+  async #call(origin: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+    const until = Date.now() + this.#retryFor;
+    for (let pause = 50; ; pause *= 2) {
+      try {
+        return await this.#once(origin, path, body);
+      } catch (error) {
+        if (signal?.aborted === true || Date.now() + pause > until) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  async #once(origin: string, path: string, body: unknown): Promise<unknown> {
     this.calls += 1;
     this.#last = origin;
     const stub = this.#namespace.get(this.#namespace.idFromName(origin) as never);
@@ -235,8 +299,10 @@ export function durableObjectBudget(namespace: DurableObjectNamespaceLike, optio
   if (typeof (namespace as DurableObjectNamespaceLike | undefined)?.idFromName !== 'function' || typeof namespace.get !== 'function') {
     mustBe('durableObjectBudget namespace', 'a Durable Object namespace binding (env.POOL_BUDGET)', namespace);
   }
+  const { retryFor = 2000 } = (options ?? {}) as DurableObjectBudgetOptions;
+  if (typeof retryFor !== 'number' || !Number.isInteger(retryFor) || retryFor < 0) mustBe('durableObjectBudget retryFor', 'a non-negative integer number of milliseconds', retryFor);
   const withDefaults = typeof options === 'object' && options !== null && !('slices' in options) ? { ...options, slices: false as const } : options;
-  return new FleetBudget(new DurableObjectCoordinator(namespace), withDefaults, 'durableObjectBudget');
+  return new FleetBudget(new DurableObjectCoordinator(namespace, retryFor), withDefaults, 'durableObjectBudget', ['retryFor']);
 }
 
 export { BudgetEvent, FleetBudget } from '../../src/fleet-budget.js';

@@ -40,6 +40,64 @@ export interface RedisBlockingClient {
   unref?(): void;
 }
 
+/**
+ * What poolfetch uses of an ioredis client (`new Redis()` from `ioredis`,
+ * 5 or later): `call` for the same few commands (EVALSHA, SCRIPT LOAD,
+ * PING, BLPOP), `duplicate` for the connection that waits on the mailbox, and
+ * `status`, by which it is told from a node-redis client.
+ */
+export interface IoredisClientLike {
+  readonly status: string;
+  call(command: string, ...args: string[]): Promise<unknown>;
+  duplicate(override?: { lazyConnect?: boolean }): IoredisBlockingClient;
+}
+
+/** The duplicated ioredis connection poolfetch opens, blocks on and closes. */
+export interface IoredisBlockingClient {
+  call(command: string, ...args: string[]): Promise<unknown>;
+  connect(): Promise<unknown>;
+  disconnect(): void;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+}
+
+const isIoredis = (client: unknown): client is IoredisClientLike =>
+  typeof (client as IoredisClientLike | undefined)?.call === 'function' && typeof (client as IoredisClientLike).status === 'string' && typeof (client as IoredisClientLike).duplicate === 'function';
+
+/**
+ * An ioredis client seen as node-redis's shape. ioredis has no per-command
+ * timeout, so `timeout` races the reply: a call Redis does not answer in
+ * time counts as Redis being unavailable (its reply, if it comes, is
+ * dropped, as node-redis drops it).
+ */
+function fromIoredis(client: IoredisClientLike): RedisClientLike {
+  const send = (target: Pick<IoredisClientLike, 'call'>, args: string[]): Promise<unknown> => target.call(args[0] as string, ...args.slice(1));
+  return {
+    sendCommand(args, options) {
+      const reply = send(client, args);
+      const timeout = options?.timeout;
+      if (timeout === undefined) return reply;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer ${args[0] ?? ''} within ${timeout} ms`)), timeout);
+      });
+      reply.catch(noop);
+      return Promise.race([reply, late]).finally(() => clearTimeout(timer));
+    },
+    duplicate() {
+      const blocking = client.duplicate({ lazyConnect: true });
+      return {
+        sendCommand: (args) => send(blocking, args),
+        connect: () => blocking.connect(),
+        destroy: () => blocking.disconnect(),
+        on: (event, listener) => blocking.on(event, listener),
+        // ioredis has no ref/unref of its own: its socket's, once connected.
+        ref: () => (blocking as { stream?: { ref?: () => void } }).stream?.ref?.(),
+        unref: () => (blocking as { stream?: { unref?: () => void } }).stream?.unref?.(),
+      };
+    },
+  };
+}
+
 /** Options of `redisBudget`. */
 export interface RedisBudgetOptions extends FleetBudgetOptions {
   /** Prefix of every key poolfetch writes. @default 'poolfetch:budget' */
@@ -382,7 +440,8 @@ export class RedisCoordinator implements Coordinator {
 /**
  * A fleet budget kept in Redis, for a cluster of Node processes (or any
  * runtime with node-redis): every manager given a `redisBudget` over the same
- * Redis shares `limit` requests in flight per origin.
+ * Redis shares `limit` requests in flight per origin. The client is
+ * node-redis's or ioredis's (`new Redis(url)`), used for the same commands.
  *
  * ```ts
  * import { createClient } from 'redis';
@@ -395,9 +454,10 @@ export class RedisCoordinator implements Coordinator {
  * `close()` the budget before the client: it closes the one connection it
  * opened (`client.duplicate()`, for BLPOP).
  */
-export function redisBudget(client: RedisClientLike, options: RedisBudgetOptions): FleetBudget {
-  if (typeof (client as RedisClientLike | undefined)?.sendCommand !== 'function' || typeof client.duplicate !== 'function') {
-    mustBe('redisBudget client', 'a node-redis client (createClient() from the redis package)', client);
+export function redisBudget(client: RedisClientLike | IoredisClientLike, options: RedisBudgetOptions): FleetBudget {
+  if (isIoredis(client)) client = fromIoredis(client);
+  else if (typeof (client as RedisClientLike | undefined)?.sendCommand !== 'function' || typeof client.duplicate !== 'function') {
+    mustBe('redisBudget client', 'a node-redis client (createClient() from the redis package) or an ioredis client (new Redis())', client);
   }
   const { prefix = 'poolfetch:budget', callTimeout = 2000 } = (options ?? {}) as RedisBudgetOptions;
   if (typeof prefix !== 'string' || prefix === '') mustBe('redisBudget prefix', 'a non-empty string', prefix);

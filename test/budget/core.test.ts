@@ -337,3 +337,35 @@ describe('budget: bad options', () => {
 });
 
 void closeAll;
+
+describe('budget: a request that ends under its wait (onEnded, as the workerd entry passes it)', () => {
+  it('waiting: out of the line unsettled, its ask withdrawn at the coordinator, the next waiter served; granted before anyone noticed: the lease goes back', async () => {
+    const coordinator = new MemoryCoordinator();
+    const b = budget(coordinator, { limit: 1, slices: false });
+    const origin = 'http://127.0.0.1:1';
+    const first = await b.acquire(origin, {});
+    let dropEnded: (() => void) | undefined;
+    let settled = false;
+    void b.acquire(origin, { onEnded: (drop) => (dropEnded = drop) }).then(() => (settled = true), () => (settled = true));
+    const next = b.acquire(origin, {});
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(coordinator.line.length).toBe(2);
+    dropEnded?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Withdrawn at the coordinator: only the live waiter is still in its line.
+    expect(coordinator.line.length).toBe(1);
+    await first.release();
+    const lease = await next;
+    expect(coordinator.held(origin)).toBe(1);
+    expect(settled).toBe(false);
+    // An ended request served before its end was noticed: the lease its continuation never took goes back.
+    let dropServed: (() => void) | undefined;
+    const served = b.acquire(origin, { onEnded: (drop) => (dropServed = drop) });
+    await lease.release();
+    await served;
+    expect(coordinator.held(origin)).toBe(1);
+    dropServed?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(coordinator.held(origin)).toBe(0);
+  });
+});

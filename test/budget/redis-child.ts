@@ -18,6 +18,8 @@ interface Plan {
   limit: number;
   ttl: number;
   slices: false | { uses: number; ms: number };
+  /** Callers each sending its next request once its last is done (a closed loop), sharing `count`; 0: a stream, one every `everyMs`. */
+  callers?: number;
   /** Where to send the warm-up request, if not to `origin` (whose budget may be full). */
   warmOrigin?: string;
 }
@@ -34,13 +36,28 @@ await (await manager.request('GET', `${plan.warmOrigin ?? plan.origin}/warm`, { 
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 process.stdin.pause();
-const requests: Array<Promise<number | string>> = [];
-for (let i = 0; i < plan.count; i += 1) {
+const send = (i: number): Promise<number | string> => {
   const headers = { 'x-child': plan.name, 'x-seq': String(i), 'x-issued': String(Date.now()) };
-  requests.push(manager.request('GET', `${plan.origin}/${plan.name}/${i}`, { headers, retries: false }).then((r) => r.status, (e: unknown) => String(e)));
-  if (plan.everyMs > 0) await new Promise((resolve) => setTimeout(resolve, plan.everyMs));
+  return manager.request('GET', `${plan.origin}/${plan.name}/${i}`, { headers, retries: false }).then((r) => r.status, (e: unknown) => String(e));
+};
+const statuses: Array<number | string> = [];
+if ((plan.callers ?? 0) > 0) {
+  let next = 0;
+  await Promise.all(Array.from({ length: plan.callers ?? 0 }, async () => {
+    while (next < plan.count) {
+      const i = next;
+      next += 1;
+      statuses[i] = await send(i);
+    }
+  }));
+} else {
+  const requests: Array<Promise<number | string>> = [];
+  for (let i = 0; i < plan.count; i += 1) {
+    requests.push(send(i));
+    if (plan.everyMs > 0) await new Promise((resolve) => setTimeout(resolve, plan.everyMs));
+  }
+  statuses.push(...(await Promise.all(requests)));
 }
-const statuses = await Promise.all(requests);
 process.stdout.write(`${JSON.stringify({ name: plan.name, statuses })}\n`);
 await manager.close();
 await budget.close();

@@ -4,11 +4,11 @@
  * killed) by the test, restartable on the same port. `npm test` installs
  * redis-server (scripts/ensure-system-deps.mjs).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../proxy/support.js';
+import { startProcess, type Driven } from './processes.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const haveRedis = existsSync(REDIS_SERVER);
@@ -24,47 +24,24 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'poolfetch-redis-'));
   const port = await freePort();
-  let child: ChildProcess | undefined;
-  const start = (): Promise<void> => new Promise((resolve, reject) => {
-    const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    let output = '';
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        proc.stdout?.off('data', onData);
-        // Keep draining, so a chatty server never blocks on a full pipe.
-        proc.stdout?.resume();
-        resolve();
-      }
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.resume();
-    proc.once('exit', (code) => reject(new Error(`redis-server exited (${String(code)}) before it was ready:\n${output}`)));
-  });
-  const stop = async (): Promise<void> => {
-    const proc = child;
-    child = undefined;
-    if (proc === undefined || proc.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
-    await exited;
+  let server: Driven | undefined;
+  const start = async (): Promise<void> => {
+    server = startProcess(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+    await server.printed((output) => output.includes('Ready to accept connections'));
   };
-  await start();
+  const stop = async (): Promise<void> => {
+    await server?.stop();
+    server = undefined;
+  };
+  try {
+    await start();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,

@@ -4,74 +4,34 @@
  * PoolManager and the same budget, driving one loopback origin that counts
  * requests in flight.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetUnavailableError, PoolManager, type BudgetEvent } from '../../adapters/node/index.js';
 import { redisBudget } from '../../adapters/budget/redis.js';
+import { killLeftovers, measured, overtakes, startOrigin, startProcess, type Driven } from './processes.js';
 import { haveRedis, startRedis, type RedisServer } from './redis-server.js';
 
 const CHILD = join(import.meta.dirname, 'redis-child.ts');
 
-interface Arrival {
-  child: string;
-  seq: number;
-  issued: number;
-  arrived: number;
+/** Scripts Redis itself has run since its statistics were last reset (every budget call but PING is one). */
+async function scriptsRun(redis: RedisServer): Promise<number> {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  try {
+    const info = String(await client.sendCommand(['INFO', 'commandstats']));
+    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
+  } finally {
+    await client.quit();
+  }
 }
 
-/** The origin: counts requests in flight, records arrivals, answers after `holdMs` (or never, for paths under /hold/). */
-async function startOrigin(holdMs: number) {
-  const arrivals: Arrival[] = [];
-  const sockets = new Set<Socket>();
-  let inFlight = 0;
-  let peak = 0;
-  const arrivedWaiters: Array<{ n: number; resolve: () => void }> = [];
-  const server = http.createServer((req, res) => {
-    inFlight += 1;
-    peak = Math.max(peak, inFlight);
-    arrivals.push({ child: String(req.headers['x-child']), seq: Number(req.headers['x-seq']), issued: Number(req.headers['x-issued']), arrived: Date.now() });
-    for (const w of arrivedWaiters.filter((w) => arrivals.length >= w.n)) {
-      arrivedWaiters.splice(arrivedWaiters.indexOf(w), 1);
-      w.resolve();
-    }
-    let done = false;
-    const end = (): void => {
-      if (done) return;
-      done = true;
-      inFlight -= 1;
-    };
-    res.on('close', end);
-    if (req.url?.startsWith('/hold/') === true && req.headers['x-seq'] !== '-1') return;
-    setTimeout(() => {
-      res.end('ok');
-      end();
-    }, holdMs);
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    arrivals,
-    get inFlight() {
-      return inFlight;
-    },
-    get peak() {
-      return peak;
-    },
-    arrived: (n: number) => (arrivals.length >= n ? Promise.resolve() : new Promise<void>((resolve) => arrivedWaiters.push({ n, resolve }))),
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
-  };
+async function resetStats(redis: RedisServer): Promise<void> {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  await client.sendCommand(['CONFIG', 'RESETSTAT']);
+  await client.quit();
 }
 
 interface Plan {
@@ -81,70 +41,43 @@ interface Plan {
   limit: number;
   ttl: number;
   slices?: false | { uses: number; ms: number };
+  callers?: number;
   path?: string;
   warmOrigin?: string;
 }
 
+interface Result {
+  name: string;
+  statuses: Array<number | string>;
+}
+
 /** A fleet member: a Node process running test/budget/redis-child.ts. */
 interface Member {
-  child: ChildProcess;
+  process: Driven;
   /** Resolves once it has warmed up and waits for `go()`. */
   ready: Promise<void>;
   go(): void;
-  result: Promise<{ name: string; statuses: Array<number | string> }>;
+  result: Promise<Result>;
 }
 
-/** Every member started, so that a failed test leaves no process behind. */
-const members = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of members) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  members.clear();
-});
+afterEach(killLeftovers);
 
 function runChild(redis: RedisServer, origin: string, plan: Plan): Member {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ slices: false, ...plan, redisUrl: redis.url, origin: plan.path === undefined ? origin : `${origin}${plan.path}` })], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const member = startProcess(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ slices: false, ...plan, redisUrl: redis.url, origin: plan.path === undefined ? origin : `${origin}${plan.path}` })], { stdin: true, perTest: true });
+  const result = member.exited.then(({ code, signal }) => {
+    const line = member.output().split('\n').find((l) => l.startsWith('{'));
+    if (code !== 0 || line === undefined) throw new Error(`child ${plan.name} exited ${String(code ?? signal)}: ${member.output()}`);
+    return JSON.parse(line) as Result;
   });
-  members.add(child);
-  let out = '';
-  let err = '';
-  let onReady = (): void => {};
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-    if (out.startsWith('ready\n')) {
-      out = out.slice('ready\n'.length);
-      onReady();
-    }
-  });
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  const result = new Promise<{ name: string; statuses: Array<number | string> }>((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      if (code === 0) resolve(JSON.parse(out.trim()) as { name: string; statuses: Array<number | string> });
-      else reject(new Error(`child ${plan.name} exited ${String(code ?? signal)}: ${err}`));
-    });
-  });
-  return { child, ready, go: () => child.stdin?.end('go\n'), result };
+  return { process: member, ready: member.printed((output) => output.includes('ready\n')), go: () => member.child.stdin?.end('go\n'), result };
 }
 
-/** Starts the members together once all have warmed up; resolves with their results. */
-async function together(fleet: Member[]): Promise<Array<{ name: string; statuses: Array<number | string> }>> {
+/** Starts the members together once all have warmed up (and `beforeGo` has run); resolves with their results. */
+async function together(fleet: Member[], beforeGo?: () => Promise<unknown>): Promise<Result[]> {
   await Promise.all(fleet.map((m) => m.ready));
+  await beforeGo?.();
   for (const m of fleet) m.go();
   return Promise.all(fleet.map((m) => m.result));
-}
-
-/** The measured requests (not the warm-up ones). */
-const measured = (arrivals: readonly Arrival[]): Arrival[] => arrivals.filter((a) => a.seq >= 0);
-
-/** For each request, how many requests issued more than `margin` ms after it reached the origin before it. */
-function overtakes(arrivals: readonly Arrival[], margin: number): number {
-  let worst = 0;
-  for (const a of arrivals) {
-    const n = arrivals.filter((b) => b.issued > a.issued + margin && b.arrived < a.arrived).length;
-    worst = Math.max(worst, n);
-  }
-  return worst;
 }
 
 describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one redis-server', () => {
@@ -160,9 +93,11 @@ describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one red
     const origin = await startOrigin(40);
     try {
       const fleet = ['a', 'b', 'c', 'd'].map((name) => runChild(redis, origin.origin, { name, count: 20, everyMs: 10, limit: 3, ttl: 5000, slices: false }));
-      const results = await together(fleet);
+      const results = await together(fleet, () => resetStats(redis));
       for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 20 }, () => 200));
       expect(measured(origin.arrivals)).toHaveLength(80);
+      // Without slices every request asks and gives back: two scripts each at Redis.
+      expect(await scriptsRun(redis)).toBeGreaterThanOrEqual(2 * 80);
       expect(origin.peak).toBe(3);
       // Served in the order issued across the fleet: none overtaken by a request issued 300 ms or more after it,
       // while the line is 1-3 s long. The margin is the time from a call to its ask reaching Redis plus from the
@@ -173,17 +108,39 @@ describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one red
     }
   });
 
-  it('with local slices (8 uses, 100 ms): still never above the limit, and order holds within the slice bound', { timeout: 60_000 }, async () => {
+  it('with local slices (8 uses, 100 ms): still never above the limit, fewer calls to Redis, and order holds within the slice bound', { timeout: 60_000 }, async () => {
     const origin = await startOrigin(40);
     try {
       const fleet = ['a', 'b', 'c', 'd'].map((name) => runChild(redis, origin.origin, { name, count: 20, everyMs: 10, limit: 3, ttl: 5000, slices: { uses: 8, ms: 100 } }));
-      const results = await together(fleet);
+      const results = await together(fleet, () => resetStats(redis));
       for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 20 }, () => 200));
       expect(origin.peak).toBe(3);
+
       // A slice lets a process's newer requests go before older ones elsewhere: per lease, at most 8 uses in 100 ms.
       // Bound: none overtaken by more than limit x uses requests issued 300 ms or more after it.
       const worst = overtakes(measured(origin.arrivals), 300);
       expect(worst).toBeLessThanOrEqual(3 * 8);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  it('a busy process (50 callers in closed loops, limit 10) with slices: Redis runs far fewer than the two scripts per request it runs without', { timeout: 60_000 }, async () => {
+    const origin = await startOrigin(5);
+    try {
+      const counts: Record<string, number> = {};
+      for (const slices of [false, { uses: 8, ms: 1000 }] as const) {
+        // The shape the bench measures: the process holds the whole budget, and its own line is 40 long.
+        const fleet = [runChild(redis, origin.origin, { name: 'a', count: 400, everyMs: 0, callers: 50, limit: 10, ttl: 5000, slices })];
+        const results = await together(fleet, () => resetStats(redis));
+        for (const r of results) expect(r.statuses).toEqual(Array.from({ length: 400 }, () => 200));
+        counts[slices === false ? 'without' : 'with'] = await scriptsRun(redis);
+      }
+      expect(origin.peak).toBe(10);
+      // Counted by Redis itself (INFO commandstats). Without slices: an ask and a release per request. With: a
+      // freed lease serves the next request waiting in its process, up to 8, so most requests cost no script.
+      expect(counts.without).toBeGreaterThanOrEqual(2 * 400);
+      expect(counts.with).toBeLessThan(0.6 * 400);
     } finally {
       await origin.close();
     }
@@ -202,10 +159,8 @@ describe.skipIf(!haveRedis)('redisBudget: a fleet of Node processes over one red
       holder.go();
       await origin.arrived(3);
       expect(origin.inFlight).toBe(2);
-      const exited = new Promise((resolve) => holder.child.once('exit', resolve));
       const killedAt = Date.now();
-      holder.child.kill('SIGKILL');
-      await exited;
+      await holder.process.stop('SIGKILL');
       next.go();
       expect((await next.result).statuses).toEqual([200, 200, 200, 200]);
       const served = origin.arrivals.filter((a) => a.child === 'next');
@@ -270,5 +225,32 @@ describe.skipIf(!haveRedis)('redisBudget: when Redis stops', () => {
     const fake = { sendCommand: async () => null, duplicate: () => { throw new Error('unused'); } };
     expect(() => redisBudget(fake as never, { limit: 1, callTimeout: 0 })).toThrow(/redisBudget callTimeout must be a positive integer number of milliseconds, got 0/);
     expect(() => redisBudget(fake as never, { limit: 1, prefx: 'x' } as never)).toThrow(/Unknown redisBudget option "prefx"/);
+  });
+});
+
+describe.skipIf(!haveRedis)('redisBudget over an ioredis client', () => {
+  it('two managers, each with its own ioredis client, limit 2: never more than 2 in flight at the origin, every request served, every lease back in Redis', { timeout: 30_000 }, async () => {
+    const redis = await startRedis();
+    const origin = await startOrigin(30);
+    const clients = [new Redis(redis.url), new Redis(redis.url)];
+    const budgets = clients.map((client) => redisBudget(client, { limit: 2, ttl: 5000, slices: false }));
+    const managers = budgets.map((budget) => new PoolManager({ maxSize: 10, budget }));
+    try {
+      await resetStats(redis);
+      const statuses = await Promise.all(managers.flatMap((manager, m) => Array.from({ length: 6 }, (_, i) =>
+        manager.request('GET', `${origin.origin}/${m}/${i}`, { headers: { 'x-child': String(m), 'x-seq': String(i), 'x-issued': String(Date.now()) } }).then((r) => r.status))));
+      expect(statuses).toEqual(Array.from({ length: 12 }, () => 200));
+      expect(origin.arrivals).toHaveLength(12);
+      expect(origin.peak).toBe(2);
+      // Through Redis: an ask and a release per request, and no lease left.
+      expect(await scriptsRun(redis)).toBeGreaterThanOrEqual(2 * 12);
+      expect(await clients[0]?.call('ZCARD', `poolfetch:budget:{${origin.origin}}:leases`)).toBe(0);
+    } finally {
+      for (const manager of managers) await manager.close();
+      for (const budget of budgets) await budget.close();
+      for (const client of clients) await client.quit();
+      await origin.close();
+      await redis.close();
+    }
   });
 });
