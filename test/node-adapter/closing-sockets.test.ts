@@ -132,6 +132,37 @@ describe('closing sockets count against maxSize until closed', () => {
       await other.close();
     }
   }, 60_000);
+
+  it('a request given up while its connect waits for a closing socket is refused at once, never connected', async () => {
+    const { ca } = await testCertificates();
+    const server = await tlsServer();
+    try {
+      {
+        await using manager = new PoolManager({ maxSize: 1, retries: false, tls: { ca } });
+        const first = new AbortController();
+        const given = manager.request('GET', `${server.origin}/`, { signal: first.signal }).catch((error: unknown) => (error as Error).message);
+        await server.accepting(1);
+        first.abort(new Error('first given up'));
+        expect(await given).toBe('first given up');
+        // Its connect waits at the gate while the first socket finishes its handshake and closes.
+        const second = new AbortController();
+        const waiting = manager.request('GET', `${server.origin}/`, { signal: second.signal }).catch((error: unknown) => (error as Error).message);
+        // One turn: the request reaches its connection (microtasks), not the end of the first socket's handshake.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        expect(server.accepted).toBe(1);
+        second.abort(new Error('second given up'));
+        expect(await waiting).toBe('second given up');
+        const answered = await manager.request('GET', `${server.origin}/`);
+        expect(answered.status).toBe(200);
+      }
+      await server.empty();
+      // The first socket and the answered request's: the request given up at the gate never connected.
+      expect(server.accepted).toBe(2);
+      expect(server.peak).toBeLessThanOrEqual(1);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 /**
