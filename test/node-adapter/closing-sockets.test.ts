@@ -96,7 +96,7 @@ describe('closing sockets count against maxSize until closed', () => {
   it("a retiring pool's socket still connecting counts against the next pool for its origin (TLS, counted at the server)", async () => {
     const { ca } = await testCertificates();
     const server = await tlsServer();
-    const other = await startServer((_req, res) => res.end('ok'), { host: '127.0.0.5' });
+    const other = await startServer((_req, res) => void res.end('ok'), { host: '127.0.0.5' });
     try {
       for (let round = 0; round < 10; round += 1) {
         await using manager = new PoolManager({ numPools: 1, maxSize: 2, retries: false, tls: { ca } });
