@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import type * as NodeEntry from '../adapters/node/index.js';
-import { at } from './stats.js';
+import { at, collectGarbage } from './stats.js';
 import { originList, type OriginClientConfig, type OriginClientMessage, type OriginParentMessage } from './protocol.js';
 
 const warnings: string[] = [];
@@ -36,7 +36,7 @@ async function makeCall(): Promise<{ call: (url: string) => Promise<unknown>; cl
 const client = await makeCall();
 let next = 0;
 
-async function pass(id: number, requests: number, sampleEvery: number): Promise<void> {
+async function pass(id: number, requests: number, sampleEvery: number, collect: boolean): Promise<void> {
   let issued = 0;
   let done = 0;
   const samples: Array<{ done: number; rss: number }> = [];
@@ -54,7 +54,15 @@ async function pass(id: number, requests: number, sampleEvery: number): Promise<
   await Promise.all(Array.from({ length: concurrency }, worker));
   const ms = performance.now() - started;
   const { rss, heapUsed } = process.memoryUsage();
-  send({ type: 'pass-done', id, requests, ms, rss, heapUsed, samples, warnings: warnings.splice(0) });
+  let collected: { rss: number; heapUsed: number } | undefined;
+  if (collect) {
+    // Twice: the first collection's finalizers and weak callbacks free more for the second.
+    collectGarbage();
+    collectGarbage();
+    const after = process.memoryUsage();
+    collected = { rss: after.rss, heapUsed: after.heapUsed };
+  }
+  send({ type: 'pass-done', id, requests, ms, rss, heapUsed, ...(collected === undefined ? {} : { collected }), samples, warnings: warnings.splice(0) });
 }
 
 function send(message: OriginClientMessage): void {
@@ -63,7 +71,7 @@ function send(message: OriginClientMessage): void {
 
 process.on('message', (message: OriginParentMessage) => {
   if (message.type === 'pass') {
-    pass(message.id, message.requests, message.sampleEvery).catch((error: unknown) => {
+    pass(message.id, message.requests, message.sampleEvery, message.collect).catch((error: unknown) => {
       console.error(`${config.client} failed:`, error);
       process.exit(1);
     });

@@ -63,9 +63,14 @@ export type OriginClientMessage =
       ms: number;
       rss: number;
       heapUsed: number;
+      /** RSS and heap right after a full garbage collection that followed the pass (only when the pass asked for one). */
+      collected?: { rss: number; heapUsed: number };
       samples: Array<{ done: number; rss: number }>;
       /** Process warnings the client emitted since its last pass ("name: message"). */
       warnings: string[];
     };
 
-export type OriginParentMessage = { type: 'pass'; id: number; requests: number; sampleEvery: number } | { type: 'exit' };
+export type OriginParentMessage =
+  /** `collect`: after the pass (off its clock), a full garbage collection, and memory measured after it. */
+  | { type: 'pass'; id: number; requests: number; sampleEvery: number; collect: boolean }
+  | { type: 'exit' };

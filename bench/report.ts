@@ -4,7 +4,7 @@ import type { BrowserResult } from './browser.js';
 import { POOLFETCH_BUNDLE, type BundleResult } from './bundle-sizes.js';
 import { CHURN_POOLFETCH, CHURN_RESET, type ChurnResult } from './churn.js';
 import type { CoreResult } from './core.js';
-import { rssGrowth, type ManyOriginsResult } from './many-origins.js';
+import { heapGrowth, rssGrowth, rssPeakGrowth, type ManyOriginsResult } from './many-origins.js';
 import { AREAS, type ProfileResult } from './profile.js';
 import { median, MiB, ratios } from './stats.js';
 import type { ThroughputRow } from './throughput.js';
@@ -76,34 +76,66 @@ const fixed = (v: number, d = 2): string => (Number.isFinite(v) ? v.toFixed(d) :
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 const payloadsOf = (rows: ThroughputRow[]): string[] => [...new Set(rows.map((r) => r.payload))];
 
-/** The browser-bundle budget and goal (DESIGN.md, issue 16). */
-export const BUNDLE_BUDGET = 12 * 1024;
-export const BUNDLE_GOAL = 10 * 1024;
+/** The browser-bundle budget and goal (DESIGN.md's Budgets). */
+export const BUNDLE_BUDGET = 19 * 1024;
+export const BUNDLE_GOAL = 12 * 1024;
 
+/** The case DESIGN.md's waiting targets name; the other cases are held to the same targets ("no worse"). */
+const HEADLINE_CASE = '1 KiB, 0 ms';
+
+const atLeast = (name: string, v: number, target: number, goal?: number): Check => ({
+  name,
+  value: `${fixed(v)}×`,
+  goal: `≥ ${target.toFixed(2)}×`,
+  pass: v >= target,
+  ...(goal === undefined ? {} : { stretch: { goal: `≥ ${goal.toFixed(2)}×`, pass: v >= goal } }),
+});
+const atMost = (name: string, v: number, target: number): Check => ({ name, value: `${fixed(v)}×`, goal: `≤ ${target.toFixed(2)}×`, pass: v <= target });
+
+/**
+ * DESIGN.md's Budgets and issue 21: in the waiting shape `request()` costs at most the CPU of undici's
+ * `Pool.request` and sends at least as many requests per second (goal 1.3×, halfway to raw dispatch), and
+ * `manager.fetch` costs at most the CPU of undici's fetch over a Pool; the 64 KiB and 1 ms cases no worse.
+ */
 function waitingChecks(rows: ThroughputRow[], checks: Check[]): void {
-  const atLeast = (name: string, v: number, target: number, goal?: number): Check => ({
-    name,
-    value: `${fixed(v)}×`,
-    goal: `≥ ${target.toFixed(2)}×`,
-    pass: v >= target,
-    ...(goal === undefined ? {} : { stretch: { goal: `≥ ${goal.toFixed(2)}×`, pass: v >= goal } }),
-  });
   for (const p of payloadsOf(rows)) {
     const w = `waiting, ${p}`;
-    checks.push(atLeast(`${w}: request ÷ undici Pool.request, req/s`, ratio(rows, p, POOLFETCH, 'undici Pool.request'), 0.9, 0.95));
-    const cpu = ratio(rows, p, POOLFETCH, 'undici Pool.request', 'cpuRounds');
-    checks.push({
-      name: `${w}: request ÷ undici Pool.request, CPU µs per request`,
-      value: `${fixed(cpu)}×`,
-      goal: '≤ 1.15×',
-      pass: cpu <= 1.15,
-      stretch: { goal: '≤ 1.10×', pass: cpu <= 1.1 },
-    });
+    const headline = p === HEADLINE_CASE;
+    checks.push(atMost(`${w}: request ÷ undici Pool.request, CPU µs per request`, ratio(rows, p, POOLFETCH, 'undici Pool.request', 'cpuRounds'), 1));
+    checks.push(atLeast(`${w}: request ÷ undici Pool.request, req/s`, ratio(rows, p, POOLFETCH, 'undici Pool.request'), 1, headline ? 1.3 : undefined));
+    checks.push(atMost(`${w}: manager.fetch ÷ undici fetch + the same Pool, CPU µs per request`, ratio(rows, p, 'poolfetch manager.fetch', 'undici fetch + Pool', 'cpuRounds'), 1));
+    checks.push(atLeast(`${w}: manager.fetch ÷ undici fetch + the same Pool, req/s`, ratio(rows, p, 'poolfetch manager.fetch', 'undici fetch + Pool'), 1));
     checks.push(atLeast(`${w}: request ÷ undici Agent.request, req/s`, ratio(rows, p, POOLFETCH, 'undici Agent.request'), 1));
-    checks.push(atLeast(`${w}: manager.fetch ÷ undici fetch + the same Pool, req/s`, ratio(rows, p, 'poolfetch manager.fetch', 'undici fetch + Pool'), 0.9));
     checks.push(
       atLeast(`${w}: fetch adapter ÷ undici fetch + Agent (10 connections), req/s`, ratio(rows, p, 'fetch adapter over undici fetch + Agent', 'undici fetch + Agent'), 0.9),
     );
+  }
+}
+
+/** Issue 21: at 1,000 origins with numPools 100, at least half undici Agent's req/s; at 10,000, less than 20 MiB kept. */
+function manyOriginsChecks(runs: ManyOriginsResult[], checks: Check[]): void {
+  for (const run of runs) {
+    const pf = run.clients.find((c) => c.client === 'poolfetch');
+    if (pf === undefined) continue;
+    checks.push({
+      name: `${run.origins} origins: poolfetch sockets open at once (peak, at the servers)`,
+      value: String(pf.peakSockets),
+      goal: `≤ numPools × maxSize = ${run.bound}`,
+      pass: pf.peakSockets <= run.bound,
+    });
+    const agent = run.clients.find((c) => c.client === 'undici-agent');
+    if (run.origins === 1000 && agent !== undefined) {
+      checks.push(atLeast(`${run.origins} origins, numPools ${run.numPools}: poolfetch ÷ undici Agent, req/s`, median(ratios(pf.passes, agent.passes)), 0.5));
+    }
+    if (run.origins >= 10_000) {
+      const growth = rssGrowth(pf);
+      checks.push({
+        name: `${run.origins} origins: poolfetch RSS growth after warm-up (after a full collection at both ends)`,
+        value: `${fixed(growth, 1)} MiB`,
+        goal: '< 20 MiB',
+        pass: growth < 20,
+      });
+    }
   }
 }
 
@@ -161,22 +193,7 @@ export function targets(results: Results): Check[] {
     min('manager.fetch ÷ undici fetch + Pool', 'poolfetch manager.fetch', 'undici fetch + Pool', 0.95);
     min('fetch adapter ÷ the undici fetch it wraps', 'fetch adapter over undici fetch', 'undici fetch', 0.95);
   }
-  for (const run of results.manyOrigins) {
-    const p = run.clients.find((c) => c.client === 'poolfetch');
-    if (p === undefined) continue;
-    checks.push({
-      name: `${run.origins} origins: poolfetch sockets open at once (peak, at the servers)`,
-      value: String(p.peakSockets),
-      goal: `≤ numPools × maxSize = ${run.bound}`,
-      pass: p.peakSockets <= run.bound,
-    });
-  }
-  const biggest = results.manyOrigins.at(-1);
-  const pf = biggest?.clients.find((c) => c.client === 'poolfetch');
-  if (biggest !== undefined && pf !== undefined && biggest.origins >= 10_000) {
-    const growth = rssGrowth(pf);
-    checks.push({ name: `${biggest.origins} origins: poolfetch RSS growth after warm-up`, value: `${fixed(growth, 1)} MiB`, goal: '< 20 MiB', pass: growth < 20 });
-  }
+  manyOriginsChecks(results.manyOrigins, checks);
   return checks;
 }
 
@@ -200,13 +217,17 @@ function grid(header: string[], body: string[][], right: boolean[], md: boolean)
   return [line(header), ...body.map(line)].join('\n');
 }
 
-/** One origin, one row per client and case: req/s and CPU with their spreads, and each against its baseline. */
-function roundsTable(rows: ThroughputRow[], md: boolean): string {
-  const header = ['case', 'client', 'req/s', 'spread', 'CPU µs/req', 'spread', 'req/s ÷ baseline', 'CPU ÷ baseline', 'baseline', 'poolfetch request ÷ it'];
+/**
+ * One origin, one row per client and case: req/s and CPU with their spreads, each against the peer
+ * `baselineOf` names for it, and with `againstPoolfetch` a last column: poolfetch `request()` against each row.
+ */
+function roundsTable(rows: ThroughputRow[], md: boolean, baselineOf: (name: string) => string | undefined, againstPoolfetch: boolean): string {
+  const header = ['case', 'client', 'req/s', 'spread', 'CPU µs/req', 'spread', 'req/s ÷ baseline', 'CPU ÷ baseline', 'baseline'];
+  if (againstPoolfetch) header.push('poolfetch request ÷ it');
   const body = rows.map((r) => {
-    const base = BASELINE[r.name];
+    const base = baselineOf(r.name);
     const hasBase = base !== undefined && rows.some((b) => b.payload === r.payload && b.name === base);
-    return [
+    const cells = [
       r.payload,
       r.name,
       r.median.toFixed(0),
@@ -216,32 +237,17 @@ function roundsTable(rows: ThroughputRow[], md: boolean): string {
       hasBase ? `${fixed(ratio(rows, r.payload, r.name, base))}×` : '',
       hasBase ? `${fixed(ratio(rows, r.payload, r.name, base, 'cpuRounds'))}×` : '',
       hasBase ? base : '',
-      r.name === POOLFETCH ? '—' : `${fixed(ratio(rows, r.payload, POOLFETCH, r.name))}×`,
     ];
+    if (againstPoolfetch) cells.push(r.name === POOLFETCH ? '—' : `${fixed(ratio(rows, r.payload, POOLFETCH, r.name))}×`);
+    return cells;
   });
-  return grid(header, body, [false, false, true, true, true, true, true, true, false, true], md);
+  return grid(header, body, header.map((_, i) => i >= 2 && i !== 8), md);
 }
 
-/** Each fetch-adapter read beside undici's fetch reading the same body the same way. */
-function fetchBodyTable(rows: ThroughputRow[], md: boolean): string {
-  const header = ['case', 'client', 'req/s', 'spread', 'CPU µs/req', 'spread', 'CPU ÷ baseline', 'req/s ÷ baseline', 'baseline'];
-  const body = rows.map((r) => {
-    const base = FETCH_BODY_BASELINE[r.name.replace(' (before)', '')];
-    const hasBase = base !== undefined && rows.some((b) => b.payload === r.payload && b.name === base);
-    return [
-      r.payload,
-      r.name,
-      r.median.toFixed(0),
-      pct(r.spread),
-      r.cpuMicros.toFixed(0),
-      pct(r.cpuSpread),
-      hasBase ? `${fixed(ratio(rows, r.payload, r.name, base, 'cpuRounds'))}×` : '',
-      hasBase ? `${fixed(ratio(rows, r.payload, r.name, base))}×` : '',
-      hasBase ? base : '',
-    ];
-  });
-  return grid(header, body, [false, false, true, true, true, true, true, true, false], md);
-}
+/** The waiting and no-waiting shapes: each poolfetch client against the undici call it wraps. */
+const clientTable = (rows: ThroughputRow[], md: boolean): string => roundsTable(rows, md, (name) => BASELINE[name], true);
+/** Each fetch-adapter read beside undici's fetch reading the same body the same way (a previous build's rows too). */
+const fetchBodyTable = (rows: ThroughputRow[], md: boolean): string => roundsTable(rows, md, (name) => FETCH_BODY_BASELINE[name.replace(' (before)', '')], false);
 
 function churnTable(churn: ChurnResult, md: boolean): string {
   const fresh = churn.rows.find((r) => r.name === CHURN_RESET);
@@ -287,31 +293,55 @@ function profileTables(profile: ProfileResult, md: boolean): string {
 }
 
 function manyTable(runs: ManyOriginsResult[], md: boolean): string {
-  const header = ['origins', 'client', 'req/s (median)', '÷ undici Agent', 'peak sockets', 'sockets at end', 'RSS max in warm-up', 'RSS max after', 'growth'];
-  const out: string[] = [];
-  const line = (cells: string[]): string => (md ? `| ${cells.join(' | ')} |` : cells.map((c, i) => (i === 1 ? c.padEnd(13) : c.padStart(i === 0 ? 7 : 14))).join(' '));
-  out.push(line(header));
-  if (md) out.push(`|${header.map((_, i) => (i === 1 ? ' --- ' : ' ---: ')).join('|')}|`);
+  const header = ['origins', 'client', 'req/s (median)', '÷ undici Agent', 'peak sockets', 'sockets at end', 'RSS after collection: warm-up → end', 'growth', 'heap growth', 'RSS peak: warm-up → after', 'peak growth'];
+  const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+  const signed = (v: number): string => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(1)} MiB` : 'n/a');
+  const body: string[][] = [];
   for (const run of runs) {
     const agent = run.clients.find((c) => c.client === 'undici-agent');
     for (const c of run.clients) {
       const vsAgent = agent === undefined ? Number.NaN : median(ratios(c.passes, agent.passes));
-      out.push(
-        line([
-          run.origins.toLocaleString('en'),
-          c.client === 'poolfetch' ? `poolfetch (numPools ${run.numPools})` : c.client,
-          c.median.toFixed(0),
-          `${fixed(vsAgent)}×`,
-          String(c.peakSockets),
-          String(c.endSockets),
-          `${(c.rssWarmupMax / MiB).toFixed(0)} MiB`,
-          `${(c.rssMax / MiB).toFixed(0)} MiB`,
-          `${rssGrowth(c) >= 0 ? '+' : ''}${rssGrowth(c).toFixed(1)} MiB`,
-        ]),
-      );
+      body.push([
+        run.origins.toLocaleString('en'),
+        c.client === 'poolfetch' ? `poolfetch (numPools ${run.numPools})` : c.client,
+        c.median.toFixed(0),
+        `${fixed(vsAgent)}×`,
+        String(c.peakSockets),
+        String(c.endSockets),
+        // Results of runs made before collections were measured have no such figures.
+        c.collectedAfterWarmup === undefined || c.collectedEnd === undefined ? 'n/a' : `${mib(c.collectedAfterWarmup.rss)} → ${mib(c.collectedEnd.rss)}`,
+        signed(rssGrowth(c)),
+        signed(heapGrowth(c)),
+        `${mib(c.rssWarmupMax)} → ${mib(c.rssMax)}`,
+        signed(rssPeakGrowth(c)),
+      ]);
     }
   }
-  return out.join('\n');
+  return grid(header, body, header.map((_, i) => i !== 1), md);
+}
+
+function manyNotes(runs: ManyOriginsResult[]): string {
+  const first = runs[0];
+  return `## Many origins
+
+Distinct loopback addresses (\`127.1.x.y\`) × 4 ports, visited round-robin by 50 callers, 1 KiB answered after
+1 ms. poolfetch (\`numPools\` as given, \`maxSize: ${first?.maxSize ?? 10}\`), undici's \`Agent\` and Node's global fetch each run in a
+process of their own, their passes alternating; the servers count each client's open sockets. With more origins
+than \`numPools\`, nearly every poolfetch request finds its origin's pool evicted and opens a socket; the Agent
+keeps every socket it ever opened.
+
+Memory: "growth" is the client's RSS after a full garbage collection at the end of the run minus its RSS after one
+at the end of the warm-up pass, and "heap growth" the same for V8's live heap: what visiting thousands more
+origins left behind. Between collections RSS follows the collector's sawtooth, and where the warm-up ends in
+that sawtooth decides a peak-to-peak difference ("peak growth", shown beside it): halving poolfetch's
+allocations per request at 10,000 origins (one undici \`Client\` per socket instead of a \`Pool\` per origin)
+lengthened its sawtooth past the warm-up, and its peak growth read +27 MiB while it kept less memory after a
+collection than before.
+
+![Requests per second against the number of origins, and RSS as the 10,000-origin run goes](bench/chart.svg)
+
+${manyTable(runs, true)}
+`;
 }
 
 function otherLines(results: Results): string[] {
@@ -336,11 +366,11 @@ function otherLines(results: Results): string[] {
 
 export function table(results: Results): string {
   const parts: string[] = [];
-  if (results.waiting !== undefined) parts.push(`waiting: one origin, ${results.waiting.concurrency} callers, ${results.waiting.connections} connections\n${roundsTable(results.waiting.rows, false)}`);
+  if (results.waiting !== undefined) parts.push(`waiting: one origin, ${results.waiting.concurrency} callers, ${results.waiting.connections} connections\n${clientTable(results.waiting.rows, false)}`);
   if (results.profile !== undefined) parts.push(`waiting, ${results.profile.label}, profiled (self time, µs per request)\n${profileTables(results.profile, false)}`);
   if (results.churn !== undefined) parts.push(`churn: ${results.churn.origins} origins round-robin, ${results.churn.concurrency} callers\n${churnTable(results.churn, false)}`);
   if (results.bundles !== undefined) parts.push(`browser bundles (esbuild ${results.bundles.esbuild}, minified, gzip -9)\n${bundleTable(results.bundles, false)}`);
-  if (results.throughput !== undefined) parts.push(`no waiting: one origin, ${results.throughput.concurrency} callers, as many connections\n${roundsTable(results.throughput.rows, false)}`);
+  if (results.throughput !== undefined) parts.push(`no waiting: one origin, ${results.throughput.concurrency} callers, as many connections\n${clientTable(results.throughput.rows, false)}`);
   if (results.fetchBody !== undefined) parts.push(`fetch adapter body reads: one origin, ${results.fetchBody.concurrency} callers, as many connections\n${fetchBodyTable(results.fetchBody.rows, false)}`);
   if (results.manyOrigins.length > 0) parts.push(manyTable(results.manyOrigins, false));
   if (results.workerd !== undefined) parts.push(`workerd ${results.workerd.workerd}: CPU of workerd per subrequest\n${workerdTable(results.workerd)}`);
@@ -453,7 +483,7 @@ rounds; "÷ baseline" is the median of per-round ratios against the peer named i
 
 ![CPU µs per request in the waiting shape, the range over rounds as a whisker](bench/waiting.svg)
 
-${roundsTable(w.rows, true)}
+${clientTable(w.rows, true)}
 
 ${waitingSummary(results)}
 `);
@@ -500,7 +530,7 @@ open ${results.throughput.concurrency} keep-alive sockets (poolfetch \`maxSize: 
 node:http, axios, got and node-fetch; Node's global fetch and undici's global dispatcher are unbounded), so
 nothing waits, and reads every body into memory. Rounds as above.
 
-${roundsTable(results.throughput.rows, true)}
+${clientTable(results.throughput.rows, true)}
 `);
   }
   if (results.fetchBody !== undefined) {
@@ -515,6 +545,7 @@ reads the body: without reading ahead it would hold every slot and stop. Rounds 
 ${fetchBodyTable(results.fetchBody.rows, true)}
 `);
   }
+  if (results.manyOrigins.length > 0) parts.push(manyNotes(results.manyOrigins));
   const others = otherLines(results);
   if (others.length > 0) {
     parts.push(`## Fetch adapter and the core

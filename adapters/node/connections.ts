@@ -13,6 +13,97 @@ import { noop } from '../../src/watch-body.js';
 /** What an idle or empty connection is closed with; nothing is in flight to see it. */
 const IDLE_CLOSED = new Error('poolfetch: idle connection closed');
 
+/** A connect still waiting for a socket of its origin to close, given up because its connection went. */
+const CONNECT_GIVEN_UP = Object.assign(new Error('poolfetch: connection closed before its socket was opened'), { code: 'UND_ERR_DESTROYED' });
+
+type ConnectCallback = Parameters<buildConnector.connector>[1];
+
+/** A connect waiting at the gate: started when a socket of the origin has closed, or given up. */
+interface WaitingConnect {
+  start(): void;
+  giveUp(): void;
+}
+
+/**
+ * The sockets of one origin, open or opening, counted until each has
+ * actually closed, across the pools that served the origin (a retiring
+ * pool's and the one made after it): as urllib3's pool owns its
+ * connections, a closing socket still counts against `maxSize`, and a new
+ * one is connected only once an old one is gone. Closing is quick (the
+ * client's end goes out at once) except for a socket still connecting,
+ * which closes only once its connect completes.
+ */
+export class SocketGate {
+  #open = 0;
+  #waiting: WaitingConnect[] = [];
+  readonly #onEmpty: () => void;
+
+  constructor(onEmpty: () => void = () => {}) {
+    this.#onEmpty = onEmpty;
+  }
+
+  /** Sockets open or opening (and not yet closed). */
+  get open(): number {
+    return this.#open;
+  }
+
+  /** Runs `connect.start` now if fewer than `limit` sockets are open, else once one closes. */
+  enter(limit: number, connect: WaitingConnect): void {
+    if (this.#open < limit) {
+      this.#open += 1;
+      connect.start();
+    } else this.#waiting.push(connect);
+  }
+
+  /** A connect that waits no longer (its connection was closed): told at once, and out of the line. */
+  leave(connect: WaitingConnect): void {
+    const at = this.#waiting.indexOf(connect);
+    if (at === -1) return;
+    this.#waiting.splice(at, 1);
+    connect.giveUp();
+    if (this.#open === 0 && this.#waiting.length === 0) this.#onEmpty();
+  }
+
+  /** A socket closed (or its connect failed): the next waiting connect takes its place. */
+  closed(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) {
+      next.start();
+      return;
+    }
+    this.#open -= 1;
+    if (this.#open === 0) this.#onEmpty();
+  }
+}
+
+/** The gates of one manager's origins, by pool key: a gate lives only while a socket of its origin is open or waited for. */
+const gatesByOwner = new WeakMap<object, Map<string, SocketGate>>();
+
+/**
+ * The socket gate of `key` among the pools of `owner` (a manager's shared
+ * limits), looked up at each connect: with thousands of origins, no gate is
+ * kept for an origin with no socket.
+ */
+export function socketGate(owner: object, key: string): () => SocketGate {
+  return () => {
+    let gates = gatesByOwner.get(owner);
+    if (gates === undefined) {
+      gates = new Map();
+      gatesByOwner.set(owner, gates);
+    }
+    let gate = gates.get(key);
+    if (gate === undefined) {
+      const all = gates;
+      const made = new SocketGate(() => {
+        if (all.get(key) === made) all.delete(key);
+      });
+      gates.set(key, made);
+      gate = made;
+    }
+    return gate;
+  };
+}
+
 /** One connection: its client, and whether an exchange holds it. */
 export interface Connection {
   readonly client: Client;
@@ -22,6 +113,8 @@ export interface Connection {
   connected: boolean;
   /** The connect timeout of the exchange that holds it: a (re)connect made for that exchange honours it. */
   connectTimeout: number;
+  /** Its connect, while it waits at the origin's socket gate. */
+  waiting?: { gate: SocketGate; connect: WaitingConnect } | undefined;
 }
 
 /** Stands in for a connection of a closed set: every dispatch fails at once, through the handler. */
@@ -43,6 +136,12 @@ export interface ConnectionsOptions {
   readonly connector: (timeout: number) => buildConnector.connector;
   readonly interceptors: Dispatcher.DispatcherComposeInterceptor[];
   readonly onConnect: () => void;
+  /**
+   * Where the origin's sockets are counted until closed, shared with the
+   * origin's other pools of the same manager (see socketGate); one of its own
+   * if none.
+   */
+  readonly gate?: (() => SocketGate) | undefined;
 }
 
 export class Connections {
@@ -51,10 +150,15 @@ export class Connections {
   /** Free connections, the most recently freed last (its socket is the least likely to have timed out). */
   #idle: Connection[] = [];
   readonly #connectors = new Map<number, buildConnector.connector>();
+  readonly #gate: () => SocketGate;
   #closed = false;
 
   constructor(options: ConnectionsOptions) {
     this.#options = options;
+    if (options.gate === undefined) {
+      const own = new SocketGate();
+      this.#gate = () => own;
+    } else this.#gate = options.gate;
   }
 
   /**
@@ -100,7 +204,7 @@ export class Connections {
     const client: Client = new Client(origin, {
       ...clientOptions,
       connect: (opts, callback) => {
-        this.#connector(building.connectTimeout)(opts, callback);
+        this.#connect(building as Connection, opts, callback);
       },
     });
     const connection = Object.assign(building, {
@@ -122,6 +226,45 @@ export class Connections {
     return connection;
   }
 
+  /**
+   * Connects once the origin has fewer than `maxSize` sockets open or
+   * closing; the socket counts until its `close` event. The connect timeout
+   * starts when the connect does: the wait at the gate is for a socket
+   * already on its way out.
+   */
+  #connect(connection: Connection, opts: buildConnector.Options, callback: ConnectCallback): void {
+    const gate = this.#gate();
+    const waiting: WaitingConnect = {
+      start: () => {
+        connection.waiting = undefined;
+        let counted = true;
+        const closed = (): void => {
+          if (!counted) return;
+          counted = false;
+          gate.closed();
+        };
+        const done = callback as (error: Error | null, socket: unknown) => void;
+        try {
+          this.#connector(connection.connectTimeout)(opts, (error, socket) => {
+            if (error === null) socket.once('close', closed);
+            else closed();
+            done(error, socket);
+          });
+        } catch (error) {
+          // Started from another socket's close, a throw would be uncaught there: it goes to undici as a failed connect.
+          closed();
+          done(error as Error, null);
+        }
+      },
+      giveUp: () => {
+        connection.waiting = undefined;
+        (callback as (error: Error, socket: null) => void)(CONNECT_GIVEN_UP, null);
+      },
+    };
+    connection.waiting = { gate, connect: waiting };
+    gate.enter(this.#options.maxSize, waiting);
+  }
+
   #connector(timeout: number): buildConnector.connector {
     let connector = this.#connectors.get(timeout);
     if (connector === undefined) {
@@ -136,6 +279,13 @@ export class Connections {
     const at = this.#idle.indexOf(connection);
     if (at !== -1) this.#idle.splice(at, 1);
     connection.client.destroy(IDLE_CLOSED).catch(noop);
+    this.#stopWaiting(connection);
+  }
+
+  /** A connection that goes while its connect waits at the gate: the connect is given up, never made. */
+  #stopWaiting(connection: Connection): void {
+    const waiting = connection.waiting;
+    if (waiting !== undefined) waiting.gate.leave(waiting.connect);
   }
 
   /** Closes every connection that carries no exchange. */
@@ -166,6 +316,7 @@ export class Connections {
     this.#closed = true;
     this.closeIdle();
     const closing: Array<Promise<void>> = [];
+    // A busy connection still waiting at the gate connects when its turn comes, and serves its exchange.
     for (const connection of this.#all) closing.push(connection.client.close().catch(noop));
     this.#all.clear();
     await Promise.all(closing);
@@ -175,7 +326,10 @@ export class Connections {
     this.#closed = true;
     this.#idle = [];
     const destroying: Array<Promise<void>> = [];
-    for (const connection of this.#all) destroying.push(connection.client.destroy(reason ?? null).catch(noop));
+    for (const connection of this.#all) {
+      destroying.push(connection.client.destroy(reason ?? null).catch(noop));
+      this.#stopWaiting(connection);
+    }
     this.#all.clear();
     await Promise.all(destroying);
   }

@@ -9,6 +9,7 @@ import { diagnostics } from './diagnostics.js';
 import { followRedirects } from '../../src/redirects.js';
 import { normalizeTls, tlsFingerprint } from './tls-options.js';
 import { UndiciTransport } from './undici-transport.js';
+import { socketGate } from './connections.js';
 
 /**
  * Node's defaults (undici's usual per-origin connection count), the `tls`
@@ -28,7 +29,8 @@ export class PoolManager extends BasePoolManager {
   }
 
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
-    return new ConnectionPool(key, options, new UndiciTransport(key, options), shared);
+    // A retiring pool's closing sockets count against the next pool's maxSize for the same key.
+    return new ConnectionPool(key, options, new UndiciTransport(key, options, { gate: socketGate(shared, key.id) }), shared);
   }
 
   /** https pools are keyed by their TLS options too, so pools that trust differently never share sockets. */

@@ -15,6 +15,7 @@ import type { WireFetch, WireRequest, WireResponse } from '../../src/transport.j
 import { forwardConnector, tunnelConnector } from './proxy-connect.js';
 import type { ProxyRoute } from './proxy-url.js';
 import { UndiciTransport } from './undici-transport.js';
+import { socketGate } from './connections.js';
 
 /** A pool key that also says which proxy serves it, and how. */
 export interface ProxiedKey extends PoolKey {
@@ -40,10 +41,10 @@ export function proxiedKey(url: URL, route: ProxyRoute, direct: () => PoolKey): 
 export function newProxiedPool(key: ProxiedKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
   // The connect timeout is the request's, where it sets one (adapters/node/connections.ts).
   if (key.mode === 'forward') {
-    const transport = new UndiciTransport(key, options, { connector: (timeout) => forwardConnector(key.proxy, timeout), interceptors: [absoluteForm(key.proxy)] });
+    const transport = new UndiciTransport(key, options, { connector: (timeout) => forwardConnector(key.proxy, timeout), interceptors: [absoluteForm(key.proxy)], gate: socketGate(shared, key.id) });
     return new ForwardPool(key, options, transport, shared);
   }
-  const transport = new UndiciTransport(key, options, { connector: (timeout) => tunnelConnector(key.proxy, options.tls, timeout), interceptors: [withoutProxyAuthorization] });
+  const transport = new UndiciTransport(key, options, { connector: (timeout) => tunnelConnector(key.proxy, options.tls, timeout), interceptors: [withoutProxyAuthorization], gate: socketGate(shared, key.id) });
   return new TunnelPool(key, options, transport, shared);
 }
 

@@ -14,7 +14,7 @@ import { leanInit } from '../../src/fetch-init.js';
 import { NativeHeaders } from '../../src/headers.js';
 import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
-import { Connections, type Connection } from './connections.js';
+import { Connections, type Connection, type SocketGate } from './connections.js';
 import { Exchange } from './exchange.js';
 import { limitedResponse } from './limited-response.js';
 
@@ -27,6 +27,8 @@ export interface ConnectionSetup {
   readonly connector?: (timeout: number) => buildConnector.connector;
   /** Wrap every request and fetch; they see the target's origin in `opts.origin`. */
   readonly interceptors?: Dispatcher.DispatcherComposeInterceptor[];
+  /** Where the origin's sockets are counted until closed, across the manager's pools for it (connections.ts socketGate). */
+  readonly gate?: () => SocketGate;
 }
 
 export class UndiciTransport implements Transport {
@@ -59,6 +61,7 @@ export class UndiciTransport implements Transport {
       client,
       connector: setup.connector ?? ((timeout) => buildConnector({ ...tlsOptions, timeout } as buildConnector.BuildOptions)),
       interceptors: setup.interceptors ?? [],
+      gate: setup.gate,
       onConnect: () => {
         this.numConnections += 1;
       },
