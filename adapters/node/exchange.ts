@@ -14,6 +14,7 @@ import { ProtocolError, ResponseTooLargeError } from '../../src/errors.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { WireRequest, WireResponse } from '../../src/transport.js';
 import { noop } from '../../src/watch-body.js';
+import { NativeHeaders } from '../../src/headers.js';
 import type { Connection, Connections } from './connections.js';
 import { decodersFor, mayHaveBody } from './content-decoding.js';
 import { translateError } from './errors.js';
@@ -33,6 +34,16 @@ type Mode = 'buffer' | 'collect' | 'stream' | 'discard';
 export interface ExchangeLimits {
   readonly connect: number;
   readonly read: number | undefined;
+}
+
+/** What `manager.fetch` adds to an exchange (adapters/node/fetch-response.ts); `request()` passes none. */
+export interface FetchHooks {
+  /** Called once the exchange is done with its connection: body arrived, failed or aborted. */
+  readonly settled: () => void;
+  /** A failure after the headers, as the body's reader sees it (fetch's error contract). */
+  readonly bodyError: (error: unknown) => unknown;
+  /** Bytes kept before anyone reads; past them the socket pauses until a reader comes. */
+  readonly readAhead: number;
 }
 
 export class Exchange implements WireResponse {
@@ -69,8 +80,10 @@ export class Exchange implements WireResponse {
   /** bytes() or discard() waiting for the end. */
   #settleBody: { resolve: (value: Uint8Array | undefined) => void; reject: (error: unknown) => void } | undefined;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  readonly #hooks: FetchHooks | undefined;
 
-  constructor(request: WireRequest, connections: Connections, limits: ExchangeLimits) {
+  constructor(request: WireRequest, connections: Connections, limits: ExchangeLimits, hooks?: FetchHooks) {
+    this.#hooks = hooks;
     this.#method = request.method;
     this.#url = request.url.href;
     this.#limits = limits;
@@ -153,6 +166,7 @@ export class Exchange implements WireResponse {
 
   onComplete(): void {
     this.#connections.release(this.#connection);
+    this.#hooks?.settled();
     const decoders = this.#decoders;
     if (decoders !== undefined) (decoders[0] as Transform).end();
     else this.#bodyEnded();
@@ -160,6 +174,7 @@ export class Exchange implements WireResponse {
 
   onError(error: Error): void {
     this.#connections.release(this.#connection);
+    this.#hooks?.settled();
     this.#fail(this.#translate(error));
   }
 
@@ -168,7 +183,7 @@ export class Exchange implements WireResponse {
   /** Built on first use: most callers never look, and a Headers object costs microseconds to fill. */
   get headers(): Headers {
     if (this.#headers === undefined) {
-      const headers = new Headers();
+      const headers = new NativeHeaders();
       const raw = this.#rawHeaders ?? [];
       for (let i = 0; i + 1 < raw.length; i += 2) headers.append(latin1(raw[i] as Buffer | string), latin1(raw[i + 1] as Buffer | string));
       this.#headers = headers;
@@ -180,6 +195,8 @@ export class Exchange implements WireResponse {
     this.#mode = 'collect';
     if (this.#failed) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve(this.#collected());
+    // A fetch body may have paused at its read-ahead bound.
+    if (this.#hooks !== undefined) this.#resume();
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
       this.#settleBody = { resolve, reject };
     }) as Promise<Uint8Array>;
@@ -271,7 +288,8 @@ export class Exchange implements WireResponse {
         return true;
       default:
         this.#chunks.push(chunk);
-        return true;
+        // Unread (buffer mode), a fetch body stops at its read-ahead bound until a reader comes.
+        return this.#mode === 'collect' || this.#hooks === undefined || size < this.#hooks.readAhead;
     }
   }
 
@@ -315,6 +333,8 @@ export class Exchange implements WireResponse {
   /** The first failure wins: the exchange's end is reported once, and what comes after it is dropped. */
   #fail(error: unknown): void {
     if (this.#failed || this.#ended) return;
+    const hooks = this.#hooks;
+    if (hooks !== undefined && this.#rejectHeaders === undefined) error = hooks.bodyError(error);
     this.#failed = true;
     this.#error = error;
     this.#chunks = [];
