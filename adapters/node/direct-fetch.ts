@@ -25,6 +25,7 @@ import type { Connections } from './connections.js';
 import { Exchange, type FetchHooks } from './exchange.js';
 import { ExchangeResponse } from './fetch-response.js';
 
+
 /** Methods fetch sends as given (it upper-cases these six; the core has already). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 

@@ -15,6 +15,7 @@
  * the signal's reason.
  */
 import { Readable } from 'node:stream';
+import { NativeHeaders } from '../../src/headers.js';
 import type { Exchange } from './exchange.js';
 
 const NativeResponse = Response;
@@ -197,11 +198,45 @@ class LazyHead implements ResponseHead {
 
   get headers(): Headers {
     if (this.#headers === undefined) {
-      this.#headers = (this.#exchange as Exchange).headers;
+      this.#headers = new ResponseHeaders((this.#exchange as Exchange).headers);
       this.#exchange = undefined;
     }
     return this.#headers;
   }
+}
+
+/**
+ * A response's headers, immutable as fetch's are: a change throws what the
+ * runtime throws for its own (those of `Response.error()` are immutable too).
+ */
+export class ResponseHeaders extends NativeHeaders {
+  #sealed = false;
+
+  constructor(init: HeadersInit) {
+    super(init);
+    this.#sealed = true;
+  }
+
+  override append(name: string, value: string): void {
+    if (this.#sealed) immutableHeaders().append(name, value);
+    else super.append(name, value);
+  }
+
+  override set(name: string, value: string): void {
+    if (this.#sealed) immutableHeaders().set(name, value);
+    else super.set(name, value);
+  }
+
+  override delete(name: string): void {
+    if (this.#sealed) immutableHeaders().delete(name);
+    else super.delete(name);
+  }
+}
+
+let immutable: Headers | undefined;
+function immutableHeaders(): Headers {
+  immutable ??= NativeResponse.error().headers;
+  return immutable;
 }
 
 /** A stream read to its end (closed, disturbed, locked), what `body` is after a direct read. */

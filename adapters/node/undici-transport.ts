@@ -15,12 +15,12 @@ import type { PoolKey } from '../../src/pool-key.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
 import { leanInit } from '../../src/fetch-init.js';
-import { NativeHeaders } from '../../src/headers.js';
 import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
 import { Connections, type Connection } from './connections.js';
 import { Exchange } from './exchange.js';
 import { directFetch } from './direct-fetch.js';
+import { ResponseHeaders } from './fetch-response.js';
 import { limitedResponse } from './limited-response.js';
 
 /** What an empty pool's sockets are closed with; nothing is in flight to see it. */
@@ -178,7 +178,7 @@ class FetchedResponse extends Response {
 
   /** Built on first use, as the global class, from undici's. */
   override get headers(): Headers {
-    this.#headers ??= new NativeHeaders(responseHeaders(this.#fetched.headers));
+    this.#headers ??= new ResponseHeaders(responseHeaders(this.#fetched.headers));
     return this.#headers;
   }
 

@@ -103,6 +103,26 @@ describe('manager.fetch on Node reads bodies as Node’s fetch does', () => {
     expect(node.second).toMatchObject({ error: 'TypeError' });
   });
 
+  it('response headers are immutable, with the runtime’s own error, on both of manager.fetch’s paths', async () => {
+    const tries = async (f: typeof fetch, init?: RequestInit) => {
+      const response = await f(server.url('/headers'), init);
+      await response.text();
+      const headers = response.headers;
+      return {
+        set: await outcome(() => headers.set('x-mine', '1')),
+        append: await outcome(() => headers.append('x-mine', '1')),
+        delete: await outcome(() => headers.delete('content-type')),
+        type: headers.get('content-type'),
+        isHeaders: headers instanceof Headers,
+      };
+    };
+    const { node, ours } = await sideBySide((f) => tries(f));
+    expect(ours).toEqual(node);
+    // `cache: 'default'` sends the call through undici's fetch instead of the exchange.
+    expect((await sideBySide((f) => tries(f, { cache: 'default' }))).ours).toEqual(node);
+    expect(node.set).toMatchObject({ error: 'TypeError' });
+  });
+
   it('clone(): both copies read the whole body, in either order', async () => {
     const { node, ours } = await sideBySide(async (f) => {
       const response = await f(server.url('/cloned'));
