@@ -94,15 +94,16 @@ export class UndiciTransport implements Transport {
     return this.fetchSettled(call, noop);
   }
 
-  /**
-   * undici's fetch over a per-call dispatcher whose handler reports the end
-   * of the exchange, handed back behind the global `Response` class.
-   */
+  /** The dispatch exchange where it frames the call as Node's fetch would, else undici's fetch. */
   fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
     const connect = call.timeout.connect ?? this.#connectTimeout;
     return directFetch(call, settled, this.#connections, connect) ?? this.#fetchThroughUndici(call, settled);
   }
 
+  /**
+   * undici's fetch over a per-call dispatcher whose handler reports the end
+   * of the exchange, handed back behind the global `Response` class.
+   */
   async #fetchThroughUndici(call: WireFetch, settled: () => void): Promise<Response> {
     const init = leanInit(call.init, call.init.signal ?? undefined) as UndiciFetchInit & object;
     // Node's own fetch says `user-agent: node`; undici's package fetch would say `undici`.
