@@ -30,6 +30,14 @@ const GIVEN_UP = new Error('poolfetch: response given up by its reader');
 
 type Mode = 'buffer' | 'collect' | 'stream' | 'discard';
 
+/** What a body stream's controller is, a byte stream's or a default one's. */
+interface BodyController {
+  enqueue(chunk: Uint8Array<ArrayBuffer>): void;
+  close(): void;
+  error(reason?: unknown): void;
+  readonly desiredSize: number | null;
+}
+
 /** The parts of a request the exchange needs to send it and to name it in errors. */
 export interface ExchangeLimits {
   readonly connect: number;
@@ -79,7 +87,9 @@ export class Exchange implements WireResponse {
   #failed = false;
   /** bytes() or discard() waiting for the end. */
   #settleBody: { resolve: (value: Uint8Array | undefined) => void; reject: (error: unknown) => void } | undefined;
-  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #controller: BodyController | undefined;
+  /** The stream is a byte stream: chunks go in as copies. */
+  #copy = false;
   readonly #hooks: FetchHooks | undefined;
 
   constructor(request: WireRequest, connections: Connections, limits: ExchangeLimits, hooks?: FetchHooks) {
@@ -185,7 +195,7 @@ export class Exchange implements WireResponse {
     if (this.#headers === undefined) {
       const headers = new NativeHeaders();
       const raw = this.#rawHeaders ?? [];
-      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(latin1(raw[i] as Buffer | string), latin1(raw[i + 1] as Buffer | string));
+      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(latin1(raw[i] as Buffer | string).toLowerCase(), latin1(raw[i + 1] as Buffer | string));
       this.#headers = headers;
     }
     return this.#headers;
@@ -202,29 +212,33 @@ export class Exchange implements WireResponse {
     }) as Promise<Uint8Array>;
   }
 
-  /** Pulled as the reader reads: a slow reader pauses the socket, so memory stays flat whatever the size. */
-  stream(): ReadableStream<Uint8Array> {
+  /**
+   * Pulled as the reader reads: a slow reader pauses the socket, so memory stays flat whatever the size.
+   * `bytes`: a byte stream, as fetch's body is (BYOB readers work), whose chunks are copies, since
+   * enqueueing a chunk there transfers its buffer, which may hold other bytes of the socket's.
+   */
+  stream(bytes = false): ReadableStream<Uint8Array> {
     this.#mode = 'stream';
-    return new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-          const buffered = this.#chunks;
-          this.#chunks = [];
-          for (const chunk of buffered) controller.enqueue(chunk);
-          if (this.#failed) controller.error(this.#error);
-          else if (this.#ended) controller.close();
-        },
-        pull: () => {
-          this.#resume();
-        },
-        cancel: () => {
-          this.#giveUp();
-        },
+    this.#copy = bytes;
+    const source = {
+      start: (controller: BodyController) => {
+        this.#controller = controller;
+        const buffered = this.#chunks;
+        this.#chunks = [];
+        for (const chunk of buffered) this.#enqueue(chunk);
+        if (this.#failed) controller.error(this.#error);
+        else if (this.#ended) controller.close();
       },
-      // A little read ahead (what undici's own body Readable keeps), so the socket is not paused for every chunk.
-      { highWaterMark: STREAM_READ_AHEAD, size: (chunk) => chunk.byteLength },
-    );
+      pull: () => {
+        this.#resume();
+      },
+      cancel: () => {
+        this.#giveUp();
+      },
+    };
+    // A little read ahead (what undici's own body Readable keeps), so the socket is not paused for every chunk.
+    if (bytes) return new ReadableStream({ type: 'bytes', ...source }, { highWaterMark: STREAM_READ_AHEAD });
+    return new ReadableStream<Uint8Array<ArrayBuffer>>(source, { highWaterMark: STREAM_READ_AHEAD, size: (chunk) => chunk.byteLength });
   }
 
   /** Reads the rest and drops it so the connection is reused, unless more than a little is left. */
@@ -274,11 +288,9 @@ export class Exchange implements WireResponse {
       return false;
     }
     switch (this.#mode) {
-      case 'stream': {
-        const controller = this.#controller as ReadableStreamDefaultController<Uint8Array>;
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        return (controller.desiredSize ?? 0) > 0;
-      }
+      case 'stream':
+        this.#enqueue(chunk);
+        return ((this.#controller as BodyController).desiredSize ?? 0) > 0;
       case 'discard':
         if (size - this.#discarded > DISCARD_LIMIT) {
           // Too much left to read for nothing: closing the connection is cheaper.
@@ -291,6 +303,12 @@ export class Exchange implements WireResponse {
         // Unread (buffer mode), a fetch body stops at its read-ahead bound until a reader comes.
         return this.#mode === 'collect' || this.#hooks === undefined || size < this.#hooks.readAhead;
     }
+  }
+
+  #enqueue(chunk: Uint8Array): void {
+    const controller = this.#controller as BodyController;
+    if (!this.#copy) controller.enqueue(new Uint8Array(chunk.buffer as ArrayBuffer, chunk.byteOffset, chunk.byteLength));
+    else if (chunk.byteLength > 0) controller.enqueue(new Uint8Array(chunk));
   }
 
   #bodyEnded(): void {

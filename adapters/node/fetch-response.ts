@@ -23,7 +23,7 @@ const NativeResponse = Response;
 /** How Node's fetch hands over a body, keyed on what undici exposes. */
 interface BodySource {
   bytes(): Promise<Uint8Array>;
-  stream(): ReadableStream<Uint8Array>;
+  stream(bytes: boolean): ReadableStream<Uint8Array>;
   abandon(): void;
 }
 
@@ -108,7 +108,7 @@ export class ExchangeResponse extends NativeResponse {
     const held = this.#held;
     if (held.source === undefined) return null;
     // After a direct read the stream is one read to its end, as fetch's is.
-    held.stream ??= held.used ? usedStream() : held.source.stream();
+    held.stream ??= held.used ? usedStream() : held.source.stream(true);
     return held.stream as Response['body'];
   }
 

@@ -123,6 +123,25 @@ describe('manager.fetch on Node reads bodies as Node’s fetch does', () => {
     expect(node.set).toMatchObject({ error: 'TypeError' });
   });
 
+  it('the body is a byte stream, as fetch’s is: a BYOB reader reads it, and a clone’s too', async () => {
+    const { node, ours } = await sideBySide(async (f) => {
+      const byob = async (stream: ReadableStream<Uint8Array> | null) => {
+        const reader = (stream as ReadableStream<Uint8Array>).getReader({ mode: 'byob' });
+        let text = '';
+        for (;;) {
+          const { done, value } = await reader.read(new Uint8Array(4));
+          if (done) return text;
+          text += new TextDecoder().decode(value);
+        }
+      };
+      const response = await f(server.url('/byob'));
+      const copy = response.clone();
+      return { original: await byob(response.body), copy: await byob(copy.body), used: response.bodyUsed };
+    });
+    expect(ours).toEqual(node);
+    expect(node.original).toBe('ok /byob');
+  });
+
   it('clone(): both copies read the whole body, in either order', async () => {
     const { node, ours } = await sideBySide(async (f) => {
       const response = await f(server.url('/cloned'));
