@@ -1,6 +1,7 @@
 /**
- * One `request()` exchange over undici's `dispatch` API: the handler undici
- * calls, and the response the core reads. The body is collected straight
+ * One exchange over undici's `dispatch` API (`request()`'s, and
+ * `manager.fetch`'s through adapters/node/direct-fetch.ts): the handler
+ * undici calls, and the response the core reads. The body is collected straight
  * from the chunks undici hands over (no Node `Readable`, no web stream
  * unless the caller streams), decoded only when `content-encoding` says so,
  * and counted against `maxResponseSize` as it is decoded. Aborts go through
