@@ -191,6 +191,11 @@ export class Exchange implements WireResponse {
 
   // --- the response, as the core reads it ---
 
+  /** The exchange is over: the body has all arrived, or it failed. */
+  get done(): boolean {
+    return this.#ended || this.#failed;
+  }
+
   /** Built on first use: most callers never look, and a Headers object costs microseconds to fill. */
   get headers(): Headers {
     if (this.#headers === undefined) {

@@ -22,6 +22,8 @@ const NativeResponse = Response;
 
 /** How Node's fetch hands over a body, keyed on what undici exposes. */
 interface BodySource {
+  /** The body has all arrived (or failed): nothing is left to give up. */
+  readonly done: boolean;
   bytes(): Promise<Uint8Array>;
   stream(bytes: boolean): ReadableStream<Uint8Array>;
   abandon(): void;
@@ -66,7 +68,9 @@ export class ExchangeResponse extends NativeResponse {
     this.#head = head;
     const held: Held = { source, stream, used: false };
     this.#held = held;
-    if (source !== undefined && stream === undefined) forgotten.register(this, held, held);
+    // A body already in (most small ones: they come with the headers) holds no connection: no registration,
+    // which costs more than the rest of this response.
+    if (source !== undefined && stream === undefined && !source.done) forgotten.register(this, held, held);
   }
 
   /** Over an exchange whose headers are in; `nullBody` for HEAD, 204, 205 and 304 (fetch's null-body statuses). */
