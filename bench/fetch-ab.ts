@@ -5,7 +5,8 @@
  * waiting suite, beside undici's fetch over a Pool and `Pool.request`. The
  * other commit's node entry is built from `git archive` into .tmp (nothing
  * checked out); rounds are interleaved as in the waiting suite. Prints
- * medians and spreads; writes nothing the report reads.
+ * medians and spreads; writes nothing the report reads. `--case=1k0` runs
+ * only the 1 KiB, 0 ms case (`1k1`, `64k0`, `64k1` the others).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -19,6 +20,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const ref = args.find((a) => a.startsWith('--ref='))?.slice('--ref='.length) ?? 'main';
 const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 9);
+/** `--case=1k0` and the like: only the cases whose label, without spaces, commas and "KiB"/"ms", matches. */
+const only = args.find((a) => a.startsWith('--case='))?.slice('--case='.length);
 
 const otherDir = `${root}.tmp/ab-${ref.replace(/[^\w.-]/g, '_')}`;
 rmSync(otherDir, { recursive: true, force: true });
@@ -52,7 +55,7 @@ const rows = await runThroughput({
     { label: '1 KiB, 1 ms', path: '/1k', requests: 300, delayMs: 1 },
     { label: '64 KiB, 0 ms', path: '/64k', requests: 160, delayMs: 0 },
     { label: '64 KiB, 1 ms', path: '/64k', requests: 140, delayMs: 1 },
-  ],
+  ].filter((c) => only === undefined || c.label.replace(/KiB|ms|[ ,]/g, '') === only),
   rounds,
   warmupRounds: 1,
   concurrency: 50,
