@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const ref = args.find((a) => a.startsWith('--ref='))?.slice('--ref='.length) ?? 'main';
 const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 9);
-/** `--case=1k0` and the like: only the cases whose label, without spaces, commas and "KiB"/"ms", matches. */
+/** `--case=1k0` and the like: only the case of that path and server delay. */
 const only = args.find((a) => a.startsWith('--case='))?.slice('--case='.length);
 
 const otherDir = `${root}.tmp/ab-${ref.replace(/[^\w.-]/g, '_')}`;
@@ -55,7 +55,7 @@ const rows = await runThroughput({
     { label: '1 KiB, 1 ms', path: '/1k', requests: 300, delayMs: 1 },
     { label: '64 KiB, 0 ms', path: '/64k', requests: 160, delayMs: 0 },
     { label: '64 KiB, 1 ms', path: '/64k', requests: 140, delayMs: 1 },
-  ].filter((c) => only === undefined || c.label.replace(/KiB|ms|[ ,]/g, '') === only),
+  ].filter((c) => only === undefined || `${c.path.slice(1)}${String(c.delayMs)}` === only),
   rounds,
   warmupRounds: 1,
   concurrency: 50,
