@@ -150,12 +150,15 @@ export class ExchangeResponse extends NativeResponse {
   override clone(): Response {
     if (this.bodyUsed) return usedResponse().clone();
     const held = this.#held;
-    if (held.source === undefined) return new ExchangeResponse(this.#head, undefined);
+    // Headers of its own, as fetch's clone has.
+    const { status, statusText, url } = this.#head;
+    const head: ResponseHead = { status, statusText, url, headers: new ResponseHeaders(this.headers) };
+    if (held.source === undefined) return new ExchangeResponse(head, undefined);
     const [mine, theirs] = (this.body as ReadableStream<Uint8Array>).tee();
     held.stream = mine;
     // Either branch may be the one read: the collector no longer gives the body up for this one.
     forgotten.unregister(held);
-    return new ExchangeResponse(this.#head, held.source, theirs);
+    return new ExchangeResponse(head, held.source, theirs);
   }
 
   /**

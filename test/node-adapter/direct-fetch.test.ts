@@ -149,7 +149,8 @@ describe('manager.fetch on Node reads bodies as Node’s fetch does', () => {
       const fromCopy = await copy.text();
       const fromOriginal = await response.text();
       const copyIsResponse = copy instanceof Response;
-      return { fromCopy, fromOriginal, copyIsResponse, used: [response.bodyUsed, copy.bodyUsed], url: copy.url, status: copy.status };
+      const ownHeaders = copy.headers !== response.headers && copy.headers.get('content-type') === response.headers.get('content-type');
+      return { fromCopy, fromOriginal, copyIsResponse, ownHeaders, used: [response.bodyUsed, copy.bodyUsed], url: copy.url, status: copy.status };
     });
     expect(ours).toEqual(node);
   });
