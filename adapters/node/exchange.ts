@@ -1,6 +1,7 @@
 /**
- * One `request()` exchange over undici's `dispatch` API: the handler undici
- * calls, and the response the core reads. The body is collected straight
+ * One exchange over undici's `dispatch` API (`request()`'s, and
+ * `manager.fetch`'s through adapters/node/direct-fetch.ts): the handler
+ * undici calls, and the response the core reads. The body is collected straight
  * from the chunks undici hands over (no Node `Readable`, no web stream
  * unless the caller streams), decoded only when `content-encoding` says so,
  * and counted against `maxResponseSize` as it is decoded. Aborts go through
@@ -14,6 +15,7 @@ import { ProtocolError, ResponseTooLargeError } from '../../src/errors.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { WireRequest, WireResponse } from '../../src/transport.js';
 import { noop } from '../../src/watch-body.js';
+import { NativeHeaders } from '../../src/headers.js';
 import type { Connection, Connections } from './connections.js';
 import { decodersFor, mayHaveBody } from './content-decoding.js';
 import { translateError } from './errors.js';
@@ -29,10 +31,28 @@ const GIVEN_UP = new Error('poolfetch: response given up by its reader');
 
 type Mode = 'buffer' | 'collect' | 'stream' | 'discard';
 
+/** What a body stream's controller is, a byte stream's or a default one's. */
+interface BodyController {
+  enqueue(chunk: Uint8Array<ArrayBuffer>): void;
+  close(): void;
+  error(reason?: unknown): void;
+  readonly desiredSize: number | null;
+}
+
 /** The parts of a request the exchange needs to send it and to name it in errors. */
 export interface ExchangeLimits {
   readonly connect: number;
   readonly read: number | undefined;
+}
+
+/** What `manager.fetch` adds to an exchange (adapters/node/fetch-response.ts); `request()` passes none. */
+export interface FetchHooks {
+  /** Called once the exchange is done with its connection: body arrived, failed or aborted. */
+  readonly settled: () => void;
+  /** A failure after the headers, as the body's reader sees it (fetch's error contract). */
+  readonly bodyError: (error: unknown) => unknown;
+  /** Bytes kept before anyone reads; past them the socket pauses until a reader comes. */
+  readonly readAhead: number;
 }
 
 export class Exchange implements WireResponse {
@@ -68,9 +88,13 @@ export class Exchange implements WireResponse {
   #failed = false;
   /** bytes() or discard() waiting for the end. */
   #settleBody: { resolve: (value: Uint8Array | undefined) => void; reject: (error: unknown) => void } | undefined;
-  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #controller: BodyController | undefined;
+  /** The stream is a byte stream: chunks go in as copies. */
+  #copy = false;
+  readonly #hooks: FetchHooks | undefined;
 
-  constructor(request: WireRequest, connections: Connections, limits: ExchangeLimits) {
+  constructor(request: WireRequest, connections: Connections, limits: ExchangeLimits, hooks?: FetchHooks) {
+    this.#hooks = hooks;
     this.#method = request.method;
     this.#url = request.url.href;
     this.#limits = limits;
@@ -153,6 +177,7 @@ export class Exchange implements WireResponse {
 
   onComplete(): void {
     this.#connections.release(this.#connection);
+    this.#hooks?.settled();
     const decoders = this.#decoders;
     if (decoders !== undefined) (decoders[0] as Transform).end();
     else this.#bodyEnded();
@@ -160,17 +185,23 @@ export class Exchange implements WireResponse {
 
   onError(error: Error): void {
     this.#connections.release(this.#connection);
+    this.#hooks?.settled();
     this.#fail(this.#translate(error));
   }
 
   // --- the response, as the core reads it ---
 
+  /** The exchange is over: the body has all arrived, or it failed. */
+  get done(): boolean {
+    return this.#ended || this.#failed;
+  }
+
   /** Built on first use: most callers never look, and a Headers object costs microseconds to fill. */
   get headers(): Headers {
     if (this.#headers === undefined) {
-      const headers = new Headers();
+      const headers = new NativeHeaders();
       const raw = this.#rawHeaders ?? [];
-      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(latin1(raw[i] as Buffer | string), latin1(raw[i + 1] as Buffer | string));
+      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(latin1(raw[i] as Buffer | string).toLowerCase(), latin1(raw[i + 1] as Buffer | string));
       this.#headers = headers;
     }
     return this.#headers;
@@ -180,34 +211,40 @@ export class Exchange implements WireResponse {
     this.#mode = 'collect';
     if (this.#failed) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve(this.#collected());
+    // A fetch body may have paused at its read-ahead bound.
+    if (this.#hooks !== undefined) this.#resume();
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
       this.#settleBody = { resolve, reject };
     }) as Promise<Uint8Array>;
   }
 
-  /** Pulled as the reader reads: a slow reader pauses the socket, so memory stays flat whatever the size. */
-  stream(): ReadableStream<Uint8Array> {
+  /**
+   * Pulled as the reader reads: a slow reader pauses the socket, so memory stays flat whatever the size.
+   * `bytes`: a byte stream, as fetch's body is (BYOB readers work), whose chunks are copies, since
+   * enqueueing a chunk there transfers its buffer, which may hold other bytes of the socket's.
+   */
+  stream(bytes = false): ReadableStream<Uint8Array> {
     this.#mode = 'stream';
-    return new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-          const buffered = this.#chunks;
-          this.#chunks = [];
-          for (const chunk of buffered) controller.enqueue(chunk);
-          if (this.#failed) controller.error(this.#error);
-          else if (this.#ended) controller.close();
-        },
-        pull: () => {
-          this.#resume();
-        },
-        cancel: () => {
-          this.#giveUp();
-        },
+    this.#copy = bytes;
+    const source = {
+      start: (controller: BodyController) => {
+        this.#controller = controller;
+        const buffered = this.#chunks;
+        this.#chunks = [];
+        for (const chunk of buffered) this.#enqueue(chunk);
+        if (this.#failed) controller.error(this.#error);
+        else if (this.#ended) controller.close();
       },
-      // A little read ahead (what undici's own body Readable keeps), so the socket is not paused for every chunk.
-      { highWaterMark: STREAM_READ_AHEAD, size: (chunk) => chunk.byteLength },
-    );
+      pull: () => {
+        this.#resume();
+      },
+      cancel: () => {
+        this.#giveUp();
+      },
+    };
+    // A little read ahead (what undici's own body Readable keeps), so the socket is not paused for every chunk.
+    if (bytes) return new ReadableStream({ type: 'bytes', ...source }, { highWaterMark: STREAM_READ_AHEAD });
+    return new ReadableStream<Uint8Array<ArrayBuffer>>(source, { highWaterMark: STREAM_READ_AHEAD, size: (chunk) => chunk.byteLength });
   }
 
   /** Reads the rest and drops it so the connection is reused, unless more than a little is left. */
@@ -257,11 +294,9 @@ export class Exchange implements WireResponse {
       return false;
     }
     switch (this.#mode) {
-      case 'stream': {
-        const controller = this.#controller as ReadableStreamDefaultController<Uint8Array>;
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        return (controller.desiredSize ?? 0) > 0;
-      }
+      case 'stream':
+        this.#enqueue(chunk);
+        return ((this.#controller as BodyController).desiredSize ?? 0) > 0;
       case 'discard':
         if (size - this.#discarded > DISCARD_LIMIT) {
           // Too much left to read for nothing: closing the connection is cheaper.
@@ -271,8 +306,15 @@ export class Exchange implements WireResponse {
         return true;
       default:
         this.#chunks.push(chunk);
-        return true;
+        // Unread (buffer mode), a fetch body stops at its read-ahead bound until a reader comes.
+        return this.#mode === 'collect' || this.#hooks === undefined || size < this.#hooks.readAhead;
     }
+  }
+
+  #enqueue(chunk: Uint8Array): void {
+    const controller = this.#controller as BodyController;
+    if (!this.#copy) controller.enqueue(new Uint8Array(chunk.buffer as ArrayBuffer, chunk.byteOffset, chunk.byteLength));
+    else if (chunk.byteLength > 0) controller.enqueue(new Uint8Array(chunk));
   }
 
   #bodyEnded(): void {
@@ -315,6 +357,8 @@ export class Exchange implements WireResponse {
   /** The first failure wins: the exchange's end is reported once, and what comes after it is dropped. */
   #fail(error: unknown): void {
     if (this.#failed || this.#ended) return;
+    const hooks = this.#hooks;
+    if (hooks !== undefined && this.#rejectHeaders === undefined) error = hooks.bodyError(error);
     this.#failed = true;
     this.#error = error;
     this.#chunks = [];

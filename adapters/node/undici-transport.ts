@@ -2,8 +2,12 @@
  * The Node transport: one origin's connections (adapters/node/connections.ts,
  * an undici `Client` per socket, at most `maxSize`, kept alive between
  * requests). `request()` drives undici's `dispatch` API with a handler of
- * its own (adapters/node/exchange.ts); `fetch()` uses undici's own `fetch`
- * with the same connections as dispatcher.
+ * its own (adapters/node/exchange.ts). `fetch()` does too for what fetch
+ * sends as it is (adapters/node/direct-fetch.ts: the common calls, with the
+ * headers and body framing of Node's fetch), and uses undici's own `fetch`
+ * over the same connections for the rest (a stream or a Blob body, a cache
+ * mode, conditional or range headers, …), which undici's machinery does
+ * as the standard says.
  */
 import { buildConnector, type Client, fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { ResolvedOptions } from '../../src/options.js';
@@ -11,11 +15,12 @@ import type { PoolKey } from '../../src/pool-key.js';
 import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
 import { leanInit } from '../../src/fetch-init.js';
-import { NativeHeaders } from '../../src/headers.js';
 import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
 import { Connections, type Connection, type SocketGate } from './connections.js';
 import { Exchange } from './exchange.js';
+import { directFetch } from './direct-fetch.js';
+import { ResponseHeaders } from './fetch-response.js';
 import { limitedResponse } from './limited-response.js';
 
 /** What an empty pool's sockets are closed with; nothing is in flight to see it. */
@@ -92,11 +97,17 @@ export class UndiciTransport implements Transport {
     return this.fetchSettled(call, noop);
   }
 
+  /** The dispatch exchange where it frames the call as Node's fetch would, else undici's fetch. */
+  fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
+    const connect = call.timeout.connect ?? this.#connectTimeout;
+    return directFetch(call, settled, this.#connections, connect) ?? this.#fetchThroughUndici(call, settled);
+  }
+
   /**
    * undici's fetch over a per-call dispatcher whose handler reports the end
    * of the exchange, handed back behind the global `Response` class.
    */
-  async fetchSettled(call: WireFetch, settled: () => void): Promise<Response> {
+  async #fetchThroughUndici(call: WireFetch, settled: () => void): Promise<Response> {
     const init = leanInit(call.init, call.init.signal ?? undefined) as UndiciFetchInit & object;
     // Node's own fetch says `user-agent: node`; undici's package fetch would say `undici`.
     const headers = (init.headers ??= {}) as Record<string, string>;
@@ -171,7 +182,7 @@ class FetchedResponse extends Response {
 
   /** Built on first use, as the global class, from undici's. */
   override get headers(): Headers {
-    this.#headers ??= new NativeHeaders(responseHeaders(this.#fetched.headers));
+    this.#headers ??= new ResponseHeaders(responseHeaders(this.#fetched.headers));
     return this.#headers;
   }
 
