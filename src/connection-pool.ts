@@ -78,6 +78,15 @@ export class ConnectionPool implements Requester, RequestContext {
   readonly #leaseWaits = new Set<AbortController>();
   /** Set by `settled()`: disposal is waiting, so requests stuck behind handed-out bodies are failed. */
   #disposing = false;
+  /**
+   * Retry waits of requests last sent here, each with whether its retry comes
+   * back here whatever the manager routes (the pool's own `request()`).
+   */
+  readonly #retryWaits = new Map<AbortController, boolean>();
+  /** In its manager's LRU (not retired): the manager sends its origin's requests here. */
+  #routed = true;
+  /** Why a retry here is refused, once `close()` or `destroy()` was called. */
+  #retryRefusal: ClosedPoolError | undefined;
 
   constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
     this.poolKey = poolKey;
@@ -123,6 +132,39 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Waits between retries: the `clock` option's `sleep`, as `PoolManager.sleep`. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return this.options.clock.sleep(ms, signal);
+  }
+
+  /**
+   * The wait before a retry of a request last sent here (`Route`): cut short
+   * with `ClosedPoolError` by `close()` or `destroy()` when the retry would
+   * come back here and be refused (see `#cutRetryWaits`).
+   */
+  waitToRetry(wait: (signal: AbortSignal | undefined) => Promise<void>, signal: AbortSignal | undefined, own: boolean): Promise<void> {
+    const refusal = this.#retryRefusal;
+    if (refusal !== undefined && (own || this.#routed)) return Promise.reject(refusal);
+    const stop = new AbortController();
+    const unlink = signal === undefined ? noop : onAbort(signal, () => stop.abort(signal.reason));
+    this.#retryWaits.set(stop, own);
+    return wait(stop.signal).finally(() => {
+      this.#retryWaits.delete(stop);
+      unlink();
+    });
+  }
+
+  /**
+   * `close()` or `destroy()` by the pool's owner: the retries that would come
+   * back here are refused now rather than after their backoff. A pool's own
+   * `request()` always comes back here; a manager's comes here while the
+   * pool is in its LRU (a closed pool stays there until evicted), and goes
+   * to a new pool once it was evicted or cleared.
+   */
+  #cutRetryWaits(refusal: ClosedPoolError): void {
+    this.#retryRefusal ??= refusal;
+    for (const [stop, own] of this.#retryWaits) {
+      if (!own && !this.#routed) continue;
+      this.#retryWaits.delete(stop);
+      stop.abort(this.#retryRefusal);
+    }
   }
 
   request(method: string, url: string | URL, options?: RequestOptions): Promise<PoolResponse> {
@@ -325,6 +367,7 @@ export class ConnectionPool implements Requester, RequestContext {
    */
   async close(): Promise<void> {
     this.#refusing = true;
+    this.#cutRetryWaits(new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited to retry`));
     this.#retire();
     await this.settled();
     await this.closedIfEmpty();
@@ -335,6 +378,7 @@ export class ConnectionPool implements Requester, RequestContext {
     const reason = (this.#destroyed ??= new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
     this.#refusing = true;
     this.#closing ??= Promise.resolve();
+    this.#cutRetryWaits(new ClosedPoolError(`The pool for ${this.origin} was destroyed while this request waited to retry`));
     this.#line.shutdown(reason);
     this.#shared.total?.shutdown(reason, this);
     for (const wait of this.#leaseWaits) wait.abort(reason);
@@ -347,6 +391,7 @@ export class ConnectionPool implements Requester, RequestContext {
    * waiting, keep no idle connection, and call `onClosed` once closed.
    */
   retire(onClosed: () => void): void {
+    this.#routed = false;
     if (this.#closing !== undefined) {
       void this.#closing.then(onClosed, onClosed);
       return;
@@ -358,6 +403,7 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Back into the LRU before it closed: keep connections again. False once it is closed or closing. */
   revive(): boolean {
     if (this.closed || !this.#retiring) return false;
+    this.#routed = true;
     this.#retiring = false;
     this.#disposing = false;
     this.#onClosed = undefined;
