@@ -95,6 +95,41 @@ describe.each(adapters)('closing a pool cuts the retry waits of its requests ($n
     await manager.destroy();
   });
 
+  it('a request waiting to retry a refused connection (nothing listens): pool.close() ends it at once', async () => {
+    // A port nothing listens on: a server started, its port noted, and closed.
+    const gone = await startServer();
+    const url = gone.url('/refused');
+    await gone.close();
+    const held = heldClock();
+    const manager = adapter.make({ retries: { total: 2 }, clock: held.clock });
+    const pool = manager.connectionFromUrl(url);
+    const pending = pool.request('POST', url, { body: 'x' }).catch((e: unknown) => e);
+    await held.asleep;
+    await pool.close();
+    expect(await settledSoon(pending)).toBe(true);
+    expect(String(await pending)).toContain('was closed while this request waited to retry');
+    expect(await pending).toBeInstanceOf(ClosedPoolError);
+    await manager.destroy();
+  });
+
+  it('a request waiting to retry a body cut short (a read error while preloading): pool.close() ends it at once', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only ten..', () => res.socket?.destroy());
+    });
+    servers.push(server);
+    const held = heldClock();
+    const manager = adapter.make({ retries: { total: 2 }, clock: held.clock });
+    const pool = manager.connectionFromUrl(server.url());
+    const pending = pool.request('GET', server.url('/cut')).catch((e: unknown) => e);
+    await held.asleep;
+    await pool.close();
+    expect(await settledSoon(pending)).toBe(true);
+    expect(String(await pending)).toContain('was closed while this request waited to retry');
+    expect(server.requests).toHaveLength(1);
+    await manager.destroy();
+  });
+
   it('pool.destroy() cuts the wait the same way, naming the destroy', async () => {
     const server = await serve();
     const held = heldClock();
