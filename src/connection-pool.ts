@@ -136,8 +136,8 @@ export class ConnectionPool implements Requester, RequestContext {
 
   /**
    * The wait before a retry of a request last sent here (`Route`): cut short
-   * with `ClosedPoolError` by `close()` or `destroy()` when the retry would
-   * come back here and be refused (see `#cutRetryWaits`).
+   * with `ClosedPoolError` when the pool closes and the retry would come
+   * back here and be refused (see `#cutRetryWaits`).
    */
   waitToRetry(wait: (signal: AbortSignal | undefined) => Promise<void>, signal: AbortSignal | undefined, own: boolean): Promise<void> {
     const refusal = this.#retryRefusal;
@@ -152,11 +152,12 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   /**
-   * `close()` or `destroy()` by the pool's owner: the retries that would come
-   * back here are refused now rather than after their backoff. A pool's own
-   * `request()` always comes back here; a manager's comes here while the
-   * pool is in its LRU (a closed pool stays there until evicted), and goes
-   * to a new pool once it was evicted or cleared.
+   * The pool closes (`close()`, `destroy()`, or retired and empty): the
+   * retries that would come back here are refused now rather than after
+   * their backoff. A pool's own `request()` always comes back here; a
+   * manager's comes here while the pool is in its LRU (a closed pool stays
+   * there until evicted), and goes to a new pool once it was evicted or
+   * cleared.
    */
   #cutRetryWaits(refusal: ClosedPoolError): void {
     this.#retryRefusal ??= refusal;
@@ -513,6 +514,8 @@ export class ConnectionPool implements Requester, RequestContext {
     const onClosed = this.#onClosed;
     this.#onClosed = undefined;
     this.#closing = this.#transport.close().finally(() => onClosed?.());
+    // Retired (evicted, or its manager cleared) and now closed: its own request()s' retries would be refused.
+    if (this.#retryWaits.size > 0) this.#cutRetryWaits(new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited to retry`));
   }
 
   /** Counts a request that has its slots and is about to be sent; the returned release uncounts it. */

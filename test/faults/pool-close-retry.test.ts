@@ -1,6 +1,7 @@
 /**
  * Closing one pool refuses the retries that would come back to it at once,
- * not after their backoff: `pool.close()` and `pool.destroy()` cut a retry
+ * not after their backoff: `pool.close()` and `pool.destroy()` (and a
+ * manager's `clear()` for the pool's own `request()`s) cut a retry
  * wait (a `Retry-After` of an hour here) of the requests last sent through
  * that pool with `ClosedPoolError`, as `manager.clear()` and `destroy()` do
  * for the manager's. A wait whose retry would go elsewhere (its pool was
@@ -126,6 +127,20 @@ describe.each(adapters)('closing a pool cuts the retry waits of its requests ($n
     await pool.close();
     expect(await settledSoon(pending)).toBe(true);
     expect(String(await pending)).toContain('was closed while this request waited to retry');
+    expect(server.requests).toHaveLength(1);
+    await manager.destroy();
+  });
+
+  it('pool.request() waiting to retry, then manager.clear() (which retires and closes the pool): ClosedPoolError at once', async () => {
+    const server = await serve();
+    const held = heldClock();
+    const manager = adapter.make({ retries: { total: 2 }, clock: held.clock });
+    const pool = manager.connectionFromUrl(server.url());
+    const pending = pool.request('GET', server.url('/busy')).catch((e: unknown) => e);
+    await held.asleep;
+    await manager.clear();
+    expect(await settledSoon(pending)).toBe(true);
+    expect(String(await pending)).toContain(`The pool for ${server.origin} was closed while this request waited to retry`);
     expect(server.requests).toHaveLength(1);
     await manager.destroy();
   });
