@@ -159,8 +159,8 @@ export class ConnectionPool implements Requester, RequestContext {
    * there until evicted), and goes to a new pool once it was evicted or
    * cleared.
    */
-  #cutRetryWaits(refusal: ClosedPoolError): void {
-    this.#retryRefusal ??= refusal;
+  #cutRetryWaits(how: 'closed' | 'destroyed'): void {
+    this.#retryRefusal ??= new ClosedPoolError(`The pool for ${this.origin} was ${how} while this request waited to retry`);
     for (const [stop, own] of this.#retryWaits) {
       if (!own && !this.#routed) continue;
       this.#retryWaits.delete(stop);
@@ -368,7 +368,7 @@ export class ConnectionPool implements Requester, RequestContext {
    */
   async close(): Promise<void> {
     this.#refusing = true;
-    this.#cutRetryWaits(new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited to retry`));
+    this.#cutRetryWaits('closed');
     this.#retire();
     await this.settled();
     await this.closedIfEmpty();
@@ -379,7 +379,7 @@ export class ConnectionPool implements Requester, RequestContext {
     const reason = (this.#destroyed ??= new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
     this.#refusing = true;
     this.#closing ??= Promise.resolve();
-    this.#cutRetryWaits(new ClosedPoolError(`The pool for ${this.origin} was destroyed while this request waited to retry`));
+    this.#cutRetryWaits('destroyed');
     this.#line.shutdown(reason);
     this.#shared.total?.shutdown(reason, this);
     for (const wait of this.#leaseWaits) wait.abort(reason);
@@ -515,7 +515,7 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#onClosed = undefined;
     this.#closing = this.#transport.close().finally(() => onClosed?.());
     // Retired (evicted, or its manager cleared) and now closed: its own request()s' retries would be refused.
-    if (this.#retryWaits.size > 0) this.#cutRetryWaits(new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited to retry`));
+    if (this.#retryWaits.size > 0) this.#cutRetryWaits('closed');
   }
 
   /** Counts a request that has its slots and is about to be sent; the returned release uncounts it. */
