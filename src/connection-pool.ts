@@ -85,8 +85,6 @@ export class ConnectionPool implements Requester, RequestContext {
   readonly #retryWaits = new Map<AbortController, boolean>();
   /** In its manager's LRU (not retired): the manager sends its origin's requests here. */
   #routed = true;
-  /** Why a retry here is refused, once `close()` or `destroy()` was called. */
-  #retryRefusal: ClosedPoolError | undefined;
 
   constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
     this.poolKey = poolKey;
@@ -140,11 +138,14 @@ export class ConnectionPool implements Requester, RequestContext {
    * back here and be refused (see `#cutRetryWaits`).
    */
   waitToRetry(wait: (signal: AbortSignal | undefined) => Promise<void>, signal: AbortSignal | undefined, own: boolean): Promise<void> {
-    const refusal = this.#retryRefusal;
-    if (refusal !== undefined && (own || this.#routed)) return Promise.reject(refusal);
     const stop = new AbortController();
-    const unlink = signal === undefined ? noop : onAbort(signal, () => stop.abort(signal.reason));
+    // The caller's abort ends the wait too (one that came just before it begins, as well).
+    let unlink = noop;
+    if (signal?.aborted === true) stop.abort(signal.reason);
+    else if (signal !== undefined) unlink = onAbort(signal, () => stop.abort(signal.reason));
     this.#retryWaits.set(stop, own);
+    // Closed already (its answer came while it closed): the wait begins cut short, and ends at once.
+    if (this.closed) this.#cutRetryWaits();
     return wait(stop.signal).finally(() => {
       this.#retryWaits.delete(stop);
       unlink();
@@ -159,12 +160,9 @@ export class ConnectionPool implements Requester, RequestContext {
    * there until evicted), and goes to a new pool once it was evicted or
    * cleared.
    */
-  #cutRetryWaits(how: 'closed' | 'destroyed'): void {
-    this.#retryRefusal ??= new ClosedPoolError(`The pool for ${this.origin} was ${how} while this request waited to retry`);
+  #cutRetryWaits(): void {
     for (const [stop, own] of this.#retryWaits) {
-      if (!own && !this.#routed) continue;
-      this.#retryWaits.delete(stop);
-      stop.abort(this.#retryRefusal);
+      if (own || this.#routed) stop.abort(new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited to retry`));
     }
   }
 
@@ -368,7 +366,7 @@ export class ConnectionPool implements Requester, RequestContext {
    */
   async close(): Promise<void> {
     this.#refusing = true;
-    this.#cutRetryWaits('closed');
+    this.#cutRetryWaits();
     this.#retire();
     await this.settled();
     await this.closedIfEmpty();
@@ -379,7 +377,7 @@ export class ConnectionPool implements Requester, RequestContext {
     const reason = (this.#destroyed ??= new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
     this.#refusing = true;
     this.#closing ??= Promise.resolve();
-    this.#cutRetryWaits('destroyed');
+    this.#cutRetryWaits();
     this.#line.shutdown(reason);
     this.#shared.total?.shutdown(reason, this);
     for (const wait of this.#leaseWaits) wait.abort(reason);
@@ -515,7 +513,7 @@ export class ConnectionPool implements Requester, RequestContext {
     this.#onClosed = undefined;
     this.#closing = this.#transport.close().finally(() => onClosed?.());
     // Retired (evicted, or its manager cleared) and now closed: its own request()s' retries would be refused.
-    if (this.#retryWaits.size > 0) this.#cutRetryWaits('closed');
+    this.#cutRetryWaits();
   }
 
   /** Counts a request that has its slots and is about to be sent; the returned release uncounts it. */

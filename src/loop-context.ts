@@ -22,7 +22,7 @@ export interface Route {
    * empty) while the request's retries still come to it: always for its own
    * `request()` (`own`); for a manager's, while the pool is in its LRU.
    */
-  waitToRetry?(wait: (signal: AbortSignal | undefined) => Promise<void>, signal: AbortSignal | undefined, own: boolean): Promise<void>;
+  waitToRetry(wait: (signal: AbortSignal | undefined) => Promise<void>, signal: AbortSignal | undefined, own: boolean): Promise<void>;
 }
 
 export interface RequestContext {

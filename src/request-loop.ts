@@ -206,9 +206,7 @@ class RequestRun implements RequestHop {
    * after a backoff or a `Retry-After` that may be hours.
    */
   #waitToRetry(ms: number, route: Route): Promise<void> {
-    const sleep = (signal: AbortSignal | undefined): Promise<void> => this.#ctx.sleep(ms, signal, this.#ticket);
-    if (route.waitToRetry === undefined) return sleep(this.#signal);
-    return route.waitToRetry(sleep, this.#signal, (route as unknown) === this.#ctx);
+    return route.waitToRetry((signal) => this.#ctx.sleep(ms, signal, this.#ticket), this.#signal, (route as unknown) === this.#ctx);
   }
 
   /**
