@@ -78,6 +78,13 @@ export class ConnectionPool implements Requester, RequestContext {
   readonly #leaseWaits = new Set<AbortController>();
   /** Set by `settled()`: disposal is waiting, so requests stuck behind handed-out bodies are failed. */
   #disposing = false;
+  /**
+   * Retry waits of requests last sent here, each with whether its retry comes
+   * back here whatever the manager routes (the pool's own `request()`).
+   */
+  readonly #retryWaits = new Map<AbortController, boolean>();
+  /** In its manager's LRU (not retired): the manager sends its origin's requests here. */
+  #routed = true;
 
   constructor(poolKey: PoolKey, options: ResolvedOptions, transport: Transport, shared: SharedLimits = { total: undefined }) {
     this.poolKey = poolKey;
@@ -123,6 +130,40 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Waits between retries: the `clock` option's `sleep`, as `PoolManager.sleep`. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return this.options.clock.sleep(ms, signal);
+  }
+
+  /**
+   * The wait before a retry of a request last sent here (`Route`): cut short
+   * with `ClosedPoolError` when the pool closes and the retry would come
+   * back here and be refused (see `#cutRetryWaits`).
+   */
+  waitToRetry(wait: (signal: AbortSignal | undefined) => Promise<void>, signal: AbortSignal | undefined, own: boolean): Promise<void> {
+    const stop = new AbortController();
+    // The caller's abort ends the wait too (one that came just before it begins, as well).
+    let unlink = noop;
+    if (signal?.aborted === true) stop.abort(signal.reason);
+    else if (signal !== undefined) unlink = onAbort(signal, () => stop.abort(signal.reason));
+    this.#retryWaits.set(stop, own);
+    // Closed already (its answer came while it closed): the wait begins cut short, and ends at once.
+    if (this.closed) this.#cutRetryWaits();
+    return wait(stop.signal).finally(() => {
+      this.#retryWaits.delete(stop);
+      unlink();
+    });
+  }
+
+  /**
+   * The pool closes (`close()`, `destroy()`, or retired and empty): the
+   * retries that would come back here are refused now rather than after
+   * their backoff. A pool's own `request()` always comes back here; a
+   * manager's comes here while the pool is in its LRU (a closed pool stays
+   * there until evicted), and goes to a new pool once it was evicted or
+   * cleared.
+   */
+  #cutRetryWaits(): void {
+    for (const [stop, own] of this.#retryWaits) {
+      if (own || this.#routed) stop.abort(new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited to retry`));
+    }
   }
 
   request(method: string, url: string | URL, options?: RequestOptions): Promise<PoolResponse> {
@@ -325,6 +366,7 @@ export class ConnectionPool implements Requester, RequestContext {
    */
   async close(): Promise<void> {
     this.#refusing = true;
+    this.#cutRetryWaits();
     this.#retire();
     await this.settled();
     await this.closedIfEmpty();
@@ -335,6 +377,7 @@ export class ConnectionPool implements Requester, RequestContext {
     const reason = (this.#destroyed ??= new ClosedPoolError(`The pool for ${this.origin} was destroyed`));
     this.#refusing = true;
     this.#closing ??= Promise.resolve();
+    this.#cutRetryWaits();
     this.#line.shutdown(reason);
     this.#shared.total?.shutdown(reason, this);
     for (const wait of this.#leaseWaits) wait.abort(reason);
@@ -347,6 +390,7 @@ export class ConnectionPool implements Requester, RequestContext {
    * waiting, keep no idle connection, and call `onClosed` once closed.
    */
   retire(onClosed: () => void): void {
+    this.#routed = false;
     if (this.#closing !== undefined) {
       void this.#closing.then(onClosed, onClosed);
       return;
@@ -358,6 +402,7 @@ export class ConnectionPool implements Requester, RequestContext {
   /** Back into the LRU before it closed: keep connections again. False once it is closed or closing. */
   revive(): boolean {
     if (this.closed || !this.#retiring) return false;
+    this.#routed = true;
     this.#retiring = false;
     this.#disposing = false;
     this.#onClosed = undefined;
@@ -467,6 +512,8 @@ export class ConnectionPool implements Requester, RequestContext {
     const onClosed = this.#onClosed;
     this.#onClosed = undefined;
     this.#closing = this.#transport.close().finally(() => onClosed?.());
+    // Retired (evicted, or its manager cleared) and now closed: its own request()s' retries would be refused.
+    this.#cutRetryWaits();
   }
 
   /** Counts a request that has its slots and is about to be sent; the returned release uncounts it. */

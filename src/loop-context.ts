@@ -14,6 +14,15 @@ export interface Route {
   readonly followsRedirects: boolean;
   exchange(request: WireRequest): Promise<WireResponse>;
   fetchOnce(call: WireFetch): Promise<Response>;
+  /**
+   * Waits out the backoff before a retry of a request last sent here:
+   * `wait(signal)` is the requester's sleep. Rejects at once, or cuts the
+   * wait short, with `ClosedPoolError` when the retry would be refused here:
+   * this pool closed (`close()`, `destroy()`, or retired by its manager and
+   * empty) while the request's retries still come to it: always for its own
+   * `request()` (`own`); for a manager's, while the pool is in its LRU.
+   */
+  waitToRetry(wait: (signal: AbortSignal | undefined) => Promise<void>, signal: AbortSignal | undefined, own: boolean): Promise<void>;
 }
 
 export interface RequestContext {

@@ -137,7 +137,7 @@ class RequestRun implements RequestHop {
         if (route === undefined) throw new Error(`poolfetch bug: no pool routes ${this.url.href}`);
         const response = await this.#send(route);
         if (response === AGAIN) continue;
-        const step = await (this.#followRedirect(response, route) ?? this.#retryStatus(response) ?? this.#deliver(response));
+        const step = await (this.#followRedirect(response, route) ?? this.#retryStatus(response, route) ?? this.#deliver(response, route));
         if (step !== AGAIN) return step;
       }
     } catch (error) {
@@ -174,13 +174,13 @@ class RequestRun implements RequestHop {
     try {
       return await route.exchange(wire);
     } catch (error) {
-      await this.#retryAfterSendFailure(error);
+      await this.#retryAfterSendFailure(error, route);
       return AGAIN;
     }
   }
 
   /** Throws `error` unless the request may go again; returns once it may (after the backoff). */
-  async #retryAfterSendFailure(error: unknown): Promise<void> {
+  async #retryAfterSendFailure(error: unknown, route: Route): Promise<void> {
     if (this.#signal?.aborted === true) throw this.#signal.reason;
     // A keep-alive socket the server closed as we reused it: nothing was answered, so
     // an idempotent request goes once more at no cost to its retries (as browsers do).
@@ -196,7 +196,17 @@ class RequestRun implements RequestHop {
       ? this.#canResend()
       : this.#budget.canRetryRead(this.method) && this.#replayable;
     if (!safe) throw error;
-    await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal, this.#ticket);
+    await this.#waitToRetry(this.#budget.spend({ kind, error: error as Error }, this.#where()), route);
+  }
+
+  /**
+   * The backoff before a retry: the requester's sleep, which disposal cuts
+   * short, inside the pool's (`route`) watch, which cuts it short when that
+   * pool is closed under it: a retry it would refuse is refused now, not
+   * after a backoff or a `Retry-After` that may be hours.
+   */
+  #waitToRetry(ms: number, route: Route): Promise<void> {
+    return route.waitToRetry((signal) => this.#ctx.sleep(ms, signal, this.#ticket), this.#signal, (route as unknown) === this.#ctx);
   }
 
   /**
@@ -229,15 +239,15 @@ class RequestRun implements RequestHop {
   }
 
   /** A status the retry options name: send again after the wait (`AGAIN`), or the response once retries are spent. */
-  #retryStatus(response: WireResponse): Promise<PoolResponse | typeof AGAIN> | undefined {
+  #retryStatus(response: WireResponse, route: Route): Promise<PoolResponse | typeof AGAIN> | undefined {
     const retry = this.#resolved.retry;
     const retryable = RETRY_AFTER_STATUSES.has(response.status) || retry.statusForcelist.has(response.status);
     const retryAfter = retryable ? response.headers.get('retry-after') : null;
     if (!this.#budget.isRetryableStatus(this.method, response.status, retryAfter !== null) || !this.#canResend()) return undefined;
-    return this.#waitAndResend(response, retryAfter);
+    return this.#waitAndResend(response, retryAfter, route);
   }
 
-  async #waitAndResend(response: WireResponse, retryAfter: string | null): Promise<PoolResponse | typeof AGAIN> {
+  async #waitAndResend(response: WireResponse, retryAfter: string | null, route: Route): Promise<PoolResponse | typeof AGAIN> {
     let delay: number;
     try {
       delay = this.#budget.spend({ kind: 'status', status: response.status, retryAfter }, this.#where());
@@ -247,12 +257,12 @@ class RequestRun implements RequestHop {
       throw error;
     }
     await response.discard();
-    await this.#ctx.sleep(delay, this.#signal, this.#ticket);
+    await this.#waitToRetry(delay, route);
     return AGAIN;
   }
 
   /** The final response; a preloaded body that breaks off is a read error, retried as urllib3 does. */
-  async #deliver(response: WireResponse): Promise<PoolResponse | typeof AGAIN> {
+  async #deliver(response: WireResponse, route: Route): Promise<PoolResponse | typeof AGAIN> {
     if (!this.#resolved.preloadContent) return await this.#finish(response);
     try {
       return await this.#finish(response);
@@ -260,7 +270,7 @@ class RequestRun implements RequestHop {
       if (this.#signal?.aborted === true) throw this.#signal.reason;
       const kind = failureKind(error);
       if (!this.#resolved.retry.enabled || kind !== 'read' || !this.#budget.canRetryRead(this.method) || !this.#replayable) throw error;
-      await this.#ctx.sleep(this.#budget.spend({ kind, error: error as Error }, this.#where()), this.#signal, this.#ticket);
+      await this.#waitToRetry(this.#budget.spend({ kind, error: error as Error }, this.#where()), route);
       return AGAIN;
     }
   }

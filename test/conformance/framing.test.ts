@@ -3,9 +3,8 @@
  * manager.fetch sends with the same Content-Length, whether the body came in
  * the init or inside a Request; only a stream goes chunked.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/servers.js';
-import { entries, recorder, runtimeSide, type Fetch, type Seen } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { entries, recordingServerForFile, runtimeSide, startRecordingServer, type Fetch } from './support.js';
 
 const TEXT = 'héllo, wörld';
 const BYTES = new TextEncoder().encode(TEXT);
@@ -33,22 +32,14 @@ const BODIES: Record<string, { make: () => BodyInit; length: number | 'chunked' 
   },
 };
 
-let server: TestServer;
-const record = recorder();
-beforeAll(async () => {
-  server = await startServer(async (req, res) => {
-    await record.take(req);
-    res.end('ok');
-  }, { collectBody: false });
-});
-afterAll(() => server.close());
+const server = recordingServerForFile();
 
 /** The framing one call put on the wire, the multipart boundary taken out so two encodings compare. */
 async function framing(fetch: Fetch, kind: string, inRequest: boolean): Promise<Record<string, unknown>> {
   const init = { method: 'POST', body: (BODIES[kind] as (typeof BODIES)[string]).make(), duplex: 'half' } as RequestInit;
   const response = await (inRequest ? fetch(new Request(server.url('/framing'), init)) : fetch(server.url('/framing'), init));
   expect(await response.text()).toBe('ok');
-  const seen = record.seen.at(-1) as Seen;
+  const seen = server.last();
   const boundary = /boundary=(.+)$/.exec(String(seen.headers['content-type']))?.[1];
   const body = boundary === undefined ? seen.body.toString() : seen.body.toString().replaceAll(boundary, 'BOUNDARY');
   return {
@@ -97,19 +88,17 @@ describe.each(entries)('body framing: manager.fetch ($name) against the runtime�
   }
 
   it('sends a known-length body again with its length when a 307 replays it, and drops it on a 303', async () => {
-    const redirects = recorder();
-    const hops = await startServer(async (req, res) => {
-      const seen = await redirects.take(req);
+    const hops = await startRecordingServer((seen, res) => {
       if (seen.url === '/307') res.writeHead(307, { location: '/end' }).end();
       else if (seen.url === '/303') res.writeHead(303, { location: '/end' }).end();
       else res.end('end');
-    }, { collectBody: false });
+    });
     const replay = async (fetch: Fetch): Promise<unknown[]> => {
-      redirects.seen.length = 0;
+      hops.seen.length = 0;
       for (const path of ['/307', '/303']) {
         await (await fetch(new Request(hops.url(path), { method: 'POST', body: TEXT }))).text();
       }
-      return redirects.seen.map((s) => [s.method, s.url, s.headers['content-length'], s.headers['transfer-encoding'], s.body.toString()]);
+      return hops.seen.map((s) => [s.method, s.url, s.headers['content-length'], s.headers['transfer-encoding'], s.body.toString()]);
     };
     const side = entry.make();
     try {

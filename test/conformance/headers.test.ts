@@ -5,24 +5,15 @@
  * request; and a caller's content-length that disagrees with the body is
  * refused before anything is sent.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/servers.js';
-import { entries, errorShape, recorder, runtimeSide, type Fetch, type Seen } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { entries, errorShape, recordingServerForFile, runtimeSide, type Fetch } from './support.js';
 
-let server: TestServer;
-const record = recorder();
-beforeAll(async () => {
-  server = await startServer(async (req, res) => {
-    await record.take(req);
-    res.end('ok');
-  }, { collectBody: false });
-});
-afterAll(() => server.close());
+const server = recordingServerForFile();
 
 /** Headers and their order, as the server got them, without the ones that name the connection (host, its port). */
 async function wire(fetch: Fetch, input: string | Request, init?: RequestInit): Promise<{ names: string[]; headers: Record<string, unknown> }> {
   await (await fetch(input, init)).text();
-  const seen = record.seen.at(-1) as Seen;
+  const seen = server.last();
   const { host: _host, ...headers } = seen.headers;
   return { names: seen.names.filter((name) => name !== 'host').sort(), headers };
 }
@@ -86,7 +77,7 @@ describe.each(entries)('headers: manager.fetch ($name) against the runtime’s f
       const tooLong = { method: 'POST', body: 'hello', headers: { 'content-length': '9' } };
       const runtimeError = await runtimeSide().fetch(server.url('/cl'), tooLong).catch((e: unknown) => e);
       expect(errorShape(runtimeError)).toEqual({ class: 'TypeError', message: 'fetch failed', causeCode: 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' });
-      const before = record.seen.length;
+      const before = server.seen.length;
       for (const declared of ['9', '3', '0', '-1', 'five']) {
         const error = await side.fetch(server.url('/cl'), { ...tooLong, headers: { 'content-length': declared } }).catch((e: unknown) => e);
         expect(errorShape(error)).toEqual(errorShape(runtimeError));
@@ -96,7 +87,7 @@ describe.each(entries)('headers: manager.fetch ($name) against the runtime’s f
         await expect(side.fetch(server.url('/cl'), { method: 'POST', body, headers: { 'content-length': '99' } })).rejects.toThrow(TypeError);
       }
       // Nothing reached the server, and the pool is free for the next request.
-      expect(record.seen.length).toBe(before);
+      expect(server.seen.length).toBe(before);
       const agreeing = await wire(side.fetch, server.url('/cl'), { method: 'POST', body: 'hello', headers: { 'content-length': '5' } });
       expect(agreeing.headers['content-length']).toBe('5');
       expect(side.manager?.connectionFromUrl(server.url()).stats()).toMatchObject({ running: 0, queued: 0 });

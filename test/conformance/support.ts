@@ -7,10 +7,12 @@
  * i19a's unread-body cases live beside these files (test/conformance/).
  */
 import type http from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import { PoolManager as FetchPoolManager } from '../../adapters/fetch/index.js';
 import { PoolManager as NodePoolManager } from '../../adapters/node/index.js';
 import type { PoolManager as CorePoolManager } from '../../src/pool-manager.js';
 import type { PoolManagerOptions } from '../../src/types.js';
+import { startServer, type TestServer } from '../support/servers.js';
 
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -67,6 +69,66 @@ export function recorder(): { seen: Seen[]; take(req: http.IncomingMessage): Pro
       seen.push(entry);
       return entry;
     },
+  };
+}
+
+/** A server whose every request is recorded (body read whole) before `answer` answers it. */
+export interface RecordingServer {
+  /** The requests in the order they arrived. */
+  readonly seen: Seen[];
+  /** The request recorded last. */
+  last(): Seen;
+  url(path?: string): string;
+  close(): Promise<void>;
+}
+
+/** How a recording server answers a request it has recorded. */
+export type Answer = (seen: Seen, res: http.ServerResponse) => void;
+
+const answerOk: Answer = (_seen, res) => {
+  res.end('ok');
+};
+
+/** Starts a recording server on 127.0.0.1; by default it answers `ok` to everything. */
+export async function startRecordingServer(answer: Answer = answerOk): Promise<RecordingServer> {
+  const record = recorder();
+  const server = await listen(record, answer);
+  return recordingView(record.seen, () => server);
+}
+
+/**
+ * A recording server for a whole test file: started before its first test,
+ * closed after its last. Call it at the top of the file.
+ */
+export function recordingServerForFile(answer: Answer = answerOk): RecordingServer {
+  const record = recorder();
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await listen(record, answer);
+  });
+  afterAll(() => server?.close());
+  return recordingView(record.seen, () => {
+    if (server === undefined) throw new Error('the recording server was used before beforeAll started it');
+    return server;
+  });
+}
+
+function listen(record: ReturnType<typeof recorder>, answer: Answer): Promise<TestServer> {
+  return startServer(async (req, res) => {
+    answer(await record.take(req), res);
+  }, { collectBody: false });
+}
+
+function recordingView(seen: Seen[], server: () => TestServer): RecordingServer {
+  return {
+    seen,
+    last() {
+      const entry = seen.at(-1);
+      if (entry === undefined) throw new Error('no request has reached the recording server');
+      return entry;
+    },
+    url: (path) => server().url(path),
+    close: () => server().close(),
   };
 }
 

@@ -2,12 +2,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { expectFreshBuild } from '../support/built.js';
 
-/** `npm test` builds before vitest; a lone `npx vitest run test/examples` builds here if dist/ is missing. */
+/**
+ * `npm test` builds before vitest; a lone `npx vitest run test/examples` builds here if dist/ is missing,
+ * and refuses a dist/ older than src/ (it would quietly test the old build: a seeded bug passed so).
+ */
 export function ensureBuilt(): void {
-  if (existsSync('dist/adapters/node/index.js') && existsSync('dist/adapters/fetch/index.js')) return;
-  const result = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
-  if (result.status !== 0) throw new Error(`npm run build failed (exit ${String(result.status)})`);
+  if (!existsSync('dist/adapters/node/index.js') || !existsSync('dist/adapters/fetch/index.js')) {
+    const result = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+    if (result.status !== 0) throw new Error(`npm run build failed (exit ${String(result.status)})`);
+  }
+  expectFreshBuild();
 }
 
 export interface Child {

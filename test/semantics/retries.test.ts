@@ -310,13 +310,30 @@ describe('retries: the clock', () => {
       const { PoolManager } = await import('../../adapters/node/index.js');
       await using http = new PoolManager({ retries: { total: 3, statusForcelist: [500], backoffFactor: 100 } });
       const controller = new AbortController();
-      // The first retry goes at once; the second waits 100 * 2 = 200 s: only the abort can end it within the test.
-      const pending = http.request('GET', flaky.url('/'), { signal: controller.signal }).catch((e: unknown) => e);
-      await second.promise;
-      const reason = new Error('stop waiting');
-      controller.abort(reason);
-      expect(await pending).toBe(reason);
-      expect(flaky.requests).toHaveLength(2);
+      // The default clock's wait is a real timer: seen being armed, it says the wait has begun. An abort
+      // sent earlier (as the second answer arrives) would end the request before the wait and prove nothing.
+      const armed = deferred<number>();
+      const realSetTimeout = globalThis.setTimeout;
+      const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((handler: () => void, ms?: number) => {
+        if (ms !== undefined && ms >= 60_000) armed.resolve(ms);
+        return realSetTimeout(handler, ms);
+      }) as typeof setTimeout);
+      try {
+        // The first retry goes at once; the second waits 100 * 2 = 200 s, capped at backoffMax (120 s): only the abort can end it within the test.
+        const pending = http.request('GET', flaky.url('/'), { signal: controller.signal }).catch((e: unknown) => e);
+        await second.promise;
+        expect(await armed.promise).toBe(120_000);
+        const reason = new Error('stop waiting');
+        controller.abort(reason);
+        let settled = false;
+        void pending.then(() => (settled = true));
+        for (let turn = 0; turn < 20 && !settled; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+        expect(settled).toBe(true);
+        expect(await pending).toBe(reason);
+        expect(flaky.requests).toHaveLength(2);
+      } finally {
+        spy.mockRestore();
+      }
     } finally {
       await flaky.close();
     }
