@@ -20,4 +20,6 @@ const workerdDefaults: AdapterOptions = { ...fetchDefaults, leases: () => new Co
 /** The fetch entry's `PoolManager`, safe across workerd's request contexts. In a Worker pass `maxTotal: 6`. */
 export class PoolManager extends FetchPoolManager {
   protected static override readonly adapter: AdapterOptions = workerdDefaults;
+  /** workerd's fetch answers `redirect: 'manual'` with the 3xx and its Location: the core follows hop by hop. */
+  protected static override readonly showsRedirects = true;
 }
