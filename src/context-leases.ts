@@ -89,7 +89,11 @@ export class Lease {
   reclaim(): void {
     if (this.#closed) return;
     this.reclaimed = true;
-    this.close();
+    // Its timer is left to run: should its request be alive after all (its timer merely late), that
+    // tick is what fails its dropped waiter. Cleared here, from its own request's context (a sibling
+    // exchange's sweep), the waiter would wait forever.
+    this.#closed = true;
+    this.#leases.unlink(this);
     // Kept on the lease: should its request turn out alive (tick), the waiter fails there.
     this.waiter?.drop();
     this.undo?.(this);
@@ -109,6 +113,7 @@ export class Lease {
     }
     if (this.#closed) return;
     this.beatAt = Date.now();
+    this.#leases.ticked(this.beatAt);
     this.#leases.sweep(this.beatAt);
     if (!this.#closed) this.timer = setTimeout(this.tick, this.#leases.timing.heartbeat);
   };
@@ -119,6 +124,9 @@ export class ContextLeases {
   readonly timing: LeaseTiming;
   #head: Lease | undefined;
   #lastSweep = 0;
+  /** When a heartbeat last ran, and the one before it. */
+  #lastTick = 0;
+  #previousTick = 0;
 
   constructor(timing: LeaseTiming) {
     this.timing = timing;
@@ -133,6 +141,13 @@ export class ContextLeases {
     this.#head = lease;
     lease.timer = setTimeout(lease.tick, this.timing.heartbeat);
     return lease;
+  }
+
+  /** A heartbeat ran at `now`: timers are running. */
+  ticked(now: number): void {
+    if (now === this.#lastTick) return;
+    this.#previousTick = this.#lastTick;
+    this.#lastTick = now;
   }
 
   unlink(lease: Lease): void {
@@ -152,7 +167,10 @@ export class ContextLeases {
   sweep(now = Date.now()): void {
     if (now - this.#lastSweep < this.timing.heartbeat) return;
     this.#lastSweep = now;
-    const stale = now - this.timing.staleAfter;
+    // Missing beats prove an end only once timers have run since: measured to the heartbeat before
+    // the latest, so that after a stall (a long synchronous run makes every timer late at once) the
+    // live leases' overdue beats come in before anything is taken for ended.
+    const stale = Math.min(now, this.#previousTick) - this.timing.staleAfter;
     let lease = this.#head;
     while (lease !== undefined) {
       const next = lease.next;
