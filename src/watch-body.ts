@@ -135,8 +135,19 @@ export function bodyBroke(error: unknown, method: string, url: string): Protocol
   return new ProtocolError(`Connection broken while reading the body: ${detail} (${method} ${url})`, { method, url, cause: error });
 }
 
+/** A watched body still open: its owner (a pool being destroyed) can abort it. */
+export interface OpenBody {
+  abort(reason: unknown): void;
+}
+
 /** Watched bodies still open, so their owner (a pool being destroyed) can abort them all. */
-export type OpenBodies = Set<{ abort(reason: unknown): void }>;
+export type OpenBodies = Set<OpenBody>;
+
+/** The open body of a response `watchResponse` returned, until it has finished; undefined for one it did not watch. */
+export function openBodyOf(response: Response): OpenBody | undefined {
+  const watch = (response as Partial<Watched>)[WATCH];
+  return watch?.open === true ? watch : undefined;
+}
 
 /**
  * The response itself, watched: its body is read ahead (src/read-ahead.ts)
@@ -338,6 +349,11 @@ class BodyWatch {
     const released = this.#done();
     if (this.#awaitDone && isThenable(released)) this.#released = released;
   };
+
+  /** True until the exchange is done with the connection (what the open set holds it for). */
+  get open(): boolean {
+    return !this.#finished;
+  }
 
   /** `value`, once the release `done` started has completed (failed or not: the read has what it came for). */
   #afterRelease<T>(value: T): T | Promise<T> {

@@ -155,6 +155,8 @@ export class FetchTransport implements Transport {
         controller.abort();
         end();
       },
+      // Its request ended (workerd): aborting its controller from here would be I/O of another request.
+      forget: end,
     };
   }
 
