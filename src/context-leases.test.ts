@@ -143,4 +143,19 @@ describe('ContextLeases with a WaitingLine', () => {
     held();
     expect(line.held).toBe(0);
   });
+
+  it('with no live lease beating, sweeps asked for by requests that hold none (stats()) still free an ended request\'s slot', async () => {
+    const leases = new ContextLeases(timing);
+    const line = new WaitingLine(1);
+    const holder = leases.open();
+    holder.release = line.tryTake();
+    endRequest(holder);
+    // An idle isolate polled for stats(): each poll sweeps, and no heartbeat of anyone runs meanwhile.
+    for (let polls = 0; polls < 30 && !holder.reclaimed; polls += 1) {
+      await new Promise((resolve) => setTimeout(resolve, timing.heartbeat));
+      leases.sweep();
+    }
+    expect(holder.reclaimed).toBe(true);
+    expect(line.held).toBe(0);
+  });
 });

@@ -113,7 +113,6 @@ export class Lease {
     }
     if (this.#closed) return;
     this.beatAt = Date.now();
-    this.#leases.ticked(this.beatAt);
     this.#leases.sweep(this.beatAt);
     if (!this.#closed) this.timer = setTimeout(this.tick, this.#leases.timing.heartbeat);
   };
@@ -124,9 +123,9 @@ export class ContextLeases {
   readonly timing: LeaseTiming;
   #head: Lease | undefined;
   #lastSweep = 0;
-  /** When a heartbeat last ran, and the one before it. */
-  #lastTick = 0;
-  #previousTick = 0;
+  /** When a sweep was last asked for (a heartbeat, a request about to wait, stats()), and the time before. */
+  #lastSeen = 0;
+  #previousSeen = 0;
 
   constructor(timing: LeaseTiming) {
     this.timing = timing;
@@ -141,13 +140,6 @@ export class ContextLeases {
     this.#head = lease;
     lease.timer = setTimeout(lease.tick, this.timing.heartbeat);
     return lease;
-  }
-
-  /** A heartbeat ran at `now`: timers are running. */
-  ticked(now: number): void {
-    if (now === this.#lastTick) return;
-    this.#previousTick = this.#lastTick;
-    this.#lastTick = now;
   }
 
   unlink(lease: Lease): void {
@@ -165,12 +157,16 @@ export class ContextLeases {
    * `staleAfter`); at most once per heartbeat, whoever asks.
    */
   sweep(now = Date.now()): void {
+    if (now !== this.#lastSeen) {
+      this.#previousSeen = this.#lastSeen;
+      this.#lastSeen = now;
+    }
     if (now - this.#lastSweep < this.timing.heartbeat) return;
     this.#lastSweep = now;
-    // Missing beats prove an end only once timers have run since: measured to the heartbeat before
-    // the latest, so that after a stall (a long synchronous run makes every timer late at once) the
-    // live leases' overdue beats come in before anything is taken for ended.
-    const stale = Math.min(now, this.#previousTick) - this.timing.staleAfter;
+    // Missing beats are measured up to the sweep before this one, not to now: after a stall (a long
+    // synchronous run makes every timer late at once) the first sweep takes nothing for ended, and
+    // the next comes a heartbeat later, once the live leases' overdue beats have come in.
+    const stale = Math.min(now, this.#previousSeen) - this.timing.staleAfter;
     let lease = this.#head;
     while (lease !== undefined) {
       const next = lease.next;
