@@ -166,8 +166,9 @@ export function openBodyOf(response: Response): OpenBody | undefined {
  * request has returned, and the caller returns once its read resolves.
  *
  * `arrayBuffer()`, `bytes()`, `text()` and `json()` take what was read
- * ahead: no second stream and no second Response are built, and a small
- * body of known length was read by the runtime's own `arrayBuffer()`. `body`
+ * ahead: no second stream and no second Response are built. A small body of
+ * known length, where the runtime's reads are native, is the runtime's own
+ * call when asked for within a few turns, else read by its `arrayBuffer()`. `body`
  * hands out a stream over the read-ahead instead, and `blob()`,
  * `formData()` and `clone()` read through a Response over it.
  */
