@@ -162,16 +162,7 @@ export class FetchTransport implements Transport {
 
   async fetch(call: WireFetch): Promise<Response> {
     // The pool watches the body (src/watch-body.ts), which frees the slot on cancel without waiting.
-    const { url, init } = call;
-    if (call.timeout.read !== undefined || !isPlainHop(init) || hasCredentials(url)) return this.#call(url, init.method, init, call.timeout.read);
-    // The common hop (a GET with nothing to add): fetch's init as one shared object, built once.
-    if (this.#destroyed !== undefined) throw this.#destroyed;
-    const fetch = underlyingFetch(this.#options.fetch);
-    try {
-      return await this.#unlessDestroyed(fetch(url.href, MANUAL_GET));
-    } catch (error) {
-      throw error instanceof TypeError ? fetchFailure(error, 'GET', url.href, null) : error;
-    }
+    return this.#call(call.url, call.init.method, call.init, call.timeout.read);
   }
 
   connectionStats(): { connected: number; free: number } {
@@ -252,25 +243,6 @@ export class FetchTransport implements Transport {
       );
     });
   }
-}
-
-/** fetch's init for a plain hop: only `redirect: 'manual'` differs from its defaults. fetch reads it and keeps nothing. */
-const MANUAL_GET: RequestInit = Object.freeze({ redirect: 'manual' });
-
-/** Init fields the core passes through from the caller (src/fetch-loop.ts); any of them set takes the general path. */
-const PASSED_THROUGH = ['cache', 'credentials', 'integrity', 'keepalive', 'mode', 'referrer', 'referrerPolicy', 'priority'] as const;
-
-/**
- * A GET hop the core follows itself (`redirect: 'manual'`) with no body, no
- * signal, no header and no passed-through field: what fetch is handed is
- * then `MANUAL_GET`, and nothing needs building per call.
- */
-function isPlainHop(init: RequestInit): boolean {
-  if (init.method !== 'GET' || init.redirect !== 'manual' || init.body != null || init.signal != null) return false;
-  const headers = init.headers;
-  if (headers !== undefined && !(headers instanceof Headers && headers.keys().next().done === true)) return false;
-  for (const field of PASSED_THROUGH) if (init[field] !== undefined) return false;
-  return true;
 }
 
 /** Codes (Node's, Bun's) that mean no connection was made, so nothing was sent. */
