@@ -6,7 +6,7 @@
 
 import { onAbort } from './abort-watch.js';
 import { ProtocolError, ResponseTooLargeError } from './errors.js';
-import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead, type ReadAheadHooks } from './read-ahead.js';
+import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead } from './read-ahead.js';
 import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
@@ -166,9 +166,8 @@ export function openBodyOf(response: Response): OpenBody | undefined {
  * request has returned, and the caller returns once its read resolves.
  *
  * `arrayBuffer()`, `bytes()`, `text()` and `json()` take what was read
- * ahead: no second stream and no second Response are built. A small body of
- * known length, where the runtime's reads are native, is the runtime's own
- * call when asked for within a few turns, else read by its `arrayBuffer()`. `body`
+ * ahead: no second stream and no second Response are built, and a small
+ * body of known length was read by the runtime's own `arrayBuffer()`. `body`
  * hands out a stream over the read-ahead instead, and `blob()`,
  * `formData()` and `clone()` read through a Response over it.
  */
@@ -232,13 +231,10 @@ function watchedPrototype(own: Response): Response {
   for (const [name, fromBytes] of Object.entries(DIRECT_READS)) {
     // `bytes()` only where the runtime has it.
     if (typeof (own as unknown as Record<string, unknown>)[name] !== 'function') continue;
-    const ownRead = (own as unknown as Record<string, () => Promise<unknown>>)[name] as () => Promise<unknown>;
     methods[name] = method(function () {
-      const watch = this[WATCH];
-      if (this[BODY] !== undefined || fromBytes === undefined || watch.used) return viaInner(this, own, name as ReadName);
-      // Nothing read ahead yet: the runtime's own method reads it (and decodes it), the slot freed when it settles.
-      if (watch.unread) return watch.readNatively(() => ownRead.call(this));
-      return watch.readAll().then(fromBytes);
+      return this[BODY] !== undefined || fromBytes === undefined || this[WATCH].used
+        ? viaInner(this, own, name as ReadName)
+        : this[WATCH].readAll().then(fromBytes);
     });
   }
   proto = Object.create(own, methods) as Response;
@@ -309,22 +305,11 @@ class BodyWatch {
   readonly source: ReadableStream<Uint8Array>;
   readonly #done: () => unknown;
   readonly #open: OpenBodies;
-  /** The read-ahead, once started. */
-  #ahead: ReadAhead | undefined;
-  readonly #hooks: ReadAheadHooks;
-  readonly #length: number | undefined;
-  /**
-   * The runtime's own `arrayBuffer()` (bound to the response) while nobody
-   * has asked for the body and the read-ahead has not started: a caller
-   * that asks at once for all of it is served by the runtime's own method.
-   */
-  #deferred: (() => Promise<ArrayBuffer>) | undefined;
+  readonly #ahead: ReadAhead;
   /** Reads wait for what `done` returned (see `watchResponse`). */
   readonly #awaitDone: boolean;
   /** What `done` returned, once called, when it is a promise to wait for. */
   #released: PromiseLike<unknown> | undefined;
-  /** Set by `abort()` before any read began. */
-  #aborted: { error: unknown } | undefined;
 
   constructor(response: Response, length: number | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
     // No closure below may reach `response`: the read-ahead keeps them while the body is read.
@@ -338,70 +323,22 @@ class BodyWatch {
     const method = call.init.method;
     const url = call.url.href;
     const max = call.maxResponseSize;
-    this.#length = length;
-    this.#hooks = {
-      settled: this.finish,
-      maxResponseSize: max,
-      tooLarge: () => asFetchError(new ResponseTooLargeError(max ?? 0, { method, url })),
-      broke: (error) => {
-        const broke = bodyBroke(error, method, url);
-        return new TypeError(error instanceof Error ? error.message : 'terminated', { cause: broke });
+    this.#ahead = new ReadAhead(
+      source,
+      {
+        settled: this.finish,
+        maxResponseSize: max,
+        tooLarge: () => asFetchError(new ResponseTooLargeError(max ?? 0, { method, url })),
+        broke: (error) => {
+          const broke = bodyBroke(error, method, url);
+          return new TypeError(error instanceof Error ? error.message : 'terminated', { cause: broke });
+        },
       },
-    };
-    // Still the runtime's own method: the prototype is swapped after this.
-    const native = length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response);
-    if (native !== undefined && (max === undefined || (length as number) <= max)) {
-      // A small body of known length where the runtime's reads are native (workerd, browsers, Bun):
-      // the caller who asks for it whole within a few turns gets the runtime's own text(), json() or
-      // arrayBuffer(), with no read of ours before it; otherwise it is read ahead as any other.
-      this.#deferred = native;
-      afterTurns(READ_AHEAD_TURNS, this.#start);
-    } else {
-      this.#ahead = new ReadAhead(source, this.#hooks, length, native);
-    }
-  }
-
-  /** Starts the read-ahead, unless it has started or a direct read took the body. */
-  readonly #start = (): ReadAhead | undefined => {
-    const native = this.#deferred;
-    if (native !== undefined) {
-      this.#deferred = undefined;
-      this.#ahead = new ReadAhead(this.source, this.#hooks, this.#length, native);
-    }
-    return this.#ahead;
-  };
-
-  /** True while nothing has read the body: a direct read may go to the runtime's own method. */
-  get unread(): boolean {
-    return this.#deferred !== undefined;
-  }
-
-  /**
-   * The whole body through the runtime's own method (`read`), before any
-   * read-ahead: the exchange is over when it settles, and the read resolves
-   * once the slot is given back (and whatever its release returned).
-   */
-  readNatively<T>(read: () => Promise<T>): Promise<T> {
-    this.#used = true;
-    this.#deferred = undefined;
-    this.#unguard();
-    // The runtime's own error passes as it is (as its own fetch's body would reject: a JSON SyntaxError
-    // among them), unless destroy() came first.
-    const settled = async (error?: { error: unknown }): Promise<void> => {
-      const aborted = this.#aborted ?? error;
-      this.finish();
-      await this.#afterRelease(undefined);
-      if (aborted !== undefined) throw aborted.error;
-    };
-    return read().then(
-      async (value) => {
-        await settled();
-        return value;
-      },
-      (error: unknown) => settled({ error }) as Promise<never>,
+      length,
+      // Still the runtime's own method: the prototype is swapped after this.
+      length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response),
     );
   }
-
 
   /** The read-ahead reports the exchange over with the connection: the slot goes back. */
   readonly finish = (): void => {
@@ -447,25 +384,18 @@ class BodyWatch {
   }
 
   readonly #forgotten = (): void => {
-    this.#start()?.cancel('poolfetch: the response was garbage-collected unread');
+    this.#ahead.cancel('poolfetch: the response was garbage-collected unread');
   };
 
   abort(reason: unknown): void {
-    const ahead = this.#ahead ?? (this.#used ? undefined : this.#start());
-    if (ahead !== undefined) {
-      ahead.abort(reason);
-      return;
-    }
-    // A direct read of the runtime's is under way: it cannot be cut short, so its answer is refused.
-    this.#aborted = { error: reason };
-    this.finish();
+    this.#ahead.abort(reason);
   }
 
   readAll(): Promise<Uint8Array> {
     this.#used = true;
     // From here the read itself holds the slot; the response may be collected while it runs.
     this.#unguard();
-    const all = (this.#start() as ReadAhead).all();
+    const all = this.#ahead.all();
     // The read-ahead settles (and so releases) before it hands the whole body over.
     return this.#awaitDone ? all.then((bytes) => this.#afterRelease(bytes)) : all;
   }
@@ -481,7 +411,7 @@ class BodyWatch {
     if (this.#used || this.#streamed) return undefined;
     this.#streamed = true;
     this.#unguard();
-    const ahead = this.#start() as ReadAhead;
+    const ahead = this.#ahead;
     const stream = pulling(
       this.#awaitDone
         ? async () => {
@@ -504,21 +434,6 @@ class BodyWatch {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
-}
-
-/**
- * Microtask turns a small native-read body waits for its caller before it
- * is read ahead: `(await manager.fetch(url)).text()` asks within about five
- * (the promises between the exchange and the caller's await). A caller that
- * asks later gets what was read ahead.
- */
-const READ_AHEAD_TURNS = 8;
-
-/** Runs `run` after `turns` microtask turns: no timer, nothing but a few promises. */
-function afterTurns(turns: number, run: () => unknown): void {
-  let turn = Promise.resolve();
-  for (let i = 1; i < turns; i += 1) turn = turn.then();
-  void turn.then(run);
 }
 
 /** fetch's error for a failed body read: a `TypeError` caused by the poolfetch error. */
