@@ -23,7 +23,7 @@ import { onAbort } from './abort-watch.js';
 import type { Budget } from './budget.js';
 import { WaitingLine, type Release, type SlotLine } from './waiting-line.js';
 import { Held, type ContextLeases, type Lease } from './context-leases.js';
-import { noop, openBodyOf, watchResponse, whenDone, type OpenBodies } from './watch-body.js';
+import { noop, watchResponse, whenDone, type OpenBodies } from './watch-body.js';
 
 /** Shared between the pools of one manager: the `maxTotal` cap and its line. */
 export interface SharedLimits {
@@ -221,7 +221,7 @@ export class ConnectionPool implements Requester, RequestContext {
       this.#answered(lease);
       throw error;
     }
-    if (lease !== undefined && response.forget !== undefined) this.#forgetWhenEnded(lease, response.forget.bind(response));
+    lease?.onEnd(response.drop);
     // Not answered yet: a body the request loop reads itself (preloadContent, a redirect's or a
     // retried status's discarded body) is poolfetch's, and disposal waits for it. The response is
     // answered once its body is handed to the caller (stream()) or has been read or thrown away.
@@ -258,12 +258,15 @@ export class ConnectionPool implements Requester, RequestContext {
     let fetching: Promise<Response>;
     try {
       if (asked !== undefined) this.#reportSlot(call.init.method, call.url, waitMs);
-      fetching = this.#fetchWithSlot(call, signal, release, lease);
+      fetching = this.#fetchWithSlot(call, signal, release);
     } finally {
       this.#sent(lease);
     }
     try {
-      return await fetching;
+      const response = await fetching;
+      // A body whose request ends (workerd) never finishes: it leaves the open bodies with the lease.
+      lease?.dropBody(response, this.#openBodies);
+      return response;
     } finally {
       this.#answered(lease);
     }
@@ -294,7 +297,7 @@ export class ConnectionPool implements Requester, RequestContext {
     this.options.observer?.slotTaken({ method, url, origin: this.origin, key: this.key, waitMs });
   }
 
-  #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release, lease: Lease | undefined): Promise<Response> {
+  #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release): Promise<Response> {
     if (signal !== undefined && !signal.aborted) {
       // The runtime's fetch keeps a listener on the signal it is handed until that request is
       // garbage-collected (Node's warns past 1,500), and callers share one signal over many
@@ -313,7 +316,7 @@ export class ConnectionPool implements Requester, RequestContext {
       signal = own.signal;
     }
     const fetchSettled = this.#transport.fetchSettled;
-    if (fetchSettled === undefined) return this.#fetchWatched(call, release, lease);
+    if (fetchSettled === undefined) return this.#fetchWatched(call, release);
     if (signal !== undefined) return this.#fetchSettled(call, signal, release);
     return fetchSettled.call(this.#transport, call, release).catch((error: unknown) => {
       release();
@@ -321,7 +324,7 @@ export class ConnectionPool implements Requester, RequestContext {
     });
   }
 
-  async #fetchWatched(call: WireFetch, release: Release, lease: Lease | undefined): Promise<Response> {
+  async #fetchWatched(call: WireFetch, release: Release): Promise<Response> {
     let response: Response;
     try {
       response = await this.#transport.fetch(call);
@@ -331,26 +334,7 @@ export class ConnectionPool implements Requester, RequestContext {
     }
     // destroy() aborts the body: the transport may have sent the request without a signal.
     // With a fleet budget, reads wait for the lease's release: in a Worker it is I/O that must end inside the request.
-    const watched = watchResponse(response, release, this.#openBodies, call, this.options.budget !== undefined);
-    const body = lease === undefined || watched instanceof Promise ? undefined : openBodyOf(watched);
-    if (body !== undefined) this.#forgetWhenEnded(lease as Lease, () => this.#openBodies.delete(body));
-    return watched;
-  }
-
-  /**
-   * The body of an exchange whose request ends (workerd) never finishes: the
-   * runtime drops its reads with the request. Reclaiming the lease also
-   * forgets what tracks it (the open bodies here, the transport's own), or
-   * each ended request would leave it there.
-   */
-  #forgetWhenEnded(lease: Lease, forget: () => void): void {
-    const free = lease.release;
-    let pending: (() => void) | undefined = forget;
-    lease.release = () => {
-      pending?.();
-      pending = undefined;
-      free?.();
-    };
+    return watchResponse(response, release, this.#openBodies, call, this.options.budget !== undefined);
   }
 
   /**

@@ -19,6 +19,7 @@
  */
 import { EmptyPoolError } from './errors.js';
 import type { Release, Waiter } from './waiting-line.js';
+import { openBodyOf, type OpenBodies } from './watch-body.js';
 
 /** How often a lease beats, and how long without a beat means its request has ended. */
 export interface LeaseTiming {
@@ -98,6 +99,28 @@ export class Lease {
     this.waiter?.drop();
     this.undo?.(this);
     this.release?.();
+  }
+
+  /**
+   * Should its request end (the lease reclaimed), `forget` runs too: what
+   * tracks the exchange elsewhere (the transport's own bookkeeping) goes
+   * with it, since nothing of the ended request will ever finish it.
+   */
+  onEnd(forget: (() => void) | undefined): void {
+    if (forget === undefined) return;
+    const free = this.release;
+    this.release = () => {
+      // Once: what it reaches (a body, a stream) must not stay reachable from the reclaimed lease.
+      this.release = undefined;
+      forget();
+      free?.();
+    };
+  }
+
+  /** The same for `response`'s watched body in `open`, which the ended request will never finish. */
+  dropBody(response: Response, open: OpenBodies): void {
+    const body = openBodyOf(response);
+    if (body !== undefined) this.onEnd(() => open.delete(body));
   }
 
   /**

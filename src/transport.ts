@@ -61,7 +61,7 @@ export interface WireResponse {
    * runtime dropped its I/O with it: forget what tracks the exchange,
    * touching none of its I/O (another request's context may not).
    */
-  forget?(): void;
+  readonly drop?: () => void;
 }
 
 /** One fetch as the transport sends it; redirects are the core's business unless `followsRedirects`. */

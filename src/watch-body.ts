@@ -143,10 +143,9 @@ export interface OpenBody {
 /** Watched bodies still open, so their owner (a pool being destroyed) can abort them all. */
 export type OpenBodies = Set<OpenBody>;
 
-/** The open body of a response `watchResponse` returned, until it has finished; undefined for one it did not watch. */
+/** The body `watchResponse` watches on `response` (in the open bodies until it has finished); undefined for one it did not watch. */
 export function openBodyOf(response: Response): OpenBody | undefined {
-  const watch = (response as Partial<Watched>)[WATCH];
-  return watch?.open === true ? watch : undefined;
+  return (response as Partial<Watched>)[WATCH];
 }
 
 /**
@@ -349,11 +348,6 @@ class BodyWatch {
     const released = this.#done();
     if (this.#awaitDone && isThenable(released)) this.#released = released;
   };
-
-  /** True until the exchange is done with the connection (what the open set holds it for). */
-  get open(): boolean {
-    return !this.#finished;
-  }
 
   /** `value`, once the release `done` started has completed (failed or not: the read has what it came for). */
   #afterRelease<T>(value: T): T | Promise<T> {

@@ -156,7 +156,7 @@ export class FetchTransport implements Transport {
         end();
       },
       // Its request ended (workerd): aborting its controller from here would be I/O of another request.
-      forget: end,
+      drop: end,
     };
   }
 

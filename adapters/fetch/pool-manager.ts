@@ -6,7 +6,7 @@ import type { PoolKey } from '../../src/pool-key.js';
 import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/pool-manager.js';
 import { followRedirects } from '../../src/redirects.js';
 import type { PoolManagerOptions } from '../../src/types.js';
-import { FetchTransport, SHOWS_REDIRECTS } from './fetch-transport.js';
+import { FetchTransport } from './fetch-transport.js';
 
 /**
  * Browsers open at most 6 connections per origin over HTTP/1.1; queueing
@@ -31,12 +31,6 @@ export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, redir
 export class PoolManager extends BasePoolManager {
   /** What this runtime adds to the core; the workerd entry's subclass adds its leases. */
   protected static readonly adapter: AdapterOptions = fetchDefaults;
-  /**
-   * Whether the runtime's fetch shows a 3xx to `redirect: 'manual'`, so the
-   * core follows hop by hop: guessed from the runtime here (Deno, Bun, Node
-   * yes; browsers no), declared by an entry that knows (workerd's).
-   */
-  protected static readonly showsRedirects: boolean = SHOWS_REDIRECTS;
 
   constructor(numPools?: number | PoolManagerOptions) {
     super(numPools, (new.target as typeof PoolManager).adapter);
@@ -49,7 +43,8 @@ export class PoolManager extends BasePoolManager {
   }
 
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
-    return new ConnectionPool(key, options, new FetchTransport(options, (this.constructor as typeof PoolManager).showsRedirects), shared);
+    // Whether the runtime shows redirects is guessed here (fetch-transport.ts); workerd's entry declares it.
+    return new ConnectionPool(key, options, new FetchTransport(options), shared);
   }
 }
 

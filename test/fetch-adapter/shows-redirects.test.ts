@@ -8,7 +8,10 @@
  * loopback servers, counted at the servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runtimeShowsRedirects } from '../../adapters/fetch/fetch-transport.js';
+import { FetchTransport, runtimeShowsRedirects } from '../../adapters/fetch/fetch-transport.js';
+import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
+import type { ResolvedOptions } from '../../src/options.js';
+import type { PoolKey } from '../../src/pool-key.js';
 import { PoolManager as FetchPoolManager } from '../../adapters/fetch/pool-manager.js';
 import { PoolManager as WorkerdPoolManager } from '../../adapters/fetch/workerd-pool-manager.js';
 import { startServer, type TestServer } from '../support/servers.js';
@@ -53,7 +56,9 @@ describe('the entry decides who follows', () => {
 
   /** The fetch entry as it is in a browser (the runtime follows). */
   class BrowserLike extends FetchPoolManager {
-    protected static override readonly showsRedirects = false;
+    protected override newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+      return new ConnectionPool(key, options, new FetchTransport(options, false), shared);
+    }
   }
 
   const cases = [
