@@ -103,7 +103,7 @@ export async function runWorkerd(options: {
   subrequests: number;
   concurrency: number;
   log: (line: string) => void;
-  /** The fetch entry's source to bundle (another checkout's, to compare); the current sources by default. */
+  /** The workerd entry's source to bundle (another checkout's, to compare); the current sources by default. */
   entry?: string;
   /** Where esbuild also looks for packages (that checkout's node_modules). */
   nodePaths?: string[];
@@ -118,7 +118,8 @@ export async function runWorkerd(options: {
     statics: { '/1k.json': { type: 'application/json', body: JSON.stringify({ pad: 'x'.repeat(1012) }) } },
   });
   try {
-    writeFileSync(join(dir, 'entry.js'), WORKER(options.entry ?? `${root}adapters/fetch/index.ts`));
+    // The entry wrangler picks (the `workerd` condition): leases on, as a deployed Worker has them.
+    writeFileSync(join(dir, 'entry.js'), WORKER(options.entry ?? `${root}adapters/fetch/workerd.ts`));
     await build({ entryPoints: [join(dir, 'entry.js')], nodePaths: options.nodePaths ?? [], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.js'), logLevel: 'error', mainFields: ['module', 'main'], conditions: ['workerd', 'worker', 'browser'] });
     const workerd = await serveWorkerd(dir);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -221,6 +221,7 @@ export class ConnectionPool implements Requester, RequestContext {
       this.#answered(lease);
       throw error;
     }
+    lease?.onEnd(response.drop);
     // Not answered yet: a body the request loop reads itself (preloadContent, a redirect's or a
     // retried status's discarded body) is poolfetch's, and disposal waits for it. The response is
     // answered once its body is handed to the caller (stream()) or has been read or thrown away.
@@ -262,7 +263,10 @@ export class ConnectionPool implements Requester, RequestContext {
       this.#sent(lease);
     }
     try {
-      return await fetching;
+      const response = await fetching;
+      // A body whose request ends (workerd) never finishes: it leaves the open bodies with the lease.
+      lease?.dropBody(response, this.#openBodies);
+      return response;
     } finally {
       this.#answered(lease);
     }

@@ -100,4 +100,62 @@ describe('ContextLeases with a WaitingLine', () => {
     live.close();
     expect(line.held).toBe(0);
   });
+
+  it('a stall that makes every timer late (a long synchronous run) takes no live lease for ended', async () => {
+    const leases = new ContextLeases(timing);
+    const line = new WaitingLine(1);
+    const running = leases.open();
+    const held = line.tryTake() as Release;
+    running.release = held;
+    const waiting = leases.open();
+    const wait = line.wait({ lease: waiting });
+    // Heartbeats run on time for a while, then nothing runs for twice staleAfter.
+    await new Promise((resolve) => setTimeout(resolve, timing.heartbeat * 3));
+    const until = Date.now() + timing.staleAfter * 2;
+    while (Date.now() < until) {
+      // A Worker computing synchronously: no timer of any request runs meanwhile.
+    }
+    await new Promise((resolve) => setTimeout(resolve, timing.heartbeat * 3));
+    expect(running.reclaimed).toBe(false);
+    expect(waiting.reclaimed).toBe(false);
+    // The running exchange still holds the one slot; the waiter still waits for it.
+    expect(line.held).toBe(1);
+    expect(line.waiting).toBe(1);
+    held();
+    running.close();
+    (await wait)();
+    waiting.close();
+    expect(line.held).toBe(0);
+  });
+
+  it('a live waiter taken for ended by a sweep of its own request fails in its next heartbeat, never waits forever', async () => {
+    const leases = new ContextLeases(timing);
+    const line = new WaitingLine(1);
+    const held = line.tryTake() as Release;
+    const waiting = leases.open();
+    const wait = line.wait({ lease: waiting });
+    // What a sibling exchange's sweep does when this lease's heartbeat ran late past staleAfter:
+    // here, in the same context, where clearing its timer would really cancel it.
+    waiting.reclaim();
+    expect(line.waiting).toBe(0);
+    await expect(wait).rejects.toThrow(/taken for ended/);
+    expect(line.held).toBe(1);
+    held();
+    expect(line.held).toBe(0);
+  });
+
+  it('with no live lease beating, sweeps asked for by requests that hold none (stats()) still free an ended request\'s slot', async () => {
+    const leases = new ContextLeases(timing);
+    const line = new WaitingLine(1);
+    const holder = leases.open();
+    holder.release = line.tryTake();
+    endRequest(holder);
+    // An idle isolate polled for stats(): each poll sweeps, and no heartbeat of anyone runs meanwhile.
+    for (let polls = 0; polls < 30 && !holder.reclaimed; polls += 1) {
+      await new Promise((resolve) => setTimeout(resolve, timing.heartbeat));
+      leases.sweep();
+    }
+    expect(holder.reclaimed).toBe(true);
+    expect(line.held).toBe(0);
+  });
 });

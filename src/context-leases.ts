@@ -19,6 +19,7 @@
  */
 import { EmptyPoolError } from './errors.js';
 import type { Release, Waiter } from './waiting-line.js';
+import { openBodyOf, type OpenBodies } from './watch-body.js';
 
 /** How often a lease beats, and how long without a beat means its request has ended. */
 export interface LeaseTiming {
@@ -89,11 +90,37 @@ export class Lease {
   reclaim(): void {
     if (this.#closed) return;
     this.reclaimed = true;
-    this.close();
+    // Its timer is left to run: should its request be alive after all (its timer merely late), that
+    // tick is what fails its dropped waiter. Cleared here, from its own request's context (a sibling
+    // exchange's sweep), the waiter would wait forever.
+    this.#closed = true;
+    this.#leases.unlink(this);
     // Kept on the lease: should its request turn out alive (tick), the waiter fails there.
     this.waiter?.drop();
     this.undo?.(this);
     this.release?.();
+  }
+
+  /**
+   * Should its request end (the lease reclaimed), `forget` runs too: what
+   * tracks the exchange elsewhere (the transport's own bookkeeping) goes
+   * with it, since nothing of the ended request will ever finish it.
+   */
+  onEnd(forget: (() => void) | undefined): void {
+    if (forget === undefined) return;
+    const free = this.release;
+    this.release = () => {
+      // Once: what it reaches (a body, a stream) must not stay reachable from the reclaimed lease.
+      this.release = undefined;
+      forget();
+      free?.();
+    };
+  }
+
+  /** The same for `response`'s watched body in `open`, which the ended request will never finish. */
+  dropBody(response: Response, open: OpenBodies): void {
+    const body = openBodyOf(response);
+    if (body !== undefined) this.onEnd(() => open.delete(body));
   }
 
   /**
@@ -119,6 +146,9 @@ export class ContextLeases {
   readonly timing: LeaseTiming;
   #head: Lease | undefined;
   #lastSweep = 0;
+  /** When a sweep was last asked for (a heartbeat, a request about to wait, stats()), and the time before. */
+  #lastSeen = 0;
+  #previousSeen = 0;
 
   constructor(timing: LeaseTiming) {
     this.timing = timing;
@@ -150,9 +180,16 @@ export class ContextLeases {
    * `staleAfter`); at most once per heartbeat, whoever asks.
    */
   sweep(now = Date.now()): void {
+    if (now !== this.#lastSeen) {
+      this.#previousSeen = this.#lastSeen;
+      this.#lastSeen = now;
+    }
     if (now - this.#lastSweep < this.timing.heartbeat) return;
     this.#lastSweep = now;
-    const stale = now - this.timing.staleAfter;
+    // Missing beats are measured up to the sweep before this one, not to now: after a stall (a long
+    // synchronous run makes every timer late at once) the first sweep takes nothing for ended, and
+    // the next comes a heartbeat later, once the live leases' overdue beats have come in.
+    const stale = Math.min(now, this.#previousSeen) - this.timing.staleAfter;
     let lease = this.#head;
     while (lease !== undefined) {
       const next = lease.next;

@@ -56,6 +56,12 @@ export interface WireResponse {
    * garbage-collected), so close the connection under it.
    */
   abandon?(): void;
+  /**
+   * Optional: the exchange's incoming request has ended (workerd), and the
+   * runtime dropped its I/O with it: forget what tracks the exchange,
+   * touching none of its I/O (another request's context may not).
+   */
+  readonly drop?: () => void;
 }
 
 /** One fetch as the transport sends it; redirects are the core's business unless `followsRedirects`. */

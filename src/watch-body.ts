@@ -135,8 +135,18 @@ export function bodyBroke(error: unknown, method: string, url: string): Protocol
   return new ProtocolError(`Connection broken while reading the body: ${detail} (${method} ${url})`, { method, url, cause: error });
 }
 
+/** A watched body still open: its owner (a pool being destroyed) can abort it. */
+export interface OpenBody {
+  abort(reason: unknown): void;
+}
+
 /** Watched bodies still open, so their owner (a pool being destroyed) can abort them all. */
-export type OpenBodies = Set<{ abort(reason: unknown): void }>;
+export type OpenBodies = Set<OpenBody>;
+
+/** The body `watchResponse` watches on `response` (in the open bodies until it has finished); undefined for one it did not watch. */
+export function openBodyOf(response: Response): OpenBody | undefined {
+  return (response as Partial<Watched>)[WATCH];
+}
 
 /**
  * The response itself, watched: its body is read ahead (src/read-ahead.ts)

@@ -20,25 +20,40 @@ import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/
 
 const EMPTY = new Uint8Array(0);
 
+/** The globals `runtimeShowsRedirects` looks at. */
+export interface RuntimeGlobals {
+  readonly Deno?: unknown;
+  readonly Bun?: unknown;
+  readonly document?: unknown;
+  readonly process?: { readonly versions?: { readonly node?: unknown } };
+}
+
 /**
- * Whether this runtime's fetch answers `redirect: 'manual'` with the 3xx
- * itself (Node, Deno, Bun, workerd), so the core can follow hop by hop, each
- * hop through its own origin's pool. Browsers answer it with an opaque
- * redirect (no status, no Location): there, and in any runtime not known to
- * show it, the runtime follows by itself.
+ * Whether the runtime's fetch answers `redirect: 'manual'` with the 3xx
+ * itself (Deno, Bun, Node), so the core can follow hop by hop, each hop
+ * through its own origin's pool. Browsers answer it with an opaque redirect
+ * (no status, no Location): there, and in any runtime not named here, the
+ * runtime follows by itself. workerd shows the 3xx too, but is not guessed
+ * at here: its entry (adapters/fetch/workerd.ts) says so.
  */
-const SHOWS_REDIRECTS = ((g: { Deno?: unknown; Bun?: unknown; document?: unknown; navigator?: { userAgent?: unknown }; process?: { versions?: { node?: unknown } } }) =>
-  typeof g.Deno === 'object' || typeof g.Bun === 'object' || g.navigator?.userAgent === 'Cloudflare-Workers' ||
-  (typeof g.process?.versions?.node === 'string' && g.document === undefined))(globalThis as never);
+export function runtimeShowsRedirects(g: RuntimeGlobals): boolean {
+  return typeof g.Deno === 'object' || typeof g.Bun === 'object' || (typeof g.process?.versions?.node === 'string' && g.document === undefined);
+}
+
+/** This runtime's answer, for the entries that do not know it (the fetch entry runs in browsers, Deno, Bun and Node). */
+export const SHOWS_REDIRECTS = runtimeShowsRedirects(globalThis as RuntimeGlobals);
 
 export class FetchTransport implements Transport {
-  readonly followsRedirects = !SHOWS_REDIRECTS;
+  /** True where the runtime follows redirects itself (browsers): the core then leaves them to it. */
+  readonly followsRedirects: boolean;
   /** The runtime hides its sockets; the pool reports its peak in flight instead. */
   readonly numConnections = undefined;
   readonly #options: ResolvedOptions;
 
-  constructor(options: ResolvedOptions) {
+  /** `showsRedirects`: whether the runtime's fetch shows a 3xx to `redirect: 'manual'` (the entry knows; see SHOWS_REDIRECTS). */
+  constructor(options: ResolvedOptions, showsRedirects: boolean = SHOWS_REDIRECTS) {
     this.#options = options;
+    this.followsRedirects = !showsRedirects;
   }
 
   async send(request: WireRequest): Promise<WireResponse> {
@@ -140,6 +155,8 @@ export class FetchTransport implements Transport {
         controller.abort();
         end();
       },
+      // Its request ended (workerd): aborting its controller from here would be I/O of another request.
+      drop: end,
     };
   }
 

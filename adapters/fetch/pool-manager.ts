@@ -43,6 +43,7 @@ export class PoolManager extends BasePoolManager {
   }
 
   protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+    // Whether the runtime shows redirects is guessed here (fetch-transport.ts); workerd's entry declares it.
     return new ConnectionPool(key, options, new FetchTransport(options), shared);
   }
 }

@@ -10,7 +10,10 @@
  * browsers, Deno and Bun carry neither the leases nor their timers.
  */
 import { ContextLeases, type LeaseTiming } from '../../src/context-leases.js';
-import type { AdapterOptions } from '../../src/options.js';
+import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
+import type { AdapterOptions, ResolvedOptions } from '../../src/options.js';
+import type { PoolKey } from '../../src/pool-key.js';
+import { FetchTransport } from './fetch-transport.js';
 import { fetchDefaults, PoolManager as FetchPoolManager } from './pool-manager.js';
 
 const WORKERD_LEASES: LeaseTiming = { heartbeat: 250, staleAfter: 1500 };
@@ -20,4 +23,9 @@ const workerdDefaults: AdapterOptions = { ...fetchDefaults, leases: () => new Co
 /** The fetch entry's `PoolManager`, safe across workerd's request contexts. In a Worker pass `maxTotal: 6`. */
 export class PoolManager extends FetchPoolManager {
   protected static override readonly adapter: AdapterOptions = workerdDefaults;
+
+  /** workerd's fetch answers `redirect: 'manual'` with the 3xx and its Location: the core follows hop by hop. */
+  protected override newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+    return new ConnectionPool(key, options, new FetchTransport(options, true), shared);
+  }
 }

@@ -24,6 +24,8 @@ export interface RunningWorker {
   readonly inputs: string[];
   /** GET a path of the Worker (no keep-alive, so no socket outlives the test). */
   get(path: string): Promise<{ status: number; body: string }>;
+  /** Everything workerd printed so far: its warnings and uncaught errors. */
+  log(): string;
   /** Stops workerd and removes its files. */
   close(): Promise<void>;
 }
@@ -69,6 +71,7 @@ export async function startWorker(workerModule = 'e2e/workerd/worker.ts'): Promi
   const { url } = served;
   return {
     url,
+    log: served.log,
     inputs: Object.keys(built.metafile.inputs).map((p) => resolve(dir, p)),
     get: (path) =>
       new Promise((done, fail) => {
