@@ -598,12 +598,16 @@ CPU profiles (\`node --cpu-prof\` over the esbuild build) drove these choices in
   \`AbortSignal\` when the caller gave none.
 - **O(1) LRU eviction.** quick-lru's \`evict()\` copies its maps on every call, and with more origins than
   \`numPools\` that is every request; the oldest entry is now taken from \`entriesAscending()\`.
-- **No body-watching wrapper for \`manager.fetch\` in Node.** The slot must be held until the response has
-  ended, failed or been aborted. The Node adapter runs undici's fetch over a per-call dispatcher whose handler
-  reports the end of the exchange (\`Transport.fetchSettled\`), and returns a global \`Response\` *in front of*
-  undici's: the global base is built with no body and no headers (under 1 µs), and body, headers and methods
-  are read through undici's response. Building the global \`Response\` over undici's body and headers cost
-  15–20 µs (Node's global class belongs to another copy of undici).
+- **\`manager.fetch\` in Node without undici's fetch** (issue 21). undici's \`fetch\` costs about four times
+  \`Pool.request\` in CPU; most of it is fetch's own machinery (its request and response objects, its body
+  streams, its algorithm's steps), not the socket. A call that Node's fetch would frame plainly (no body, or a
+  string, bytes or \`URLSearchParams\` body; a standard method; no cache, integrity, keepalive, mode, referrer or
+  priority; no \`If-*\` or \`Range\` header) is sent over the same dispatch exchange \`request()\` uses, with the
+  request headers Node's fetch writes, in its order (\`adapters/node/direct-fetch.ts\`), and answered with a
+  global \`Response\` subclass whose whole-body reads take the collected bytes with no stream
+  (\`adapters/node/fetch-response.ts\`); the body stream is made only when \`body\` is read. Every other call
+  still goes through undici's fetch over a per-call dispatcher. A response whose body has already arrived is
+  not registered for collection: registering cost more than the rest of the response.
 - **The fetch adapter watches the runtime's own Response in place.** It used to rebuild every response around a
   \`ReadableStream\` that watched the body (a stream costs ~14 µs to make in Node 20, and a \`Response\` more).
   Now the response keeps its own stream and gets a shared prototype whose \`text()\`, \`json()\`,

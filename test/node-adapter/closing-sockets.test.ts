@@ -44,6 +44,25 @@ async function churn(manager: PoolManager, rounds: number, perOrigin: number): P
   }
 }
 
+/**
+ * Two requests given up once the server has accepted their sockets, mid-handshake. Resolves as soon as
+ * both are given up, with `ended` (what each request ended with: its message, or 'answered') left to
+ * await, so the caller acts while those sockets still connect.
+ */
+async function twoGivenUpMidHandshake(manager: PoolManager, server: { origin: string; accepted: number; accepting(n: number): Promise<void> }): Promise<{ ended: Promise<string[]> }> {
+  const accepted = server.accepted;
+  const controllers = [new AbortController(), new AbortController()];
+  const aborted = controllers.map((controller) =>
+    manager.request('GET', `${server.origin}/`, { signal: controller.signal }).then(
+      () => 'answered',
+      (error: unknown) => (error as Error).message,
+    ),
+  );
+  await server.accepting(accepted + 2);
+  for (const controller of controllers) controller.abort(new Error('given up'));
+  return { ended: Promise.all(aborted) };
+}
+
 describe('closing sockets count against maxSize until closed', () => {
   it('numPools below the origins in use, more callers than connections: never more than maxSize sockets on one origin', async () => {
     const before = servers.map((server) => server.totalConnections);
@@ -68,18 +87,9 @@ describe('closing sockets count against maxSize until closed', () => {
         await using manager = new PoolManager({ maxSize: 2, retries: false, tls: { ca } });
         // Two requests given up once the server has accepted their sockets, mid-handshake: such a socket
         // closes only once its handshake is over, and until then it still counts against maxSize.
-        const accepted = server.accepted;
-        const controllers = [new AbortController(), new AbortController()];
-        const aborted = controllers.map((controller) =>
-          manager.request('GET', `${server.origin}/`, { signal: controller.signal }).then(
-            () => 'answered',
-            (error: unknown) => (error as Error).message,
-          ),
-        );
-        await server.accepting(accepted + 2);
-        for (const controller of controllers) controller.abort(new Error('given up'));
+        const { ended } = await twoGivenUpMidHandshake(manager, server);
         const answered = await Promise.all([manager.request('GET', `${server.origin}/`), manager.request('GET', `${server.origin}/`)]);
-        expect(await Promise.all(aborted)).toEqual(['given up', 'given up']);
+        expect(await ended).toEqual(['given up', 'given up']);
         expect(answered.map((r) => r.status)).toEqual([200, 200]);
         await manager.close();
         // The next round starts with nothing open at the server.
@@ -102,17 +112,8 @@ describe('closing sockets count against maxSize until closed', () => {
         await using manager = new PoolManager({ numPools: 1, maxSize: 2, retries: false, tls: { ca } });
         const created: string[] = [];
         manager.addEventListener('poolcreate', (event) => created.push(event.origin));
-        const accepted = server.accepted;
-        const controllers = [new AbortController(), new AbortController()];
-        const aborted = controllers.map((controller) =>
-          manager.request('GET', `${server.origin}/`, { signal: controller.signal }).then(
-            () => 'answered',
-            (error: unknown) => (error as Error).message,
-          ),
-        );
-        await server.accepting(accepted + 2);
-        for (const controller of controllers) controller.abort(new Error('given up'));
-        expect(await Promise.all(aborted)).toEqual(['given up', 'given up']);
+        const { ended } = await twoGivenUpMidHandshake(manager, server);
+        expect(await ended).toEqual(['given up', 'given up']);
         // Another origin evicts the pool (numPools 1), which closes at once (it holds nothing); the next
         // requests make a new pool for the origin while the old pool's sockets still connect.
         const elsewhere = manager.request('GET', other.url('/'));

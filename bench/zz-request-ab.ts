@@ -1,0 +1,67 @@
+/**
+ * `npx tsx bench/fetch-ab.ts [--ref=main] [--rounds=9]`: an A/B of
+ * `manager.fetch` in Node, this tree against another commit's, in the
+ * waiting shape (one origin, 50 callers, 10 connections), every case of the
+ * waiting suite, beside undici's fetch over a Pool and `Pool.request`. The
+ * other commit's node entry is built from `git archive` into .tmp (nothing
+ * checked out); rounds are interleaved as in the waiting suite. Prints
+ * medians and spreads; writes nothing the report reads. `--case=1k0` runs
+ * only the 1 KiB, 0 ms case (`1k1`, `64k0`, `64k1` the others).
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { buildForBench, loadEntries } from './build.js';
+import { makeSpecs, pickSpecs, type ClientSpec } from './clients.js';
+import { runThroughput } from './throughput.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const ref = args.find((a) => a.startsWith('--ref='))?.slice('--ref='.length) ?? 'main';
+const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 9);
+/** `--case=1k0` and the like: only the case of that path and server delay. */
+const only = args.find((a) => a.startsWith('--case='))?.slice('--case='.length);
+
+const refs = ref.split(',');
+const others: Array<[string, typeof import('../adapters/node/index.js')]> = [];
+for (const r of refs) {
+  const otherDir = `${root}.tmp/ab-${r.replace(/[^\w.-]/g, '_')}`;
+  rmSync(otherDir, { recursive: true, force: true });
+  mkdirSync(`${otherDir}/src`, { recursive: true });
+  execSync(`git archive ${r} adapters src | tar -x -C ${otherDir}/src`, { cwd: root });
+  await build({ entryPoints: { node: `${otherDir}/src/adapters/node/index.ts` }, outdir: otherDir, outExtension: { '.js': '.mjs' }, bundle: true, format: 'esm', target: 'es2022', platform: 'node', packages: 'external', logLevel: 'error' });
+  others.push([r, (await import(pathToFileURL(`${otherDir}/node.mjs`).href)) as typeof import('../adapters/node/index.js')]);
+}
+const entries = await loadEntries(await buildForBench());
+const specs = pickSpecs(makeSpecs(entries), ['poolfetch request', 'undici Pool.request', 'undici Pool.dispatch']);
+const baselines: ClientSpec[] = others.map(([r, other]) => ({
+  name: `request at ${r}`,
+  make(origin, connections) {
+    const manager = new other.PoolManager({ numPools: 10, maxSize: connections });
+    return { name: this.name, call: (path) => manager.request('GET', origin + path), close: () => manager.close() };
+  },
+}));
+const rows = await runThroughput({
+  specs: [...specs, ...baselines],
+  cases: [
+    { label: '1 KiB, 0 ms', path: '/1k', requests: 400, delayMs: 0 },
+    { label: '1 KiB, 1 ms', path: '/1k', requests: 300, delayMs: 1 },
+    { label: '64 KiB, 0 ms', path: '/64k', requests: 160, delayMs: 0 },
+    { label: '64 KiB, 1 ms', path: '/64k', requests: 140, delayMs: 1 },
+  ].filter((c) => only === undefined || `${c.path.slice(1)}${String(c.delayMs)}` === only),
+  rounds,
+  warmupRounds: 1,
+  concurrency: 50,
+  connections: 10,
+  log: (line) => console.log(line),
+});
+for (const payload of new Set(rows.map((r) => r.payload))) {
+  const of = rows.filter((r) => r.payload === payload);
+  const undici = of.find((r) => r.name === 'undici Pool.request');
+  console.log(`\n${payload}`);
+  for (const r of of) {
+    const ratio = undici === undefined ? '' : ` | req/s ${(r.median / undici.median).toFixed(2)}x, CPU ${(r.cpuMicros / undici.cpuMicros).toFixed(2)}x of undici Pool.request`;
+    console.log(`  ${r.name.padEnd(34)} ${r.median.toFixed(0).padStart(6)} req/s ±${(r.spread * 100).toFixed(0)}%  ${r.cpuMicros.toFixed(1).padStart(6)} µs CPU ±${(r.cpuSpread * 100).toFixed(0)}%${ratio}`);
+  }
+}
