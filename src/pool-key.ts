@@ -52,7 +52,7 @@ export function parseUrl(url: string | URL, method?: string): URL {
       parsed = new URL(url);
     } catch (cause) {
       // The runtime's error quotes the input, and with it any password: left out then.
-      throw new LocationValueError(`No host specified in URL ${JSON.stringify(url)}: use an absolute http(s) URL`, {
+      throw new LocationValueError(`No host specified in URL ${describe(url)}: use an absolute http(s) URL`, {
         ...(url.includes('@') ? {} : { cause }),
         method,
         url,
@@ -66,7 +66,7 @@ export function parseUrl(url: string | URL, method?: string): URL {
     throw new URLSchemeUnknown(scheme, { method, url: parsed.href });
   }
   if (parsed.hostname === '') {
-    throw new LocationValueError(`No host specified in URL ${JSON.stringify(parsed.href)}`, { method, url: parsed.href });
+    throw new LocationValueError(`No host specified in URL ${describe(parsed.href)}`, { method, url: parsed.href });
   }
   if (typeof url === 'string') {
     lastParsed = { input: url, url: parsed };
@@ -103,10 +103,10 @@ export function poolKeyForHost(host: string, port: number | undefined, scheme: s
   try {
     url = new URL(`${lowerScheme}://${bracketed}`);
   } catch (cause) {
-    throw new LocationValueError(`Invalid host ${JSON.stringify(host)}`, { cause });
+    throw new LocationValueError(`Invalid host ${describe(host)}`, { cause });
   }
   if (url.pathname !== '/' || url.username !== '' || url.port !== '' || url.search !== '') {
-    throw new LocationValueError(`Invalid host ${JSON.stringify(host)}: pass the port as its own argument`);
+    throw new LocationValueError(`Invalid host ${describe(host)}: pass the port as its own argument`);
   }
   return makeKey(lowerScheme, url.hostname, port ?? DEFAULT_PORTS[lowerScheme], tlsId);
 }
