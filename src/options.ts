@@ -77,7 +77,7 @@ const milliseconds = numberCheck('a non-negative number of milliseconds', (n) =>
  * what a longer one (or `Infinity`) can mean.
  */
 const idleMilliseconds: Check<number> = (value, name) =>
-  Math.min(numberCheck('a non-negative number of milliseconds', (n) => n >= 0)(value, name), MAX_TIMER_MS);
+  Math.min(typeof value === 'number' && value >= 0 ? value : mustBe(name, 'a non-negative number of milliseconds', value), MAX_TIMER_MS);
 /** A byte count for `maxResponseSize`. */
 export const byteCount = numberCheck('a non-negative integer number of bytes', (n) => Number.isSafeInteger(n) && n >= 0);
 const hops = numberCheck('a boolean or a non-negative integer', (n) => Number.isInteger(n) && n >= 0);
@@ -97,8 +97,8 @@ function normalizeClock(value: unknown, name: string): Required<Clock> {
   };
 }
 
-/** Unset → `fallback`, else checked. */
-const or = <T>(check: Check<T>, fallback: T): Check<T> => (value, name) => (value === undefined ? fallback : check(value, name));
+/** Unset → `fallback` (none: undefined), else checked. */
+const or = <T>(check: Check<T>, fallback?: T): Check<T | undefined> => (value, name) => (value === undefined ? fallback : check(value, name));
 
 /**
  * Each option and how it resolves (checked in this order), to the field of
@@ -108,10 +108,10 @@ const or = <T>(check: Check<T>, fallback: T): Check<T> => (value, name) => (valu
 const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: (value: unknown, name: string, adapter: AdapterOptions) => unknown } = {
   numPools: or(positiveInteger, defaults.numPools),
   maxSize: (value, name, adapter) => or(positiveInteger, adapter.maxSize)(value, name),
-  maxTotal: or(positiveInteger, undefined),
+  maxTotal: or(positiveInteger),
   // A wait the caller is promised: refused past what a timer holds, as `timeout` is.
-  poolTimeout: or(timerMs(milliseconds), undefined),
-  maxResponseSize: or(byteCount, undefined),
+  poolTimeout: or(timerMs(milliseconds)),
+  maxResponseSize: or(byteCount),
   budget: (value, name) => (typeof (value as Budget | undefined)?.acquire === 'function' || value === undefined ? value : mustBe(name, 'a budget', value)),
   headers: (value, name) => {
     const headers = normalizeHeaders(value, name);
@@ -123,7 +123,7 @@ const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: (value: unknown, nam
   redirect: (value, name) => normalizeRedirect(value, name, defaults.redirect),
   tls: (value, _name, adapter) => (value === undefined ? undefined : (adapter.tls ?? refuseTls)(value)),
   keepAliveTimeout: or(idleMilliseconds, defaults.keepAliveTimeout),
-  fetch: or(fn, undefined),
+  fetch: or(fn),
   clock: normalizeClock,
 };
 const KNOWN = Object.keys(OPTIONS);
