@@ -27,7 +27,7 @@ export function knownKeys(value: unknown, name: string, what: string, known: rea
   if (!isRecord(value)) mustBe(name, what, value);
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      throw new TypeError(`Unknown ${owner} option ${JSON.stringify(key)} (value ${describe(value[key])}); known: ${known.join(', ')}`);
+      throw new TypeError(`Unknown ${owner} option ${describe(key)} (value ${describe(value[key])}); known: ${known.join(', ')}`);
     }
   }
   return value;

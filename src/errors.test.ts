@@ -38,6 +38,8 @@ function everyError(m: ErrorsModule): Array<[string, string, errors.PoolfetchErr
     ['ProtocolError', 'POOLFETCH_PROTOCOL', new m.ProtocolError('reset')],
     ['ProxyError', 'POOLFETCH_PROXY', new m.ProxyError('407', { status: 407 })],
     ['NotSupportedError', 'POOLFETCH_NOT_SUPPORTED', new m.NotSupportedError('no proxy here')],
+    ['ResponseTooLargeError', 'POOLFETCH_RESPONSE_TOO_LARGE', new m.ResponseTooLargeError(1024, where)],
+    ['BudgetUnavailableError', 'POOLFETCH_BUDGET_UNAVAILABLE', new m.BudgetUnavailableError('coordinator down')],
   ];
 }
 
@@ -160,6 +162,14 @@ describe('the cross-copy brand', () => {
     expect(error).toBeInstanceOf(MyTimeout);
     expect(error).not.toBeInstanceOf(ConnectTimeoutError);
     expect(error.code).toBe('POOLFETCH_READ_TIMEOUT');
+    // A brand and a name of its own leave the code its poolfetch parent's.
+    class Branded extends ReadTimeoutError {
+      static override readonly kind: string = 'BrandedTimeout';
+      override readonly name = 'BrandedTimeout' as 'ReadTimeoutError';
+    }
+    const branded = new Branded('slow');
+    expect([branded.name, branded.code]).toEqual(['BrandedTimeout', 'POOLFETCH_READ_TIMEOUT']);
+    expect(branded).toBeInstanceOf(ReadTimeoutError);
   });
 });
 

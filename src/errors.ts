@@ -49,6 +49,17 @@ export class PoolfetchError extends Error {
   }
 }
 
+/**
+ * `POOLFETCH_` and `name` in upper snake case, without an `Error` at its end
+ * (`URLSchemeUnknown`: `POOLFETCH_URL_SCHEME_UNKNOWN`): each class's `code`,
+ * built rather than spelled out, which keeps the browser bundle smaller.
+ * Called from each class's own field initializer, so a user's subclass
+ * keeps the code of the poolfetch class it extends.
+ */
+function codeOf(name: string): string {
+  return `POOLFETCH_${name.replace(/Error$/, '').replace(/([a-z])(?=[A-Z])|([A-Z])(?=[A-Z][a-z])/g, '$1$2_').toUpperCase()}`;
+}
+
 /** True for an error thrown by any copy of poolfetch. */
 export function isPoolfetchError(value: unknown): value is PoolfetchError {
   return value instanceof PoolfetchError;
@@ -63,14 +74,14 @@ function target(options: PoolfetchErrorOptions): string {
 export class LocationValueError extends PoolfetchError {
   static override readonly kind: string = 'LocationValueError';
   override readonly name = 'LocationValueError' as const;
-  override readonly code = 'POOLFETCH_LOCATION_VALUE' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_LOCATION_VALUE';
 }
 
 /** The URL's scheme is not http or https. */
 export class URLSchemeUnknown extends PoolfetchError {
   static override readonly kind: string = 'URLSchemeUnknown';
   override readonly name = 'URLSchemeUnknown' as const;
-  override readonly code = 'POOLFETCH_URL_SCHEME_UNKNOWN' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_URL_SCHEME_UNKNOWN';
   readonly scheme: string;
   constructor(scheme: string, options: PoolfetchErrorOptions = {}) {
     super(`Not supported URL scheme '${scheme}'${target(options)}: use http: or https:`, options);
@@ -82,7 +93,7 @@ export class URLSchemeUnknown extends PoolfetchError {
 export class ProxySchemeUnknown extends PoolfetchError {
   static override readonly kind: string = 'ProxySchemeUnknown';
   override readonly name = 'ProxySchemeUnknown' as const;
-  override readonly code = 'POOLFETCH_PROXY_SCHEME_UNKNOWN' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_PROXY_SCHEME_UNKNOWN';
   readonly scheme: string;
   /** `variable`: the environment variable that named the proxy (`proxyFromEnvironment`), for the message. */
   constructor(scheme: string, options: PoolfetchErrorOptions & { variable?: string } = {}) {
@@ -102,7 +113,7 @@ export class ProxySchemeUnknown extends PoolfetchError {
 export class HostChangedError extends PoolfetchError {
   static override readonly kind: string = 'HostChangedError';
   override readonly name = 'HostChangedError' as const;
-  override readonly code = 'POOLFETCH_HOST_CHANGED' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_HOST_CHANGED';
   /** The origin of the pool that refused the URL. */
   readonly origin: string;
   constructor(origin: string, options: PoolfetchErrorOptions) {
@@ -115,21 +126,21 @@ export class HostChangedError extends PoolfetchError {
 export class EmptyPoolError extends PoolfetchError {
   static override readonly kind: string = 'EmptyPoolError';
   override readonly name = 'EmptyPoolError' as const;
-  override readonly code = 'POOLFETCH_EMPTY_POOL' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_EMPTY_POOL';
 }
 
 /** The pool was closed before or while the request waited for it. */
 export class ClosedPoolError extends PoolfetchError {
   static override readonly kind: string = 'ClosedPoolError';
   override readonly name = 'ClosedPoolError' as const;
-  override readonly code = 'POOLFETCH_CLOSED_POOL' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_CLOSED_POOL';
 }
 
 /** Retries (or redirects) were used up; `reason` is the last error. */
 export class MaxRetryError extends PoolfetchError {
   static override readonly kind: string = 'MaxRetryError';
   override readonly name = 'MaxRetryError' as const;
-  override readonly code = 'POOLFETCH_MAX_RETRY' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_MAX_RETRY';
   readonly reason: Error | undefined;
   constructor(reason: Error | undefined, options: PoolfetchErrorOptions) {
     super(
@@ -144,7 +155,7 @@ export class MaxRetryError extends PoolfetchError {
 export class ConnectTimeoutError extends PoolfetchError {
   static override readonly kind: string = 'ConnectTimeoutError';
   override readonly name = 'ConnectTimeoutError' as const;
-  override readonly code = 'POOLFETCH_CONNECT_TIMEOUT' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_CONNECT_TIMEOUT';
   /** The limit that ran out, in milliseconds. */
   readonly timeout: number | undefined;
   constructor(message: string, options: PoolfetchErrorOptions & { timeout?: number | undefined } = {}) {
@@ -157,7 +168,7 @@ export class ConnectTimeoutError extends PoolfetchError {
 export class ReadTimeoutError extends PoolfetchError {
   static override readonly kind: string = 'ReadTimeoutError';
   override readonly name = 'ReadTimeoutError' as const;
-  override readonly code = 'POOLFETCH_READ_TIMEOUT' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_READ_TIMEOUT';
   /** The limit that ran out, in milliseconds. */
   readonly timeout: number | undefined;
   constructor(message: string, options: PoolfetchErrorOptions & { timeout?: number | undefined } = {}) {
@@ -170,21 +181,21 @@ export class ReadTimeoutError extends PoolfetchError {
 export class NewConnectionError extends PoolfetchError {
   static override readonly kind: string = 'NewConnectionError';
   override readonly name = 'NewConnectionError' as const;
-  override readonly code = 'POOLFETCH_NEW_CONNECTION' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_NEW_CONNECTION';
 }
 
 /** The connection broke after the request was sent (reset, malformed answer). */
 export class ProtocolError extends PoolfetchError {
   static override readonly kind: string = 'ProtocolError';
   override readonly name = 'ProtocolError' as const;
-  override readonly code = 'POOLFETCH_PROTOCOL' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_PROTOCOL';
 }
 
 /** The proxy refused, failed or could not be reached. */
 export class ProxyError extends PoolfetchError {
   static override readonly kind: string = 'ProxyError';
   override readonly name = 'ProxyError' as const;
-  override readonly code = 'POOLFETCH_PROXY' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_PROXY';
   /** The proxy's HTTP status, when it answered with one. */
   readonly status: number | undefined;
   constructor(message: string, options: PoolfetchErrorOptions & { status?: number | undefined } = {}) {
@@ -197,14 +208,14 @@ export class ProxyError extends PoolfetchError {
 export class NotSupportedError extends PoolfetchError {
   static override readonly kind: string = 'NotSupportedError';
   override readonly name = 'NotSupportedError' as const;
-  override readonly code = 'POOLFETCH_NOT_SUPPORTED' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_NOT_SUPPORTED';
 }
 
 /** The decoded response body grew past `maxResponseSize`: reading stopped and the connection was closed. */
 export class ResponseTooLargeError extends PoolfetchError {
   static override readonly kind: string = 'ResponseTooLargeError';
   override readonly name = 'ResponseTooLargeError' as const;
-  override readonly code = 'POOLFETCH_RESPONSE_TOO_LARGE' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_RESPONSE_TOO_LARGE';
   /** The limit that was crossed, in bytes of the decoded body. */
   readonly limit: number;
   constructor(limit: number, options: PoolfetchErrorOptions = {}) {
@@ -217,5 +228,5 @@ export class ResponseTooLargeError extends PoolfetchError {
 export class BudgetUnavailableError extends PoolfetchError {
   static override readonly kind: string = 'BudgetUnavailableError';
   override readonly name = 'BudgetUnavailableError' as const;
-  override readonly code = 'POOLFETCH_BUDGET_UNAVAILABLE' as const;
+  override readonly code = codeOf(this.name) as 'POOLFETCH_BUDGET_UNAVAILABLE';
 }

@@ -18,10 +18,10 @@ export const NativeHeaders = Headers;
 /** Throws `TypeError` naming the header when a name or value could split a request. */
 export function checkHeader(name: string, value: string, where: string): void {
   if (!TOKEN.test(name)) {
-    throw new TypeError(`${where}: invalid header name ${JSON.stringify(name)}`);
+    throw new TypeError(`${where}: invalid header name ${describe(name)}`);
   }
   if (BAD_VALUE.test(value)) {
-    throw new TypeError(`${where}: header ${JSON.stringify(name)} has a value with CR, LF or NUL: ${JSON.stringify(value)}`);
+    throw new TypeError(`${where}: header ${describe(name)} has a value with CR, LF or NUL: ${describe(value)}`);
   }
 }
 
@@ -35,7 +35,7 @@ export function normalizeHeaders(init: unknown, where: string): Headers {
   const add = (name: unknown, value: unknown): void => {
     if (typeof name !== 'string') throw new TypeError(`${where}: header name must be a string, got ${describe(name)}`);
     if (typeof value !== 'string' && typeof value !== 'number') {
-      throw new TypeError(`${where}: header ${JSON.stringify(name)} must have a string value, got ${describe(value)}`);
+      throw new TypeError(`${where}: header ${describe(name)} must have a string value, got ${describe(value)}`);
     }
     const text = String(value);
     checkHeader(name, text, where);
@@ -78,7 +78,7 @@ const CLIENT_ONLY = new Set(['transfer-encoding', 'keep-alive', 'upgrade', 'expe
 export function refuseClientHeaders(headers: Headers, where: string): void {
   headers.forEach((value, name) => {
     if (CLIENT_ONLY.has(name) || (name === 'connection' && !/^\s*(close|keep-alive)\s*$/i.test(value))) {
-      throw new TypeError(`${where}: ${name}: ${JSON.stringify(value)} is the client's to set (connection: only "close" or "keep-alive")`);
+      throw new TypeError(`${where}: ${name}: ${describe(value)} is the client's to set (connection: only "close" or "keep-alive")`);
     }
   });
 }
@@ -95,7 +95,7 @@ export function checkContentLength(headers: Headers, body: string | Uint8Array |
   if (given === undefined || body instanceof ReadableStream) return;
   const length = body === null ? 0 : typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body.byteLength;
   if (given !== String(length)) {
-    throw new TypeError(`${where}: content-length ${JSON.stringify(given)} is not the body's ${length} bytes: leave it out`);
+    throw new TypeError(`${where}: content-length ${describe(given)} is not the body's ${length} bytes: leave it out`);
   }
 }
 

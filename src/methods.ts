@@ -19,10 +19,10 @@ export function checkMethod(method: unknown): string {
     throw new TypeError(`method must be an HTTP token such as 'GET', got ${describe(method)}`);
   }
   const upper = method.toUpperCase();
-  if (FORBIDDEN.has(upper)) throw new TypeError(`method ${JSON.stringify(method)} is not allowed`);
+  if (FORBIDDEN.has(upper)) throw new TypeError(`method ${describe(method)} is not allowed`);
   if (NORMALISED.has(upper)) return upper;
   if (upper !== method) {
-    throw new TypeError(`method ${JSON.stringify(method)} must be upper-case: non-standard methods are case-sensitive`);
+    throw new TypeError(`method ${describe(method)} must be upper-case: non-standard methods are case-sensitive`);
   }
   return method;
 }

@@ -39,6 +39,11 @@ describe('normalizeOptions', () => {
     expect(o.retry.total).toBe(3);
     expect(o.timeout).toEqual({ connect: undefined, read: undefined, total: undefined });
     expect(o.fetch).toBeUndefined();
+    // Every field of ResolvedOptions, each option under its own name but `retries` (→ retry), nothing else.
+    expect(Object.keys(o)).toEqual([
+      'numPools', 'maxSize', 'maxTotal', 'poolTimeout', 'maxResponseSize', 'budget', 'headers', 'retry', 'timeout',
+      'redirect', 'tls', 'keepAliveTimeout', 'fetch', 'clock', 'redirectFollower', 'observer',
+    ]);
   });
 
   it('takes a number as numPools, as urllib3 does', () => {

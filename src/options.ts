@@ -77,7 +77,7 @@ const milliseconds = numberCheck('a non-negative number of milliseconds', (n) =>
  * what a longer one (or `Infinity`) can mean.
  */
 const idleMilliseconds: Check<number> = (value, name) =>
-  Math.min(numberCheck('a non-negative number of milliseconds', (n) => n >= 0)(value, name), MAX_TIMER_MS);
+  Math.min(typeof value === 'number' && value >= 0 ? value : mustBe(name, 'a non-negative number of milliseconds', value), MAX_TIMER_MS);
 /** A byte count for `maxResponseSize`. */
 export const byteCount = numberCheck('a non-negative integer number of bytes', (n) => Number.isSafeInteger(n) && n >= 0);
 const hops = numberCheck('a boolean or a non-negative integer', (n) => Number.isInteger(n) && n >= 0);
@@ -97,33 +97,34 @@ function normalizeClock(value: unknown, name: string): Required<Clock> {
   };
 }
 
-/** Unset → `fallback`, else checked. */
-const or = <T>(check: Check<T>, fallback: T): Check<T> => (value, name) => (value === undefined ? fallback : check(value, name));
+/** Unset → `fallback` (none: undefined), else checked. */
+const or = <T>(check: Check<T>, fallback?: T): Check<T | undefined> => (value, name) => (value === undefined ? fallback : check(value, name));
 
 /**
- * Each option: the field it resolves to and how (checked in this order).
+ * Each option and how it resolves (checked in this order), to the field of
+ * the same name (`retries` to `retry`).
  * The adapter is passed for the entries that depend on the runtime.
  */
-const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: [keyof ResolvedOptions, (value: unknown, name: string, adapter: AdapterOptions) => unknown] } = {
-  numPools: ['numPools', or(positiveInteger, defaults.numPools)],
-  maxSize: ['maxSize', (value, name, adapter) => or(positiveInteger, adapter.maxSize)(value, name)],
-  maxTotal: ['maxTotal', or(positiveInteger, undefined)],
+const OPTIONS: { [K in keyof Required<PoolManagerOptions>]: (value: unknown, name: string, adapter: AdapterOptions) => unknown } = {
+  numPools: or(positiveInteger, defaults.numPools),
+  maxSize: (value, name, adapter) => or(positiveInteger, adapter.maxSize)(value, name),
+  maxTotal: or(positiveInteger),
   // A wait the caller is promised: refused past what a timer holds, as `timeout` is.
-  poolTimeout: ['poolTimeout', or(timerMs(milliseconds), undefined)],
-  maxResponseSize: ['maxResponseSize', or(byteCount, undefined)],
-  budget: ['budget', (value, name) => (typeof (value as Budget | undefined)?.acquire === 'function' || value === undefined ? value : mustBe(name, 'a budget', value))],
-  headers: ['headers', (value, name) => {
+  poolTimeout: or(timerMs(milliseconds)),
+  maxResponseSize: or(byteCount),
+  budget: (value, name) => (typeof (value as Budget | undefined)?.acquire === 'function' || value === undefined ? value : mustBe(name, 'a budget', value)),
+  headers: (value, name) => {
     const headers = normalizeHeaders(value, name);
     refuseClientHeaders(headers, name);
     return headers;
-  }],
-  retries: ['retry', (value, name) => normalizeRetry(value, name)],
-  timeout: ['timeout', (value, name) => normalizeTimeout(value, name)],
-  redirect: ['redirect', (value, name) => normalizeRedirect(value, name, defaults.redirect)],
-  tls: ['tls', (value, _name, adapter) => (value === undefined ? undefined : (adapter.tls ?? refuseTls)(value))],
-  keepAliveTimeout: ['keepAliveTimeout', or(idleMilliseconds, defaults.keepAliveTimeout)],
-  fetch: ['fetch', or(fn, undefined)],
-  clock: ['clock', normalizeClock],
+  },
+  retries: (value, name) => normalizeRetry(value, name),
+  timeout: (value, name) => normalizeTimeout(value, name),
+  redirect: (value, name) => normalizeRedirect(value, name, defaults.redirect),
+  tls: (value, _name, adapter) => (value === undefined ? undefined : (adapter.tls ?? refuseTls)(value)),
+  keepAliveTimeout: or(idleMilliseconds, defaults.keepAliveTimeout),
+  fetch: or(fn),
+  clock: normalizeClock,
 };
 const KNOWN = Object.keys(OPTIONS);
 
@@ -136,7 +137,7 @@ export function normalizeOptions(input: number | PoolManagerOptions | undefined,
   const given = typeof input === 'number' ? { numPools: input } : input ?? {};
   const options = knownKeys(given, 'PoolManager options', 'a number (numPools) or an object', KNOWN, 'PoolManager');
   const resolved: Record<string, unknown> = {};
-  for (const [name, [field, check]] of Object.entries(OPTIONS)) resolved[field] = check(options[name], name, adapter);
+  for (const [name, check] of Object.entries(OPTIONS)) resolved[name === 'retries' ? 'retry' : name] = check(options[name], name, adapter);
   resolved.redirectFollower = adapter.redirectFollower;
   resolved.observer = adapter.observer;
   return resolved as unknown as ResolvedOptions;

@@ -36,44 +36,34 @@ const RECENT = 16;
 /** Parses a request URL (a copy of a `URL` object: never the caller's own), refusing what no pool can serve. */
 export function parseUrl(url: string | URL, method?: string): URL {
   if (lastParsed !== undefined && url === lastParsed.input) return lastParsed.url;
-  if (typeof url === 'string') {
-    const recent = recentlyParsed.get(url);
-    if (recent !== undefined) {
-      lastParsed = { input: url, url: recent };
-      return recent;
-    }
-  }
   // The caller's URL object is theirs to change after the call: what is sent and reported is
   // what it said when the call was made. Through its text, so the parse is shared as a string's is.
   if (url instanceof URL) return parseUrl(url.href, method);
-  let parsed: URL;
-  if (typeof url === 'string') {
+  if (typeof url !== 'string') throw new TypeError(`url must be a string or URL, got ${describe(url)}`);
+  let parsed = recentlyParsed.get(url);
+  if (parsed === undefined) {
     try {
       parsed = new URL(url);
     } catch (cause) {
       // The runtime's error quotes the input, and with it any password: left out then.
-      throw new LocationValueError(`No host specified in URL ${JSON.stringify(url)}: use an absolute http(s) URL`, {
+      throw new LocationValueError(`No host specified in URL ${describe(url)}: use an absolute http(s) URL`, {
         ...(url.includes('@') ? {} : { cause }),
         method,
         url,
       });
     }
-  } else {
-    throw new TypeError(`url must be a string or URL, got ${describe(url)}`);
-  }
-  const scheme = parsed.protocol.slice(0, -1);
-  if (scheme !== 'http' && scheme !== 'https') {
-    throw new URLSchemeUnknown(scheme, { method, url: parsed.href });
-  }
-  if (parsed.hostname === '') {
-    throw new LocationValueError(`No host specified in URL ${JSON.stringify(parsed.href)}`, { method, url: parsed.href });
-  }
-  if (typeof url === 'string') {
-    lastParsed = { input: url, url: parsed };
+    const scheme = parsed.protocol.slice(0, -1);
+    if (scheme !== 'http' && scheme !== 'https') {
+      throw new URLSchemeUnknown(scheme, { method, url: parsed.href });
+    }
+    if (parsed.hostname === '') {
+      throw new LocationValueError(`No host specified in URL ${describe(parsed.href)}`, { method, url: parsed.href });
+    }
     // Oldest out first: a Map iterates in insertion order.
     if (recentlyParsed.size >= RECENT) recentlyParsed.delete(recentlyParsed.keys().next().value as string);
     recentlyParsed.set(url, parsed);
   }
+  lastParsed = { input: url, url: parsed };
   return parsed;
 }
 
@@ -103,10 +93,10 @@ export function poolKeyForHost(host: string, port: number | undefined, scheme: s
   try {
     url = new URL(`${lowerScheme}://${bracketed}`);
   } catch (cause) {
-    throw new LocationValueError(`Invalid host ${JSON.stringify(host)}`, { cause });
+    throw new LocationValueError(`Invalid host ${describe(host)}`, { cause });
   }
   if (url.pathname !== '/' || url.username !== '' || url.port !== '' || url.search !== '') {
-    throw new LocationValueError(`Invalid host ${JSON.stringify(host)}: pass the port as its own argument`);
+    throw new LocationValueError(`Invalid host ${describe(host)}: pass the port as its own argument`);
   }
   return makeKey(lowerScheme, url.hostname, port ?? DEFAULT_PORTS[lowerScheme], tlsId);
 }

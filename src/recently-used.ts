@@ -9,23 +9,19 @@ import QuickLRU from 'quick-lru';
 
 export class RecentlyUsed<K, V> {
   readonly #lru: QuickLRU<K, V>;
-  readonly #maxSize: number;
-  readonly #onEvict: (key: K, value: V) => void;
+  /** Counts an entry out and tells the owner: quick-lru's evictions and `add`'s own alike. */
+  readonly #evicted: (key: K, value: V) => void;
   #count = 0;
   /** The most recently used entry: asking for it again (one busy origin) needs no reordering. */
   #last: { key: K; value: V } | undefined;
 
   constructor(maxSize: number, onEvict: (key: K, value: V) => void) {
-    this.#maxSize = maxSize;
-    this.#onEvict = onEvict;
-    this.#lru = new QuickLRU<K, V>({
-      maxSize,
-      onEviction: (key, value) => {
-        this.#count -= 1;
-        if (this.#last?.key === key) this.#last = undefined;
-        this.#onEvict(key, value);
-      },
-    });
+    this.#evicted = (key, value) => {
+      this.#count -= 1;
+      if (this.#last?.key === key) this.#last = undefined;
+      onEvict(key, value);
+    };
+    this.#lru = new QuickLRU<K, V>({ maxSize, onEviction: this.#evicted });
   }
 
   get size(): number {
@@ -62,14 +58,11 @@ export class RecentlyUsed<K, V> {
     this.#lru.set(key, value);
     // Not quick-lru's evict(): it copies every entry into new maps on each call, and with more
     // origins than numPools that is every request. The oldest entry is the first one ascending.
-    while (this.#count > this.#maxSize) {
+    while (this.#count > this.#lru.maxSize) {
       const oldest = this.#lru.entriesAscending().next();
       if (oldest.done === true) break;
-      const [oldKey, oldValue] = oldest.value;
-      this.#lru.delete(oldKey);
-      this.#count -= 1;
-      if (this.#last?.key === oldKey) this.#last = undefined;
-      this.#onEvict(oldKey, oldValue);
+      this.#lru.delete(oldest.value[0]);
+      this.#evicted(...oldest.value);
     }
     this.#last = { key, value };
   }

@@ -7,7 +7,7 @@
  * the core (src/redirect-follower.ts).
  */
 import { LocationValueError, MaxRetryError } from './errors.js';
-import { parseUrl } from './pool-key.js';
+import { describe, parseUrl } from './pool-key.js';
 import { hasCredentials, withoutCredentials } from './credentials.js';
 import { NativeHeaders } from './headers.js';
 import { redactCredentials } from './redact.js';
@@ -31,7 +31,7 @@ export function redirectTarget(location: string, from: URL, method: string): URL
   try {
     next = new URL(location, from);
   } catch (cause) {
-    throw new LocationValueError(`Invalid Location header ${JSON.stringify(location)} in the redirect from ${from.href}`, {
+    throw new LocationValueError(`Invalid Location header ${describe(location)} in the redirect from ${from.href}`, {
       cause,
       method,
       url: from.href,

@@ -89,7 +89,7 @@ describe('the packed tarball', () => {
       logLevel: 'silent',
     });
     const inputs = Object.keys(result.metafile.inputs);
-    expect(inputs.some((p) => p.endsWith('node_modules/poolfetch/dist/adapters/fetch/index.js'))).toBe(true);
+    expect(inputs.some((p) => p.endsWith('node_modules/poolfetch/dist/adapters/fetch/browser.js'))).toBe(true);
     expect(result.outputFiles[0]?.text).not.toMatch(/["']node:[a-z_/]+["']/);
   });
 });

@@ -88,6 +88,8 @@ async function bundle(app: keyof typeof apps, options: esbuild.BuildOptions): Pr
 }
 
 const fetchEntry = join(root, 'dist/adapters/fetch/index.js');
+/** What the `browser` condition picks: the fetch entry without the redirect follower. */
+const browserEntry = join(root, 'dist/adapters/fetch/browser.js');
 const nodeEntry = join(root, 'dist/adapters/node/index.js');
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KiB`;
 const report = (what: string, { code, gzipped }: Bundle): void => {
@@ -103,19 +105,23 @@ function expectNoNodeImports({ code, inputs }: Bundle): void {
 /**
  * What a bundle of PoolManager alone must not hold, each by a trace that
  * survives minifying: the module it lives in, or a string only it has.
+ * `elsewhere`: the bundle that does hold it (default: every name, for browsers).
  */
-const unused = {
+const unused: Record<string, { module: string | undefined; text: RegExp; elsewhere?: 'node' | 'deno' }> = {
   installFetch: { module: 'dist/src/install-fetch.js', text: /globalThis\.fetch=/ },
   makeHeaders: { module: 'dist/src/make-headers.js', text: /gzip, deflate, br/ },
-  ProxyError: { module: undefined, text: /"POOLFETCH_PROXY"/ },
-  ProxySchemeUnknown: { module: undefined, text: /POOLFETCH_PROXY_SCHEME_UNKNOWN/ },
-  'Node-only option checks (tls)': { module: 'dist/adapters/node/tls-options.js', text: /rejectUnauthorized/ },
+  ProxyError: { module: undefined, text: /"ProxyError"/ },
+  ProxySchemeUnknown: { module: undefined, text: /Proxy URL had unsupported scheme/ },
+  // Nothing in the fetch entry imports them at all; the Node entry does.
+  'Node-only option checks (tls)': { module: 'dist/adapters/node/tls-options.js', text: /rejectUnauthorized/, elsewhere: 'node' },
+  // A browser follows redirects itself; Deno, Bun and Node's fetch show the 3xx, and the fetch entry follows hop by hop.
+  'the redirect follower': { module: 'dist/src/redirects.js', text: /unexpected redirect: /, elsewhere: 'deno' },
 };
 
 describe('bundling poolfetch', () => {
-  it(`import { PoolManager } for browsers: the fetch entry and quick-lru, no node:, undici or p-queue import, within ${kib(BROWSER_BUDGET)}`, async () => {
+  it(`import { PoolManager } for browsers: the fetch entry for browsers and quick-lru, no node:, undici or p-queue import, within ${kib(BROWSER_BUDGET)}`, async () => {
     const one = await bundle('one-name.js', browser);
-    expect(one.inputs).toContain(fetchEntry);
+    expect(one.inputs).toContain(browserEntry);
     expectNoNodeImports(one);
     expect(one.inputs.some((p) => p.includes('/node_modules/p-queue/'))).toBe(false);
     expect(one.inputs.some((p) => p.includes('/node_modules/quick-lru/'))).toBe(true);
@@ -125,19 +131,18 @@ describe('bundling poolfetch', () => {
     expect(one.gzipped).toBeLessThanOrEqual(BROWSER_BUDGET);
   });
 
-  it('import { PoolManager } alone leaves out installFetch, makeHeaders, unused error classes and Node-only checks', async () => {
+  it('import { PoolManager } alone leaves out installFetch, makeHeaders, unused error classes, Node-only checks and (browsers) the redirect follower', async () => {
     const one = await bundle('one-name.js', browser);
     // The same traces are found where those names are imported, so their absence above means something.
     const all = await bundle('all-names.js', browser);
-    for (const [name, { module, text }] of Object.entries(unused)) {
-      if (name.startsWith('Node-only')) {
-        // Nothing in the fetch entry imports them at all; the Node entry does.
-        const node = await bundle('all-names.js', { platform: 'node', external: ['undici', 'quick-lru'] });
-        expect(text.test(node.code), name).toBe(true);
-      } else {
-        expect(text.test(all.code), name).toBe(true);
-        if (module !== undefined) expect(all.kept, name).toContain(join(root, module));
-      }
+    const elsewhere = {
+      node: await bundle('all-names.js', { platform: 'node', external: ['undici', 'quick-lru'] }),
+      deno: await bundle('one-name.js', { platform: 'neutral', conditions: ['deno'], mainFields: ['module', 'main'] }),
+    };
+    for (const [name, { module, text, elsewhere: where }] of Object.entries(unused)) {
+      const holder = where === undefined ? all : elsewhere[where];
+      expect(text.test(holder.code), name).toBe(true);
+      if (module !== undefined && where !== 'node') expect(holder.kept, name).toContain(join(root, module));
       // Not toMatch: a failure would print the whole bundle.
       expect(text.test(one.code), name).toBe(false);
       if (module !== undefined) expect(one.kept, name).not.toContain(join(root, module));
@@ -185,6 +190,7 @@ describe('bundling poolfetch', () => {
     const node = await bundle('worker.js', { platform: 'node', external: ['undici', 'quick-lru'] });
     expect(node.inputs).toContain(nodeEntry);
     expect(node.inputs).not.toContain(fetchEntry);
+    expect(node.inputs).not.toContain(browserEntry);
     report('node, PoolManager and installFetch (undici and quick-lru not bundled)', node);
   });
 });

@@ -65,7 +65,7 @@ const fromNode = (inputs: string[]): string[] => inputs.filter((id) => id.includ
 describe('Vite', () => {
   it("builds import 'poolfetch' with the fetch entry: no undici, no node: import", async () => {
     const { file, code, inputs } = viteBuild('right', "export { PoolManager, ProxyManager } from 'poolfetch';\n");
-    expect(inputs).toContain(join(root, 'dist/adapters/fetch/index.js'));
+    expect(inputs).toContain(join(root, 'dist/adapters/fetch/browser.js'));
     expect(fromNode(inputs)).toEqual([]);
     expect(code).not.toMatch(/["']node:[a-z_/]+["']/);
     const entry = (await import(pathToFileURL(file).href)) as typeof import('../adapters/fetch/index.js');

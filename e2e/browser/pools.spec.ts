@@ -82,8 +82,8 @@ async function sentBeforeProbe(page: Page): Promise<string[]> {
   return sent.slice(0, sent.indexOf(probe.url));
 }
 
-test('the bundle is the fetch entry, resolved from package.json exports', () => {
-  expect(site.inputs.some((p) => p.endsWith('/dist/adapters/fetch/index.js'))).toBe(true);
+test('the bundle is the fetch entry for browsers, resolved from package.json exports', () => {
+  expect(site.inputs.some((p) => p.endsWith('/dist/adapters/fetch/browser.js'))).toBe(true);
   expect(site.inputs.some((p) => p.includes('/adapters/node/') || p.includes('/undici/'))).toBe(false);
 });
 

@@ -37,8 +37,8 @@ describe('the fleet budget and the bundles', () => {
   for (const conditions of [['browser'], ['workerd', 'worker', 'browser']]) {
     it(`import { PoolManager } from 'poolfetch' (${conditions[0] ?? ''}) takes in no coordinator`, async () => {
       const files = await inputs("export { PoolManager } from 'poolfetch';\n", conditions);
-      // workerd takes the fetch entry through its own condition (adapters/fetch/workerd.ts, with request-context leases).
-      expect(files.some((f) => f.endsWith(conditions[0] === 'workerd' ? 'dist/adapters/fetch/workerd.js' : 'dist/adapters/fetch/index.js'))).toBe(true);
+      // workerd takes the fetch entry through its own condition (adapters/fetch/workerd.ts, with request-context leases), browsers through theirs.
+      expect(files.some((f) => f.endsWith(conditions[0] === 'workerd' ? 'dist/adapters/fetch/workerd.js' : 'dist/adapters/fetch/browser.js'))).toBe(true);
       expect(files.filter((f) => f.includes('fleet-budget') || f.includes('/adapters/budget/'))).toEqual([]);
     });
   }
