@@ -1,12 +1,12 @@
 /**
  * The fetch `PoolManager` as browsers load it (the `browser` export
- * condition). A browser answers `redirect: 'manual'` with an opaque redirect
- * (no status, no `Location`) and follows redirects itself, so the redirect
- * follower the other fetch runtimes use to follow hop by hop
- * (src/redirects.ts: Deno, Bun, Node, workerd) never runs in one. This is
- * the fetch entry's `PoolManager` (adapters/fetch/pool-manager.ts) without
- * it, so a browser bundle carries none of its code: the browser's own share
- * of the budget in DESIGN.md. Everything else is the same core.
+ * condition), and the base of the other fetch runtimes' one. A browser
+ * answers `redirect: 'manual'` with an opaque redirect (no status, no
+ * `Location`) and follows redirects itself, so the redirect follower that
+ * Deno, Bun, Node and workerd use to follow hop by hop (src/redirects.ts)
+ * never runs in one: leaving it out here keeps its code out of browser
+ * bundles, the browser's share of the budget in DESIGN.md.
+ * adapters/fetch/pool-manager.ts adds it back for the other runtimes.
  */
 import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
 import { NotSupportedError } from '../../src/errors.js';
@@ -16,15 +16,18 @@ import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/po
 import type { PoolManagerOptions } from '../../src/types.js';
 import { FetchTransport } from './fetch-transport.js';
 
-/** The fetch entry's defaults (6 per origin, `tls` refused) without a redirect follower. */
-const browserDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls };
+/**
+ * Browsers open at most 6 connections per origin over HTTP/1.1; queueing
+ * beyond that only hides the wait. A `tls` option is refused.
+ */
+export const browserDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls };
 
 /**
  * Keeps one line per origin (at most `maxSize` requests in flight, the rest
- * wait in order) and at most `numPools` of them, over the browser's fetch.
+ * wait in order) and at most `numPools` of them, over the runtime's fetch.
  */
 export class PoolManager extends BasePoolManager {
-  /** What this runtime adds to the core, as on the fetch entry's `PoolManager`. */
+  /** What this runtime adds to the core; subclasses for other runtimes add their own. */
   protected static readonly adapter: AdapterOptions = browserDefaults;
 
   constructor(numPools?: number | PoolManagerOptions) {

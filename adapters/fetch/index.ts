@@ -1,6 +1,7 @@
 /**
- * The fetch entry (browsers, Workers, Deno, and `poolfetch/fetch` anywhere):
- * a per-origin queue over `globalThis.fetch`, looked up at call time.
+ * The fetch entry (Deno, Bun, web workers, and `poolfetch/fetch` anywhere;
+ * browsers get browser.ts, workerd workerd.ts): a per-origin queue over
+ * `globalThis.fetch`, looked up at call time.
  */
 export * from '../../src/index.js';
 export { PoolManager } from './pool-manager.js';

@@ -1,19 +1,13 @@
 /** The fetch `PoolManager`: the core bound to a per-origin line over `fetch`. */
 import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
-import { NotSupportedError } from '../../src/errors.js';
 import type { AdapterOptions, ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
-import { PoolManager as BasePoolManager, type PoolOverrides } from '../../src/pool-manager.js';
 import { followRedirects } from '../../src/redirects.js';
-import type { PoolManagerOptions } from '../../src/types.js';
+import { browserDefaults, PoolManager as BrowserPoolManager } from './browser-pool-manager.js';
 import { FetchTransport } from './fetch-transport.js';
 
-/**
- * Browsers open at most 6 connections per origin over HTTP/1.1; queueing
- * beyond that only hides the wait. A `tls` option is refused. Redirects are
- * followed hop by hop where the runtime shows them (see fetch-transport.ts).
- */
-export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, redirectFollower: followRedirects };
+/** The browser entry's defaults, and redirects followed hop by hop where the runtime shows them (see fetch-transport.ts). */
+export const fetchDefaults: AdapterOptions = { ...browserDefaults, redirectFollower: followRedirects };
 
 /**
  * Keeps one line per origin (at most `maxSize` requests in flight, the rest
@@ -28,26 +22,12 @@ export const fetchDefaults: AdapterOptions = { maxSize: 6, tls: refuseTls, redir
  * stuck (issue #22). The core's line hands a slot to the waiter's own
  * promise, which workerd resumes in the waiter's own request.
  */
-export class PoolManager extends BasePoolManager {
+export class PoolManager extends BrowserPoolManager {
   /** What this runtime adds to the core; the workerd entry's subclass adds its leases. */
-  protected static readonly adapter: AdapterOptions = fetchDefaults;
+  protected static override readonly adapter: AdapterOptions = fetchDefaults;
 
-  constructor(numPools?: number | PoolManagerOptions) {
-    super(numPools, (new.target as typeof PoolManager).adapter);
-  }
-
-  /** Also per pool: connectionFromUrl(url, { tls }) must not silently ignore a CA. */
-  protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
-    if (overrides?.tls !== undefined) refuseTls();
-    return super.keyForUrl(url);
-  }
-
-  protected newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
+  protected override newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
     // Whether the runtime shows redirects is guessed here (fetch-transport.ts); workerd's entry declares it.
     return new ConnectionPool(key, options, new FetchTransport(options), shared);
   }
-}
-
-function refuseTls(): never {
-  throw new NotSupportedError('The tls option needs the Node entry (poolfetch/node): browsers and Workers own TLS');
 }
