@@ -78,7 +78,7 @@ async function fetchThrough(
     throw error;
   }
   const method = checkMethod(request.method);
-  const url = parseUrl(request.parsed ?? request.url, method);
+  const url = parseUrl(request.url, method);
   check?.(url);
   // Only a body that must be read first costs a turn: a request goes into its pool's line in the caller's turn.
   let toSend = bodyToSend(request, init?.body);
@@ -228,8 +228,6 @@ function byteLength(body: Exclude<BodyInit, ReadableStream>): number {
 /** The parts of a `Request` the loop reads; no signal when the caller gave none (an AbortSignal is not free). */
 type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect'> & {
   readonly signal: AbortSignal | undefined;
-  /** The URL already parsed, when it was. */
-  readonly parsed?: URL;
 };
 
 /** The init keys a body-less request may have and still skip building a `Request`. */
@@ -253,13 +251,19 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
     if (init.redirect !== undefined && !REDIRECT_MODES.has(init.redirect)) return undefined;
     if (init.signal != null && !(init.signal instanceof AbortSignal)) return undefined;
   }
-  const url = input instanceof URL ? input : absoluteUrl(input);
-  if (url === undefined || url.username !== '' || url.password !== '') return undefined;
+  // A string through parseUrl's cache: the loop parses it there next, and a Worker calls the same few
+  // URLs over and over (each parse and each getter is a call into the runtime). A scheme it refuses
+  // goes through new Request, which gives the standard errors.
+  let url: URL;
+  try {
+    url = parseUrl(input);
+  } catch {
+    return undefined;
+  }
+  if ((typeof input !== 'string' || input.includes('@')) && (url.username !== '' || url.password !== '')) return undefined;
   return {
     method: init?.method ?? 'GET',
-    url: url.href,
-    // Not the caller's own URL object, which they may change after the call.
-    ...(url === input ? {} : { parsed: url }),
+    url: typeof input === 'string' ? input : url.href,
     headers: init?.headers === undefined ? NO_HEADERS : new NativeHeaders(init.headers),
     body: null,
     redirect: init?.redirect ?? 'follow',
