@@ -671,26 +671,13 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   /**
-   * The fast path, synchronous: a free slot here and under `maxTotal` with
-   * nobody waiting for either, taken at once; otherwise undefined and `#acquire` decides
+   * The fast path, synchronous: a free slot here with nobody waiting and no
+   * `maxTotal`, taken at once; otherwise undefined and `#acquire` decides
    * (including the errors for a closed pool or an aborted signal).
    */
   #freeSlot(signal: AbortSignal | undefined): Release | undefined {
-    if (this.#refusing || this.#closing !== undefined || signal?.aborted === true || this.options.budget !== undefined) return undefined;
-    const local = this.#line.tryTake();
-    const total = this.#shared.total;
-    if (local === undefined || total === undefined) return local;
-    // Under maxTotal (a Worker's 6) too: both slots at once or neither, so the common call skips #acquire's awaits.
-    const both = total.tryTake();
-    if (both === undefined) {
-      // Nobody waits here (tryTake said so), so this only counts the slot free again.
-      local();
-      return undefined;
-    }
-    return () => {
-      both();
-      local();
-    };
+    if (this.#refusing || this.#closing !== undefined || signal?.aborted === true || this.#shared.total !== undefined || this.options.budget !== undefined) return undefined;
+    return this.#line.tryTake();
   }
 }
 

@@ -160,7 +160,7 @@ export class FetchTransport implements Transport {
     };
   }
 
-  fetch(call: WireFetch): Promise<Response> {
+  async fetch(call: WireFetch): Promise<Response> {
     // The pool watches the body (src/watch-body.ts), which frees the slot on cancel without waiting.
     return this.#call(call.url, call.init.method, call.init, call.timeout.read);
   }
@@ -195,9 +195,7 @@ export class FetchTransport implements Transport {
     if (this.#destroyed !== undefined) throw this.#destroyed;
     // Messages name the URL as given (a password in it is hidden by the error classes).
     const shown = url.href;
-    const given = url;
-    // No '@', no credentials: two calls into the runtime saved on every request.
-    if (shown.includes('@') && hasCredentials(url)) {
+    if (hasCredentials(url)) {
       // fetch refuses a URL with credentials, in every runtime: they go as `authorization` instead.
       init = { ...init, headers: authorizeFromUrl(init.headers as Headers, url) };
       url = withoutCredentials(url);
@@ -217,7 +215,7 @@ export class FetchTransport implements Transport {
     // not go through it: it stops the wait for the headers and cancels the body when it comes.
     init = leanInit(init, signal);
     try {
-      return await this.#unlessDestroyed(fetch(url === given ? shown : url.href, init));
+      return await this.#unlessDestroyed(fetch(url.href, init));
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
       throw error instanceof TypeError ? fetchFailure(error, method, shown, init.body) : error;
