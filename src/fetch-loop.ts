@@ -108,8 +108,35 @@ async function fetchThrough(
   }
   const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method: run.method, url: run.url.href }));
   const ticket = ctx.begin?.();
+  const follower = ctx.options.redirectFollower;
   try {
-    const response = await follow();
+    // The hops inline rather than in an async function of their own: each async layer is a promise
+    // and a turn per request, which in workerd is CPU billed per subrequest.
+    let response: Response;
+    for (;;) {
+      const pool = ctx.route(run.url);
+      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${run.url.href}`);
+      const followHere = follower !== undefined && !pool.followsRedirects;
+      const hopBody = run.body;
+      const call: WireFetch = {
+        url: run.url,
+        init: {
+          ...passed,
+          method: run.method,
+          headers: run.headers,
+          body: hopBody,
+          signal: timeout.signal ?? null,
+          redirect: followHere ? 'manual' : run.mode,
+          ...(hopBody instanceof ReadableStream ? { duplex: 'half' } : {}),
+        },
+        timeout: ctx.options.timeout,
+        maxResponseSize: ctx.options.maxResponseSize,
+      };
+      response = await pool.fetchOnce(call);
+      const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;
+      if (hop === undefined || !(await hop)) break;
+    }
+    if (run.redirects.length > 0) response = markRedirected(response, run.url);
     // The total limit covers the body too: it ends when the body does. An abort errors
     // the body at once and frees the slot, even while nobody reads it.
     const abortable = init?.signal != null || input instanceof Request || timeout.cleanup !== noop;
@@ -123,35 +150,6 @@ async function fetchThrough(
     throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
   } finally {
     if (ticket !== undefined) ctx.end?.(ticket);
-  }
-
-  async function follow(): Promise<Response> {
-    const follower = ctx.options.redirectFollower;
-    for (;;) {
-      const pool = ctx.route(run.url);
-      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${run.url.href}`);
-      const followHere = follower !== undefined && !pool.followsRedirects;
-      const { body } = run;
-      const call: WireFetch = {
-        url: run.url,
-        init: {
-          ...passed,
-          method: run.method,
-          headers: run.headers,
-          body,
-          signal: timeout.signal ?? null,
-          redirect: followHere ? 'manual' : run.mode,
-          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-        },
-        timeout: ctx.options.timeout,
-        maxResponseSize: ctx.options.maxResponseSize,
-      };
-      const response = await pool.fetchOnce(call);
-      const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;
-      if (hop === undefined || !(await hop)) {
-        return run.redirects.length === 0 ? response : markRedirected(response, run.url);
-      }
-    }
   }
 }
 
