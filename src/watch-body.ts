@@ -171,13 +171,14 @@ export function openBodyOf(response: Response): OpenBody | undefined {
  * `formData()` and `clone()` read through a Response over it.
  */
 export function watchResponse(response: Response, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone = false): Response | Promise<Response> {
-  const length = bodyLength(call.init.method, response);
+  const source = response.body;
+  const length = bodyLength(call.init.method, response, source);
   if (length === 0) {
     const released = done();
     // No body to read: the response itself waits for the release.
     return awaitDone && isThenable(released) ? Promise.resolve(released).then(() => response, () => response) : response;
   }
-  const watch = new BodyWatch(response, length, done, open, call, awaitDone);
+  const watch = new BodyWatch(response, source as ReadableStream<Uint8Array>, length, done, open, call, awaitDone);
   // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
   watch.guard(response);
   // One shared prototype per Response class rather than own methods per response: defining
@@ -310,9 +311,8 @@ class BodyWatch {
   /** What `done` returned, once called, when it is a promise to wait for. */
   #released: PromiseLike<unknown> | undefined;
 
-  constructor(response: Response, length: number | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
+  constructor(response: Response, source: ReadableStream<Uint8Array>, length: number | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
     // No closure below may reach `response`: the read-ahead keeps them while the body is read.
-    const source = response.body as ReadableStream<Uint8Array>;
     this.source = source;
     this.#done = done;
     this.#awaitDone = awaitDone;
