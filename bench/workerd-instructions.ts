@@ -52,9 +52,9 @@ export const LAYER_MODES = {
   'stub: manager.request()': `async (url) => (await stubbed.request('GET', url)).data`,
   // Layers of the pool path over the stub (subtraction: each costs what the layers it goes through cost).
   // The transport alone (no pool, no line, no lease).
-  'stub: transport.fetch + arrayBuffer()': `async (url) => (await stubTransport().fetch({ url: new URL(url), init: { method: 'GET', headers: stubbed.options.headers, body: null, signal: null, redirect: 'manual' }, timeout: stubbed.options.timeout, maxResponseSize: undefined })).arrayBuffer()`,
+  'stub: transport.fetch + arrayBuffer()': `async (url) => (await stubTransport().fetch({ url: parsed(url), init: { method: 'GET', headers: stubbed.options.headers, body: null, signal: null, redirect: 'manual' }, timeout: stubbed.options.timeout, maxResponseSize: undefined })).arrayBuffer()`,
   // The pool's line, lease and body watch, no fetch loop.
-  'stub: pool.fetchOnce + arrayBuffer()': `async (url) => (await stubbed.route(new URL(url)).fetchOnce({ url: new URL(url), init: { method: 'GET', headers: stubbed.options.headers, body: null, signal: null, redirect: 'manual' }, timeout: stubbed.options.timeout, maxResponseSize: undefined })).arrayBuffer()`,
+  'stub: pool.fetchOnce + arrayBuffer()': `async (url) => (await stubbed.route(parsed(url)).fetchOnce({ url: parsed(url), init: { method: 'GET', headers: stubbed.options.headers, body: null, signal: null, redirect: 'manual' }, timeout: stubbed.options.timeout, maxResponseSize: undefined })).arrayBuffer()`,
   // The fetch entry's manager (no request-context leases) over the stub.
   'stub: no-lease manager.fetch + arrayBuffer()': `async (url) => (await unleased.fetch(url)).arrayBuffer()`,
   // What one timer set and cleared costs in workerd (a lease's heartbeat, per exchange).
@@ -70,6 +70,9 @@ const stubBytes = new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(1012
 const stubFetch = async (url, init) => new Response(stubBytes, { headers: { 'content-type': 'application/json', 'content-length': String(stubBytes.byteLength) } });
 const stubbed = new PoolManager({ maxTotal: 6, fetch: stubFetch });
 const unleased = new UnleasedManager({ maxTotal: 6, fetch: stubFetch });
+// One URL per string, as the manager's own parse cache gives it: the layers do not pay for a parse.
+const urls = new Map();
+const parsed = (url) => urls.get(url) ?? urls.set(url, new URL(url)).get(url);
 let transport;
 const stubTransport = () => (transport ??= new FetchTransport(stubbed.options, true));
 `;
