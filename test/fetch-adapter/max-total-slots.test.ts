@@ -1,12 +1,11 @@
 /**
- * Slots under `maxTotal` with manager.fetch, as a Worker's every subrequest
- * takes them under `maxTotal: 6`: the cap holds across origins, and a
- * request whose origin slot is free while `maxTotal` is full holds that slot
- * only as a waiter and is served once `maxTotal` frees, the origin never a
- * slot short afterwards. These guard any synchronous fast path for taking
- * both slots at once (one was tried for #22 and left out for the browser
- * bundle's budget: with the cap ignored, or the origin's slot not given
- * back, these failed). msw answers, held by a gate.
+ * The synchronous slot fast path under `maxTotal` (src/connection-pool.ts
+ * `#freeSlot`), which a Worker's every subrequest takes under `maxTotal: 6`:
+ * both slots in the caller's turn when both are free. The cap must hold
+ * across origins, and a request whose origin slot is free while `maxTotal`
+ * is full must give that slot back before it joins the line, or the origin
+ * is a slot short for good. Both tests failed with the fast path broken that
+ * way (the cap ignored; the slot not given back). msw answers, held by a gate.
  */
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
@@ -29,7 +28,7 @@ function holdAll(g: ReturnType<typeof gate>, ...origins: string[]): void {
   }
 }
 
-describe('slots under maxTotal with manager.fetch', () => {
+describe('the slot fast path under maxTotal, with manager.fetch', () => {
   it('never sends more than maxTotal at once across origins, with manager.fetch', async () => {
     await using manager = new PoolManager({ maxSize: 6, maxTotal: 2 });
     using g = gate();
