@@ -576,6 +576,31 @@ median of per-round ratios against the same Worker calling \`fetch\` itself and 
 Target (DESIGN.md): ≤ 1.1×.
 
 ${workerdTable(w)}
+
+Timing spreads widely on a shared machine; instruction counts do not (\`npx tsx bench/workerd-instructions.ts\`:
+valgrind's callgrind on the same Worker in workerd, a batch of 4×20 subrequests taken from one of 4×80, the least
+of 3 reps, V8's background threads off; see the README). Measured on issue 22's branch (2026-12-07), thousands of
+instructions per subrequest, network modes (the plain-fetch baseline varies by a few percent between runs):
+
+| Worker subrequest | before | after | plain fetch, same read |
+| --- | ---: | ---: | ---: |
+| manager.fetch + arrayBuffer() | 460 (1.68×) | 403 (1.49×) | 271-274 |
+| manager.fetch + text() | 438 (1.56×) | 404 (1.44-1.56×) | 259-281 |
+| manager.fetch + json() | 446 (1.52×) | 377 (1.26-1.32×) | 286-305 |
+| manager.request() | 410 (1.49×) | 387 (1.43×) | 271-274 |
+
+Where what is left goes, by subtraction over a fetch that answers from memory (the \`stub:\` modes: no socket,
+so only the Worker's JavaScript and its calls into workerd's API objects count; the stub's own fetch +
+\`arrayBuffer()\` is 93 k, \`manager.fetch\` + \`arrayBuffer()\` over it 215 k before and 178 k after): the lease's heartbeat timer (set and cleared per exchange, what keeps a waiting
+request from being taken for hung and tells other requests when its request has ended) 11 k; the transport
+(its init, the wait that \`destroy()\` can cut short, one \`url.href\`) 12-40 k; the pool (both slots, the lease, the
+body watch that reads the body ahead with workerd's own \`arrayBuffer()\` so an unread body frees its slot) 50-70 k;
+the fetch loop under 10 k. Every getter, header lookup and parse on a Response, Headers or URL is a call into
+workerd's C++ (1-2 k each), every async layer a promise and a turn, and what lives across the network wait is
+copied by the scavenger (about a fifth of the difference). With the network the gap is larger than the stub's
+(130-160 k against 90-100 k): at 10 subrequests at a time under \`maxTotal: 6\`, four of every ten wait in the
+line (a waiter, its promise and hand-over, heartbeats that fire while it waits), where workerd queues its own
+connections in C++.
 `);
   }
   parts.push(`## What the hot path does (and what it costs)

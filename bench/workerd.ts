@@ -54,10 +54,12 @@ export interface WorkerdResult {
   rows: WorkerdRow[];
 }
 
-export const WORKER = (entry: string): string => `
+/** `extra`: more calls (source text of `'name': async (url) => ...,` entries, and imports before them). */
+export const WORKER = (entry: string, extra: { imports?: string; calls?: string } = {}): string => `
 import { PoolManager } from ${JSON.stringify(entry)};
+${extra.imports ?? ''}
 const manager = new PoolManager({ maxTotal: 6 });
-const calls = {
+const calls = {${extra.calls ?? ''}
   'fetch + arrayBuffer()': async (url) => (await fetch(url)).arrayBuffer(),
   'fetch + text()': async (url) => (await fetch(url)).text(),
   'fetch + json()': async (url) => (await fetch(url)).json(),

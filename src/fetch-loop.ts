@@ -78,7 +78,7 @@ async function fetchThrough(
     throw error;
   }
   const method = checkMethod(request.method);
-  const url = parseUrl(request.parsed ?? request.url, method);
+  const url = parseUrl(request.url, method);
   check?.(url);
   // Only a body that must be read first costs a turn: a request goes into its pool's line in the caller's turn.
   let toSend = bodyToSend(request, init?.body);
@@ -108,8 +108,35 @@ async function fetchThrough(
   }
   const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method: run.method, url: run.url.href }));
   const ticket = ctx.begin?.();
+  const follower = ctx.options.redirectFollower;
   try {
-    const response = await follow();
+    // The hops inline rather than in an async function of their own: each async layer is a promise
+    // and a turn per request, which in workerd is CPU billed per subrequest.
+    let response: Response;
+    for (;;) {
+      const pool = ctx.route(run.url);
+      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${run.url.href}`);
+      const followHere = follower !== undefined && !pool.followsRedirects;
+      const hopBody = run.body;
+      const call: WireFetch = {
+        url: run.url,
+        init: {
+          ...passed,
+          method: run.method,
+          headers: run.headers,
+          body: hopBody,
+          signal: timeout.signal ?? null,
+          redirect: followHere ? 'manual' : run.mode,
+          ...(hopBody instanceof ReadableStream ? { duplex: 'half' } : {}),
+        },
+        timeout: ctx.options.timeout,
+        maxResponseSize: ctx.options.maxResponseSize,
+      };
+      response = await pool.fetchOnce(call);
+      const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;
+      if (hop === undefined || !(await hop)) break;
+    }
+    if (run.redirects.length > 0) response = markRedirected(response, run.url);
     // The total limit covers the body too: it ends when the body does. An abort errors
     // the body at once and frees the slot, even while nobody reads it.
     const abortable = init?.signal != null || input instanceof Request || timeout.cleanup !== noop;
@@ -123,35 +150,6 @@ async function fetchThrough(
     throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
   } finally {
     if (ticket !== undefined) ctx.end?.(ticket);
-  }
-
-  async function follow(): Promise<Response> {
-    const follower = ctx.options.redirectFollower;
-    for (;;) {
-      const pool = ctx.route(run.url);
-      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${run.url.href}`);
-      const followHere = follower !== undefined && !pool.followsRedirects;
-      const { body } = run;
-      const call: WireFetch = {
-        url: run.url,
-        init: {
-          ...passed,
-          method: run.method,
-          headers: run.headers,
-          body,
-          signal: timeout.signal ?? null,
-          redirect: followHere ? 'manual' : run.mode,
-          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-        },
-        timeout: ctx.options.timeout,
-        maxResponseSize: ctx.options.maxResponseSize,
-      };
-      const response = await pool.fetchOnce(call);
-      const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;
-      if (hop === undefined || !(await hop)) {
-        return run.redirects.length === 0 ? response : markRedirected(response, run.url);
-      }
-    }
   }
 }
 
@@ -228,8 +226,6 @@ function byteLength(body: Exclude<BodyInit, ReadableStream>): number {
 /** The parts of a `Request` the loop reads; no signal when the caller gave none (an AbortSignal is not free). */
 type RequestParts = Pick<Request, 'method' | 'url' | 'headers' | 'body' | 'redirect'> & {
   readonly signal: AbortSignal | undefined;
-  /** The URL already parsed, when it was. */
-  readonly parsed?: URL;
 };
 
 /** The init keys a body-less request may have and still skip building a `Request`. */
@@ -253,13 +249,19 @@ function plainRequest(input: string | URL | Request, init: RequestInit | undefin
     if (init.redirect !== undefined && !REDIRECT_MODES.has(init.redirect)) return undefined;
     if (init.signal != null && !(init.signal instanceof AbortSignal)) return undefined;
   }
-  const url = input instanceof URL ? input : absoluteUrl(input);
-  if (url === undefined || url.username !== '' || url.password !== '') return undefined;
+  // A string through parseUrl's cache: the loop parses it there next, and a Worker calls the same few
+  // URLs over and over (each parse and each getter is a call into the runtime). A scheme it refuses
+  // goes through new Request, which gives the standard errors.
+  let url: URL;
+  try {
+    url = parseUrl(input);
+  } catch {
+    return undefined;
+  }
+  if ((typeof input !== 'string' || input.includes('@')) && (url.username !== '' || url.password !== '')) return undefined;
   return {
     method: init?.method ?? 'GET',
-    url: url.href,
-    // Not the caller's own URL object, which they may change after the call.
-    ...(url === input ? {} : { parsed: url }),
+    url: typeof input === 'string' ? input : url.href,
     headers: init?.headers === undefined ? NO_HEADERS : new NativeHeaders(init.headers),
     body: null,
     redirect: init?.redirect ?? 'follow',

@@ -67,15 +67,17 @@ export interface ReadAheadHooks {
  * `content-length: 0`; RFC 9110 §6.4.1), the `content-length` where no
  * content coding changes it, undefined otherwise. A cross-origin response in
  * a browser may hide its `content-encoding`, so there only 0 is believed.
- * One call per response, each header looked up once: it runs for every body.
+ * One call per response, each header and getter read once (in workerd each
+ * is a call into the runtime): it runs for every body. `body`: the response's, when the caller has it.
  */
-export function bodyLength(method: string, response: Response): number | undefined {
+export function bodyLength(method: string, response: Response, body = response.body): number | undefined {
   const status = response.status;
-  if (response.body === null || method === 'HEAD' || status < 200 || status === 204 || status === 205 || status === 304) return 0;
+  if (body === null || method === 'HEAD' || status < 200 || status === 204 || status === 205 || status === 304) return 0;
   const headers = response.headers;
   const length = headers.get('content-length');
   if (length === '0') return 0;
-  if (length === null || response.type === 'cors' || response.type === 'opaque') return undefined;
+  const type = length === null ? '' : response.type;
+  if (length === null || type === 'cors' || type === 'opaque') return undefined;
   const coding = headers.get('content-encoding');
   if (coding !== null && coding !== 'identity') return undefined;
   const n = Number(length);

@@ -6,7 +6,7 @@
 
 import { onAbort } from './abort-watch.js';
 import { ProtocolError, ResponseTooLargeError } from './errors.js';
-import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead } from './read-ahead.js';
+import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead, type ReadAheadHooks } from './read-ahead.js';
 import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
@@ -171,13 +171,14 @@ export function openBodyOf(response: Response): OpenBody | undefined {
  * `formData()` and `clone()` read through a Response over it.
  */
 export function watchResponse(response: Response, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone = false): Response | Promise<Response> {
-  const length = bodyLength(call.init.method, response);
+  const source = response.body;
+  const length = bodyLength(call.init.method, response, source);
   if (length === 0) {
     const released = done();
     // No body to read: the response itself waits for the release.
     return awaitDone && isThenable(released) ? Promise.resolve(released).then(() => response, () => response) : response;
   }
-  const watch = new BodyWatch(response, length, done, open, call, awaitDone);
+  const watch = new BodyWatch(response, source as ReadableStream<Uint8Array>, length, done, open, call, awaitDone);
   // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
   watch.guard(response);
   // One shared prototype per Response class rather than own methods per response: defining
@@ -294,7 +295,7 @@ function inner(response: Watched): Response | undefined {
  * FinalizationRegistry and the open set hold must not reach the response,
  * or it could never be collected.
  */
-class BodyWatch {
+class BodyWatch implements ReadAheadHooks {
   /** True once the caller began reading: directly, or from the stream handed out. */
   #used = false;
   /** True once the body was handed out as a stream. */
@@ -302,6 +303,7 @@ class BodyWatch {
   #finished = false;
   #guarded = false;
   readonly source: ReadableStream<Uint8Array>;
+  readonly maxResponseSize: number | undefined;
   readonly #done: () => unknown;
   readonly #open: OpenBodies;
   readonly #ahead: ReadAhead;
@@ -309,45 +311,48 @@ class BodyWatch {
   readonly #awaitDone: boolean;
   /** What `done` returned, once called, when it is a promise to wait for. */
   #released: PromiseLike<unknown> | undefined;
+  /** What a failure names; not the call itself, which would hold its request body. Its text only on failure. */
+  readonly #method: string;
+  readonly #url: URL;
 
-  constructor(response: Response, length: number | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
+  constructor(response: Response, source: ReadableStream<Uint8Array>, length: number | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
     // No closure below may reach `response`: the read-ahead keeps them while the body is read.
-    const source = response.body as ReadableStream<Uint8Array>;
     this.source = source;
     this.#done = done;
     this.#awaitDone = awaitDone;
     this.#open = open;
     open.add(this);
-    // What a failure names; not the call itself, which would hold its request body.
-    const method = call.init.method;
-    const url = call.url.href;
-    const max = call.maxResponseSize;
+    this.#method = call.init.method;
+    this.#url = call.url;
+    this.maxResponseSize = call.maxResponseSize;
+    // The watch is the read-ahead's hooks itself: no object and closures of their own per response.
     this.#ahead = new ReadAhead(
       source,
-      {
-        settled: this.finish,
-        maxResponseSize: max,
-        tooLarge: () => asFetchError(new ResponseTooLargeError(max ?? 0, { method, url })),
-        broke: (error) => {
-          const broke = bodyBroke(error, method, url);
-          return new TypeError(error instanceof Error ? error.message : 'terminated', { cause: broke });
-        },
-      },
+      this,
       length,
       // Still the runtime's own method: the prototype is swapped after this.
       length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response),
     );
   }
 
+  tooLarge(): TypeError {
+    return asFetchError(new ResponseTooLargeError(this.maxResponseSize ?? 0, { method: this.#method, url: this.#url.href }));
+  }
+
+  broke(error: unknown): TypeError {
+    const broke = bodyBroke(error, this.#method, this.#url.href);
+    return new TypeError(error instanceof Error ? error.message : 'terminated', { cause: broke });
+  }
+
   /** The read-ahead reports the exchange over with the connection: the slot goes back. */
-  readonly finish = (): void => {
+  settled(): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#open.delete(this);
     this.#unguard();
     const released = this.#done();
     if (this.#awaitDone && isThenable(released)) this.#released = released;
-  };
+  }
 
   /** `value`, once the release `done` started has completed (failed or not: the read has what it came for). */
   #afterRelease<T>(value: T): T | Promise<T> {

@@ -99,10 +99,11 @@ export class FetchTransport implements Transport {
     };
     const max = request.maxResponseSize;
     const tooLarge = (): ResponseTooLargeError => new ResponseTooLargeError(max ?? 0, { method, url: url.href });
-    const length = bodyLength(method, response);
-    const noBody = length === 0;
+    // The length only where a read needs it: each header looked up is a call into the runtime (workerd),
+    // and a whole-body read with no limit needs none (an answer with no body reads as empty).
     const streamSettled = (settled: () => void): ReadableStream<Uint8Array> => {
-      if (noBody) {
+      const length = bodyLength(method, response);
+      if (length === 0) {
         end();
         settled();
         return new ReadableStream({ start: (c) => c.close() });
@@ -133,9 +134,10 @@ export class FetchTransport implements Transport {
       redirected: response.redirected,
       bytes: async () => {
         try {
-          if (noBody) return EMPTY;
           // The runtime's own read, unless a limit must be watched that the headers do not prove kept.
           if (max === undefined) return new Uint8Array(await response.arrayBuffer());
+          const length = bodyLength(method, response);
+          if (length === 0) return EMPTY;
           const body = response.body as ReadableStream<Uint8Array>;
           const ahead = new ReadAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, length, () => response.arrayBuffer(), Infinity);
           return await ahead.all();
@@ -160,7 +162,7 @@ export class FetchTransport implements Transport {
     };
   }
 
-  async fetch(call: WireFetch): Promise<Response> {
+  fetch(call: WireFetch): Promise<Response> {
     // The pool watches the body (src/watch-body.ts), which frees the slot on cancel without waiting.
     return this.#call(call.url, call.init.method, call.init, call.timeout.read);
   }
@@ -195,10 +197,12 @@ export class FetchTransport implements Transport {
     if (this.#destroyed !== undefined) throw this.#destroyed;
     // Messages name the URL as given (a password in it is hidden by the error classes).
     const shown = url.href;
-    if (hasCredentials(url)) {
+    let href = shown;
+    // No '@', no credentials: two calls into the runtime (each getter is one in workerd) saved per request.
+    if (shown.includes('@') && hasCredentials(url)) {
       // fetch refuses a URL with credentials, in every runtime: they go as `authorization` instead.
       init = { ...init, headers: authorizeFromUrl(init.headers as Headers, url) };
-      url = withoutCredentials(url);
+      href = withoutCredentials(url).href;
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     let signal = init.signal ?? undefined;
@@ -215,7 +219,7 @@ export class FetchTransport implements Transport {
     // not go through it: it stops the wait for the headers and cancels the body when it comes.
     init = leanInit(init, signal);
     try {
-      return await this.#unlessDestroyed(fetch(url.href, init));
+      return await this.#unlessDestroyed(fetch(href, init));
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
       throw error instanceof TypeError ? fetchFailure(error, method, shown, init.body) : error;

@@ -13,6 +13,7 @@ import { ContextLeases, type LeaseTiming } from '../../src/context-leases.js';
 import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
 import type { AdapterOptions, ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
+import type { PoolOverrides } from '../../src/pool-manager.js';
 import { FetchTransport } from './fetch-transport.js';
 import { fetchDefaults, PoolManager as FetchPoolManager } from './pool-manager.js';
 
@@ -23,6 +24,23 @@ const workerdDefaults: AdapterOptions = { ...fetchDefaults, leases: () => new Co
 /** The fetch entry's `PoolManager`, safe across workerd's request contexts. In a Worker pass `maxTotal: 6`. */
 export class PoolManager extends FetchPoolManager {
   protected static override readonly adapter: AdapterOptions = workerdDefaults;
+
+  /**
+   * The key of a URL object the core routes again (each call and each hop routes its parsed URL,
+   * and parseUrl hands the same object back for the same string): three getters on a URL are three
+   * calls into workerd per request otherwise. The core never changes a URL it parsed.
+   */
+  protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
+    if (overrides !== undefined) return super.keyForUrl(url, overrides);
+    let key = this.#keys.get(url);
+    if (key === undefined) {
+      key = super.keyForUrl(url);
+      this.#keys.set(url, key);
+    }
+    return key;
+  }
+
+  readonly #keys = new WeakMap<URL, PoolKey>();
 
   /** workerd's fetch answers `redirect: 'manual'` with the 3xx and its Location: the core follows hop by hop. */
   protected override newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {

@@ -118,13 +118,23 @@ export interface Workerd {
   close(): Promise<void>;
 }
 
+/** What bench/workerd-instructions.ts runs workerd with. */
+export interface BenchOptions {
+  /** A command workerd runs under (valgrind). */
+  readonly wrapper?: string[];
+  /** V8's flags (`--expose-gc`). */
+  readonly v8Flags?: string[];
+}
+
 /**
  * Serves `dir`/worker.js in workerd under CONFIG, on a port workerd picks
  * and reports on its control fd.
  */
-export async function serveWorkerd(dir: string, extraArgs: string[] = []): Promise<Workerd> {
-  writeFileSync(join(dir, 'config.capnp'), CONFIG);
-  const child = spawn(workerd, ['serve', 'config.capnp', '--control-fd=3', ...extraArgs], {
+export async function serveWorkerd(dir: string, extraArgs: string[] = [], bench: BenchOptions = {}): Promise<Workerd> {
+  const { wrapper = [], v8Flags = [] } = bench;
+  writeFileSync(join(dir, 'config.capnp'), v8Flags.length === 0 ? CONFIG : CONFIG.replace('  services = [', `  v8Flags = ${JSON.stringify(v8Flags)},\n  services = [`));
+  const command = [...wrapper, workerd, 'serve', 'config.capnp', '--control-fd=3', ...extraArgs];
+  const child = spawn(command[0] as string, command.slice(1), {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
