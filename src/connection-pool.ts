@@ -225,7 +225,9 @@ export class ConnectionPool implements Requester, RequestContext {
     // Not answered yet: a body the request loop reads itself (preloadContent, a redirect's or a
     // retried status's discarded body) is poolfetch's, and disposal waits for it. The response is
     // answered once its body is handed to the caller (stream()) or has been read or thrown away.
-    return holdUntilRead(response, release, lease === undefined ? this.#answer : () => this.#answered(lease));
+    // Where the release may return I/O (a fleet budget's lease) or belongs to a request that may end (a lease), a body read waits for it.
+    const plainRelease = lease === undefined && this.options.budget === undefined;
+    return holdUntilRead(response, release, lease === undefined ? this.#answer : () => this.#answered(lease), plainRelease);
   }
 
   /** Marks one exchange answered; bound, for HeldResponse. */
@@ -686,8 +688,8 @@ export class ConnectionPool implements Requester, RequestContext {
  * and which counts as answered (what disposal waits for) once its body is
  * handed out as a stream, or read or thrown away by the request loop.
  */
-function holdUntilRead(response: WireResponse, release: Release, answered: () => void): WireResponse {
-  return new HeldResponse(response, release, answered) as WireResponse;
+function holdUntilRead(response: WireResponse, release: Release, answered: () => void, plainRelease: boolean): WireResponse {
+  return new HeldResponse(response, release, answered, plainRelease) as WireResponse;
 }
 
 /**
@@ -698,9 +700,12 @@ class HeldResponse {
   readonly #response: WireResponse;
   readonly #release: Release;
   #answered: (() => void) | undefined;
-  constructor(response: WireResponse, release: Release, answered: () => void) {
+  /** The release returns nothing to wait for: a body that is in may be handed over synchronously (`bytesNow`). */
+  readonly #plainRelease: boolean;
+  constructor(response: WireResponse, release: Release, answered: () => void, plainRelease: boolean) {
     this.#response = response;
     this.#answered = answered;
+    this.#plainRelease = plainRelease;
     // The slot first, then the answer: a slot handed to the next in line keeps it counted
     // as on its way, so disposal does not take it for stuck in between.
     // What the release returns (the budget's I/O) is handed on, so a body read waits for it.
@@ -734,6 +739,12 @@ class HeldResponse {
   }
   bytes(): Promise<Uint8Array> {
     return this.#response.bytes().finally(this.#release);
+  }
+  bytesNow(): Uint8Array | undefined {
+    if (!this.#plainRelease) return undefined;
+    const data = this.#response.bytesNow?.();
+    if (data !== undefined) this.#release();
+    return data;
   }
   discard(): Promise<void> {
     return this.#response.discard().finally(this.#release);

@@ -26,8 +26,36 @@ import { noop, whenCollected, whenDone } from './watch-body.js';
 
 const KNOWN = ['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent', 'maxResponseSize'];
 
+/**
+ * A call with no options (or `{}`) takes the manager's as they are: resolved
+ * once per manager's options object, not per call. Its headers are the
+ * manager's own Headers, as they are on the per-call path without `headers`.
+ */
+const defaultsFor = new WeakMap<object, ResolvedRequest>();
+
+/** True for `undefined` and an object with no own enumerable key: nothing to lay over the manager's options. */
+function noOptions(options: RequestOptions | undefined): boolean {
+  if (options === undefined) return true;
+  if (typeof options !== 'object' || options === null || Object.getPrototypeOf(options) !== Object.prototype) return false;
+  for (const key in options) if (Object.hasOwn(options, key)) return false;
+  return true;
+}
+
 /** Checks the per-request options against the manager's. */
-function resolveRequest(ctx: RequestContext, options: RequestOptions) {
+function resolveRequest(ctx: RequestContext, options: RequestOptions | undefined): ResolvedRequest {
+  if (noOptions(options)) {
+    const base = ctx.options;
+    let defaults = defaultsFor.get(base);
+    if (defaults === undefined) {
+      defaults = resolveGiven(ctx, {});
+      defaultsFor.set(base, defaults);
+    }
+    return defaults;
+  }
+  return resolveGiven(ctx, options as RequestOptions);
+}
+
+function resolveGiven(ctx: RequestContext, options: RequestOptions) {
   knownKeys(options, 'request options', 'an object', KNOWN, 'request');
   const base = ctx.options;
   const { signal, preloadContent = true } = options;
@@ -67,22 +95,32 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** What a step of the loop may answer instead of a response: send again (a retry or a redirect hop). */
 const AGAIN = Symbol('again');
 
-export async function runRequest(
+/**
+ * Not an async function: the checks throw into the returned promise, and a
+ * call whose body is ready goes to the loop without an extra promise and turn.
+ */
+export function runRequest(
   ctx: RequestContext,
   method: string,
   url: string | URL,
-  options: RequestOptions = {},
+  options?: RequestOptions,
 ): Promise<PoolResponse> {
-  const checkedMethod = checkMethod(method);
-  const checkedUrl = parseUrl(url, checkedMethod);
-  const resolved = resolveRequest(ctx, options);
-  let prepared = prepareBody(options.body, options.json, 'json' in options);
-  if (prepared instanceof Promise) prepared = await prepared;
-  checkContentLength(resolved.headers, prepared.body, 'headers');
-  return new RequestRun(ctx, checkedMethod, checkedUrl, resolved, prepared).run();
+  try {
+    const checkedMethod = checkMethod(method);
+    const checkedUrl = parseUrl(url, checkedMethod);
+    const resolved = resolveRequest(ctx, options);
+    const prepared = options === undefined ? prepareBody(undefined, undefined, false) : prepareBody(options.body, options.json, 'json' in options);
+    const start = (body: PreparedBody): Promise<PoolResponse> => {
+      checkContentLength(resolved.headers, body.body, 'headers');
+      return new RequestRun(ctx, checkedMethod, checkedUrl, resolved, body).run();
+    };
+    return prepared instanceof Promise ? prepared.then(start) : start(prepared);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
-type ResolvedRequest = ReturnType<typeof resolveRequest>;
+type ResolvedRequest = ReturnType<typeof resolveGiven>;
 type PreparedBody = Exclude<ReturnType<typeof prepareBody>, Promise<unknown>>;
 
 /**
@@ -137,7 +175,10 @@ class RequestRun implements RequestHop {
         if (route === undefined) throw new Error(`poolfetch bug: no pool routes ${this.url.href}`);
         const response = await this.#send(route);
         if (response === AGAIN) continue;
-        const step = await (this.#followRedirect(response, route) ?? this.#retryStatus(response, route) ?? this.#deliver(response, route));
+        const next = this.#followRedirect(response, route) ?? this.#retryStatus(response, route) ?? this.#deliverNow(response) ?? this.#deliver(response, route);
+        // A body that had all arrived with its headers is taken there and then: no promise, no turn.
+        if (next instanceof PoolResponse) return next;
+        const step = await next;
         if (step !== AGAIN) return step;
       }
     } catch (error) {
@@ -275,8 +316,19 @@ class RequestRun implements RequestHop {
     }
   }
 
-  /** The response as the caller sees it: read into `data`, or a stream that ends the timeout when done. */
-  async #finish(response: WireResponse): Promise<PoolResponse> {
+  /**
+   * The final response, synchronously, when its whole body is in already
+   * (a small body comes with its headers) and the transport hands it over
+   * at once; undefined otherwise, and `#deliver` reads it.
+   */
+  #deliverNow(response: WireResponse): PoolResponse | undefined {
+    if (!this.#resolved.preloadContent) return undefined;
+    const data = response.bytesNow?.();
+    return data === undefined ? undefined : this.#response(response, data);
+  }
+
+  /** The response as the caller sees it, around `data` (preloaded) or `body`. */
+  #response(response: WireResponse, data: Uint8Array | undefined, body?: ReadableStream<Uint8Array>): PoolResponse {
     // Credentials in the URL go as `authorization` (the transports see to it); `url` never shows the password.
     const url = redactCredentials(response.url ?? this.url.href);
     const redirects = this.redirects;
@@ -285,7 +337,12 @@ class RequestRun implements RequestHop {
     // Headers are handed over as a function: a transport may build them only when the caller looks.
     const headers = (): Headers => response.headers;
     const { status, statusText } = response;
-    if (this.#resolved.preloadContent) return new PoolResponse({ status, statusText, headers, url, redirects, data: await response.bytes() });
+    return data === undefined ? new PoolResponse({ status, statusText, headers, url, redirects, body: body ?? null }) : new PoolResponse({ status, statusText, headers, url, redirects, data });
+  }
+
+  /** The response as the caller sees it: read into `data`, or a stream that ends the timeout when done. */
+  async #finish(response: WireResponse): Promise<PoolResponse> {
+    if (this.#resolved.preloadContent) return this.#response(response, await response.bytes());
     let forget = noop;
     const cleanup = this.#cleanup;
     const body = whenDone(response.stream(), () => {
@@ -297,7 +354,7 @@ class RequestRun implements RequestHop {
     if (this.#signal === undefined) forget = whenCollected(body, () => response.abandon?.());
     // From here the body stream ends the total timeout, not the loop.
     this.#streaming = true;
-    return new PoolResponse({ status, statusText, headers, url, redirects, body });
+    return this.#response(response, undefined, body);
   }
 }
 
