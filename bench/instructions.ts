@@ -43,6 +43,7 @@ const reps = Number(arg('reps') ?? 3);
 const warmup = Number(arg('warmup') ?? 1500);
 /** valgrind runs at a time. */
 const parallel = Number(arg('parallel') ?? 2);
+const keep = args.includes('--keep');
 const dir = `${root}.tmp/instructions`;
 
 /** Builds one tree's node entry (this tree's sources, or `ref`'s from git archive) into .tmp. */
@@ -94,9 +95,11 @@ for (const ref of refs) builds.push({ name: ref, entry: await buildEntry(ref) })
 const V8_FLAGS = (arg('v8') ?? '--predictable').split(' ').filter((f) => f !== '');
 
 /** Instructions valgrind counted over one whole child run. */
-function countRun(config: InstructionsChildConfig): Promise<number> {
+function countRun(config: InstructionsChildConfig, label: string): Promise<number> {
+  // `--keep`: the callgrind profile of each run, for callgrind_annotate (V8's builtins, collector and compiler have names; JIT code does not).
+  const out = keep ? `${dir}/callgrind.${label.replace(/[^\w.-]+/g, '_')}.${config.requests}` : '/dev/null';
   return new Promise((resolve, reject) => {
-    execFile('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...V8_FLAGS, `${dir}/child.mjs`, JSON.stringify(config)], { maxBuffer: 1 << 24 }, (error, _stdout, stderr) => {
+    execFile('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...V8_FLAGS, `${dir}/child.mjs`, JSON.stringify(config)], { maxBuffer: 1 << 24 }, (error, _stdout, stderr) => {
       if (error !== null) {
         reject(new Error(`valgrind run failed: ${error.message}\n${stderr.slice(-2000)}`));
         return;
@@ -120,7 +123,7 @@ try {
       const totals = new Map<string, number>();
       for (let i = 0; i < runs.length; i += parallel) {
         await Promise.all(runs.slice(i, i + parallel).map(async ({ b, requests }) => {
-          totals.set(`${b.name} ${requests}`, await countRun({ client, entry: b.entry, origin, path, connections: 10, concurrency: 50, warmup, requests }));
+          totals.set(`${b.name} ${requests}`, await countRun({ client, entry: b.entry, origin, path, connections: 10, concurrency: 50, warmup, requests }, `${client} ${b.name}`));
         }));
       }
       for (const b of client.startsWith('poolfetch') ? builds : builds.slice(0, 1)) {

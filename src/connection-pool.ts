@@ -196,7 +196,7 @@ export class ConnectionPool implements Requester, RequestContext {
     try {
       let free = this.#freeSlot(request.signal);
       if (free === undefined) {
-        free = await this.#acquire(request.signal, lease);
+        free = this.#checkedAfterWait(await this.#acquire(request.signal, lease), request.signal);
         if (asked !== undefined) waitMs = performance.now() - asked;
       }
       release = this.#started(free, lease);
@@ -247,7 +247,7 @@ export class ConnectionPool implements Requester, RequestContext {
     try {
       let free = this.#freeSlot(signal);
       if (free === undefined) {
-        free = await this.#acquire(signal, lease);
+        free = this.#checkedAfterWait(await this.#acquire(signal, lease), signal);
         if (asked !== undefined) waitMs = performance.now() - asked;
       }
       release = this.#started(free, lease);
@@ -552,10 +552,30 @@ export class ConnectionPool implements Requester, RequestContext {
     if (!this.serves(parsed)) throw new HostChangedError(this.origin, { method, url: parsed.href });
   }
 
-  /** Waits for a slot here, then one under `maxTotal`; resolves with the function that frees both. */
-  async #acquire(signal: AbortSignal | undefined, lease: Lease | undefined): Promise<Release> {
-    if (this.closed) throw this.#destroyed ?? new ClosedPoolError(`The pool for ${this.origin} is closed`);
-    signal?.throwIfAborted();
+  /**
+   * Waits for a slot here, then one under `maxTotal`; resolves with the
+   * function that frees both, which the caller checks (`#checkedAfterWait`).
+   * With this origin's line alone (no `maxTotal`, fleet budget or leases), the
+   * line's own promise, with no async layer around it.
+   */
+  #acquire(signal: AbortSignal | undefined, lease: Lease | undefined): Promise<Release> {
+    if (this.closed) return Promise.reject(this.#destroyed ?? new ClosedPoolError(`The pool for ${this.origin} is closed`));
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    const shared = this.#shared;
+    if (shared.total !== undefined || shared.leases !== undefined || this.options.budget !== undefined) return this.#acquireShared(signal, lease);
+    const local = this.#line.tryTake();
+    if (local !== undefined) return Promise.resolve(local);
+    const waiting = this.#line.wait({ signal, timeout: this.options.poolTimeout, onTimeout: this.#poolTimedOut });
+    // Disposal under way: a request that joins behind bodies handed out would wait on their reader.
+    if (this.#disposing) this.#failStuckWaiters();
+    return waiting;
+  }
+
+  /** Why a wait for this origin's slot gave up. */
+  readonly #poolTimedOut = (): Error => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(this.options.poolTimeout)} ms`);
+
+  /** `#acquire` with `maxTotal`, a fleet budget or leases to reckon with. */
+  async #acquireShared(signal: AbortSignal | undefined, lease: Lease | undefined): Promise<Release> {
     const poolTimeout = this.options.poolTimeout;
     const deadline = poolTimeout === undefined ? undefined : Date.now() + poolTimeout;
     let local = this.#line.tryTake();
@@ -564,12 +584,7 @@ export class ConnectionPool implements Requester, RequestContext {
       this.#shared.leases?.sweep();
       local = this.#line.tryTake();
       if (local === undefined) {
-        const waiting = this.#line.wait({
-          signal,
-          timeout: poolTimeout,
-          onTimeout: () => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(poolTimeout)} ms`),
-          lease,
-        });
+        const waiting = this.#line.wait({ signal, timeout: poolTimeout, onTimeout: this.#poolTimedOut, lease });
         // Disposal under way: a request that joins behind bodies handed out would wait on their reader.
         if (this.#disposing) this.#failStuckWaiters();
         local = await waiting;

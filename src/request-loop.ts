@@ -173,8 +173,14 @@ class RequestRun implements RequestHop {
         this.#signal?.throwIfAborted();
         const route = this.#ctx.route(this.url);
         if (route === undefined) throw new Error(`poolfetch bug: no pool routes ${this.url.href}`);
-        const response = await this.#send(route);
-        if (response === AGAIN) continue;
+        // The exchange is awaited here, not in a method of its own: each async layer costs every request a promise and a turn.
+        let response: WireResponse;
+        try {
+          response = await route.exchange(this.#wire());
+        } catch (error) {
+          await this.#retryAfterSendFailure(error, route);
+          continue;
+        }
         const next = this.#followRedirect(response, route) ?? this.#retryStatus(response, route) ?? this.#deliverNow(response) ?? this.#deliver(response, route);
         // A body that had all arrived with its headers is taken there and then: no promise, no turn.
         if (next instanceof PoolResponse) return next;
@@ -199,9 +205,9 @@ class RequestRun implements RequestHop {
     return this.#replayable || body === null || (body instanceof ReadableStream && !body.locked);
   }
 
-  /** One exchange; a failure either ends the request or, after the retry wait, asks to send again. */
-  async #send(route: Route): Promise<WireResponse | typeof AGAIN> {
-    const wire: WireRequest = {
+  /** What one exchange sends; a failure either ends the request or, after the retry wait, sends again (see `run`). */
+  #wire(): WireRequest {
+    return {
       method: this.method,
       url: this.url,
       headers: this.headers,
@@ -212,12 +218,6 @@ class RequestRun implements RequestHop {
       // A runtime that follows redirects itself is asked not to when no hop may be taken.
       redirect: this.#resolved.redirect > 0 && this.#resolved.retry.redirect !== 0 ? 'follow' : 'manual',
     };
-    try {
-      return await route.exchange(wire);
-    } catch (error) {
-      await this.#retryAfterSendFailure(error, route);
-      return AGAIN;
-    }
   }
 
   /** Throws `error` unless the request may go again; returns once it may (after the backoff). */
