@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/instructions.ts [--ref=main] [--clients=request,pool] [--path=/1k] [--counts=500,2000] [--warmup=1500] [--reps=3] [--parallel=2]`:
+ * `npx tsx bench/instructions.ts [--ref=main] [--clients=request,pool] [--path=/1k] [--counts=2000,8000] [--warmup=10000] [--reps=3] [--parallel=2]`:
  * instructions per request in the waiting shape (one origin, 50 callers, 10
  * connections, the server in its own process), counted by valgrind's
  * callgrind in the client process only. A count of instructions does not
@@ -38,9 +38,9 @@ const clients = (arg('clients') ?? 'request,pool').split(',').map((c) => {
   return client;
 });
 const path = arg('path') ?? '/1k';
-const [low, high] = (arg('counts') ?? '500,2000').split(',').map(Number) as [number, number];
+const [low, high] = (arg('counts') ?? '2000,8000').split(',').map(Number) as [number, number];
 const reps = Number(arg('reps') ?? 3);
-const warmup = Number(arg('warmup') ?? 1500);
+const warmup = Number(arg('warmup') ?? 10000);
 /** valgrind runs at a time. */
 const parallel = Number(arg('parallel') ?? 2);
 const keep = args.includes('--keep');
@@ -95,32 +95,69 @@ for (const ref of refs) builds.push({ name: ref, entry: await buildEntry(ref) })
 const V8_FLAGS = (arg('v8') ?? '--predictable').split(' ').filter((f) => f !== '');
 
 /** Instructions valgrind counted over one whole child run. */
-function countRun(config: InstructionsChildConfig, label: string): Promise<number> {
-  // `--keep`: the callgrind profile of each run, for callgrind_annotate (V8's builtins, collector and compiler have names; JIT code does not).
-  const out = keep ? `${dir}/callgrind.${label.replace(/[^\w.-]+/g, '_')}.${config.requests}` : '/dev/null';
+interface Counted {
+  total: number;
+  /** Spent in V8's optimizing compiler: done once per function, however many requests follow. */
+  compiler: number;
+}
+
+/**
+ * Instructions by function (callgrind_annotate; V8's builtins, collector and
+ * compiler have names, JIT code does not), summed: all of them, and the
+ * optimizing compiler's. Which functions get optimized inside the measured
+ * requests differs from build to build (tens of thousands of instructions a
+ * request, in lumps), so the steady-state figure leaves the compiler out.
+ */
+function annotate(file: string): Promise<Counted> {
   return new Promise((resolve, reject) => {
+    execFile('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { maxBuffer: 1 << 28 }, (error, stdout) => {
+      if (error !== null) {
+        reject(error);
+        return;
+      }
+      let total = 0;
+      let compiler = 0;
+      for (const line of stdout.split('\n')) {
+        const row = /^\s*([\d,]+)\s+\([^)]*\)\s+(.*)$/.exec(line);
+        if (row === null || line.includes('PROGRAM TOTALS')) continue;
+        const n = Number((row[1] as string).replaceAll(',', ''));
+        total += n;
+        if (/v8::internal::(compiler|maglev|baseline)::|turboshaft/.test(row[2] as string)) compiler += n;
+      }
+      resolve({ total, compiler });
+    });
+  });
+}
+
+function countRun(config: InstructionsChildConfig, label: string): Promise<Counted> {
+  // Kept with `--keep`, for callgrind_annotate.
+  const out = `${dir}/callgrind.${label.replace(/[^\w.-]+/g, '_')}.${config.requests}`;
+  return new Promise<string>((resolve, reject) => {
     execFile('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...V8_FLAGS, `${dir}/child.mjs`, JSON.stringify(config)], { maxBuffer: 1 << 24 }, (error, _stdout, stderr) => {
       if (error !== null) {
         reject(new Error(`valgrind run failed: ${error.message}\n${stderr.slice(-2000)}`));
         return;
       }
-      const collected = /Collected : (\d+)/.exec(stderr);
-      if (collected === null) reject(new Error(`no callgrind total in:\n${stderr.slice(-2000)}`));
-      else resolve(Number(collected[1]));
+      resolve(out);
     });
+  }).then(async (file) => {
+    const counted = await annotate(file);
+    if (!keep) rmSync(file);
+    return counted;
   });
 }
 
 const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0], delayMs: 0, keepAliveTimeoutMs: 10 * 60_000 });
 const origin = `http://127.0.0.1:${server.ports[0]}`;
 const rows = new Map<string, number[]>();
+const allRows = new Map<string, number[]>();
 try {
   for (let rep = 0; rep < reps; rep += 1) {
     for (const client of clients) {
       // undici's own clients do not depend on the build: counted once per rep.
       // Two runs at a time (counts do not depend on what else runs), the builds side by side.
       const runs = (client.startsWith('poolfetch') ? builds : builds.slice(0, 1)).flatMap((b) => [low, high].map((requests) => ({ b, requests })));
-      const totals = new Map<string, number>();
+      const totals = new Map<string, Counted>();
       for (let i = 0; i < runs.length; i += parallel) {
         await Promise.all(runs.slice(i, i + parallel).map(async ({ b, requests }) => {
           totals.set(`${b.name} ${requests}`, await countRun({ client, entry: b.entry, origin, path, connections: 10, concurrency: 50, warmup, requests }, `${client} ${b.name}`));
@@ -128,9 +165,13 @@ try {
       }
       for (const b of client.startsWith('poolfetch') ? builds : builds.slice(0, 1)) {
         const label = client.startsWith('poolfetch') ? `${client} (${b.name})` : client;
-        const perRequest = ((totals.get(`${b.name} ${high}`) ?? Number.NaN) - (totals.get(`${b.name} ${low}`) ?? Number.NaN)) / (high - low);
+        const a = totals.get(`${b.name} ${low}`) as Counted;
+        const z = totals.get(`${b.name} ${high}`) as Counted;
+        const all = (z.total - a.total) / (high - low);
+        const perRequest = all - (z.compiler - a.compiler) / (high - low);
         rows.set(label, [...(rows.get(label) ?? []), perRequest]);
-        console.log(`rep ${rep + 1}: ${label.padEnd(44)} ${(perRequest / 1000).toFixed(1)} k instructions/request`);
+        allRows.set(label, [...(allRows.get(label) ?? []), all]);
+        console.log(`rep ${rep + 1}: ${label.padEnd(44)} ${(perRequest / 1000).toFixed(1)} k instructions/request without the compiler, ${(all / 1000).toFixed(1)} k with it`);
       }
     }
   }
@@ -142,5 +183,6 @@ console.log(`\n${path}, 50 callers, 10 connections, ${reps} reps of ${low} vs ${
 for (const [label, values] of rows) {
   const m = median(values);
   const ratio = base === undefined ? '' : `  ${(m / median(base)).toFixed(3)}x Pool.request`;
-  console.log(`  ${label.padEnd(44)} ${(m / 1000).toFixed(1).padStart(7)} k/request ±${(spread(values) * 100).toFixed(1)}%${ratio}`);
+  const all = allRows.get(label) ?? [];
+  console.log(`  ${label.padEnd(44)} ${(m / 1000).toFixed(1).padStart(7)} k/request ±${(spread(values) * 100).toFixed(1)}%${ratio} (compiler included: ${(median(all) / 1000).toFixed(1)} k)`);
 }

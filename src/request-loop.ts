@@ -138,7 +138,8 @@ class RequestRun implements RequestHop {
   readonly #ctx: RequestContext;
   readonly #resolved: ResolvedRequest;
   readonly #replayable: boolean;
-  readonly #budget: RetryBudget;
+  /** Made on first use: most requests are answered at once and never spend a retry or a hop. */
+  #spent: RetryBudget | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #cleanup: () => void;
   #staleRetried = false;
@@ -160,10 +161,13 @@ class RequestRun implements RequestHop {
     }
     this.headers = headers;
     this.body = prepared.body;
-    const { signal, cleanup } = withTotalTimeout(resolved.signal, resolved.timeout.total, () => this.#where());
+    const { signal, cleanup } = resolved.timeout.total === undefined ? { signal: resolved.signal, cleanup: noop } : withTotalTimeout(resolved.signal, resolved.timeout.total, () => this.#where());
     this.#signal = signal;
     this.#cleanup = cleanup;
-    this.#budget = new RetryBudget(resolved.retry, resolved.redirect, ctx.options.clock.now);
+  }
+
+  get #budget(): RetryBudget {
+    return (this.#spent ??= new RetryBudget(this.#resolved.retry, this.#resolved.redirect, this.#ctx.options.clock.now));
   }
 
   async run(): Promise<PoolResponse> {
@@ -283,7 +287,9 @@ class RequestRun implements RequestHop {
   #retryStatus(response: WireResponse, route: Route): Promise<PoolResponse | typeof AGAIN> | undefined {
     const retry = this.#resolved.retry;
     const retryable = RETRY_AFTER_STATUSES.has(response.status) || retry.statusForcelist.has(response.status);
-    const retryAfter = retryable ? response.headers.get('retry-after') : null;
+    // Neither a forced status nor one that Retry-After may make retryable: no retry (see RetryBudget.isRetryableStatus).
+    if (!retryable) return undefined;
+    const retryAfter = response.headers.get('retry-after');
     if (!this.#budget.isRetryableStatus(this.method, response.status, retryAfter !== null) || !this.#canResend()) return undefined;
     return this.#waitAndResend(response, retryAfter, route);
   }
