@@ -11,7 +11,11 @@
  * difference of the counts is the cost per request, start-up and warm-up
  * cancelled out. Node runs with `--predictable` (see V8_FLAGS), and the
  * figure compared leaves out V8's optimizing compiler (see `annotate`); the
- * collector stays in. Two reps of one build agree within 0.1 %. Builds: this tree, and each `--ref` (built from
+ * collector stays in. Compare builds within one invocation, over reps:
+ * two reps of one build there agree within 0.1 %, but separate invocations
+ * (another server process, other load on the machine) read the same build
+ * up to 6 % apart at 1 KiB, and at 64 KiB the collector's lumps (major
+ * collections that large ArrayBuffers set off) swamp the code's cost. Builds: this tree, and each `--ref` (built from
  * `git archive`, nothing checked out), run interleaved. Prints medians and
  * spreads over the reps; writes nothing the report reads. Timing (req/s, CPU
  * µs) stays the waiting suite's (`npm run bench -- --skip=...`).
