@@ -1,6 +1,7 @@
 /**
- * `npx tsx bench/fetch-ab.ts [--ref=main] [--rounds=9]`: an A/B of
- * `manager.fetch` in Node, this tree against another commit's, in the
+ * `npx tsx bench/fetch-ab.ts [--ref=main] [--rounds=9] [--entry=request]`: an A/B of
+ * `manager.fetch` (or, with `--entry=request`, `request()` beside undici's
+ * `Pool.request` and raw `Pool.dispatch`) in Node, this tree against another commit's, in the
  * waiting shape (one origin, 50 callers, 10 connections), every case of the
  * waiting suite, beside undici's fetch over a Pool and `Pool.request`. The
  * other commit's node entry is built from `git archive` into .tmp (nothing
@@ -22,6 +23,8 @@ const ref = args.find((a) => a.startsWith('--ref='))?.slice('--ref='.length) ?? 
 const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 9);
 /** `--case=1k0` and the like: only the case of that path and server delay. */
 const only = args.find((a) => a.startsWith('--case='))?.slice('--case='.length);
+/** `--entry=request`: A/B `request()` instead of `manager.fetch`. */
+const viaRequest = args.includes('--entry=request');
 
 const otherDir = `${root}.tmp/ab-${ref.replace(/[^\w.-]/g, '_')}`;
 rmSync(otherDir, { recursive: true, force: true });
@@ -40,14 +43,17 @@ await build({
 });
 const other = (await import(pathToFileURL(`${otherDir}/node.mjs`).href)) as typeof import('../adapters/node/index.js');
 const entries = await loadEntries(await buildForBench());
-const specs = pickSpecs(makeSpecs(entries), ['poolfetch manager.fetch', 'undici fetch + Pool', 'undici Pool.request']);
+const specs = pickSpecs(makeSpecs(entries), viaRequest ? ['poolfetch request', 'undici Pool.request', 'undici Pool.dispatch'] : ['poolfetch manager.fetch', 'undici fetch + Pool', 'undici Pool.request']);
 const baseline: ClientSpec = {
-  name: `manager.fetch at ${ref}`,
+  name: `${viaRequest ? 'request' : 'manager.fetch'} at ${ref}`,
   make(origin, connections) {
     const manager = new other.PoolManager({ numPools: 10, maxSize: connections });
-    return { name: this.name, call: async (path) => (await manager.fetch(origin + path)).arrayBuffer(), close: () => manager.close() };
+    const call = viaRequest ? (path: string) => manager.request('GET', origin + path) : async (path: string) => (await manager.fetch(origin + path)).arrayBuffer();
+    return { name: this.name, call, close: () => manager.close() };
   },
 };
+/** The peer every row is divided by. */
+const peer = viaRequest ? 'undici Pool.request' : 'undici fetch + Pool';
 const rows = await runThroughput({
   specs: [...specs, baseline],
   cases: [
@@ -64,10 +70,10 @@ const rows = await runThroughput({
 });
 for (const payload of new Set(rows.map((r) => r.payload))) {
   const of = rows.filter((r) => r.payload === payload);
-  const undici = of.find((r) => r.name === 'undici fetch + Pool');
+  const undici = of.find((r) => r.name === peer);
   console.log(`\n${payload}`);
   for (const r of of) {
-    const ratio = undici === undefined ? '' : ` | req/s ${(r.median / undici.median).toFixed(2)}x, CPU ${(r.cpuMicros / undici.cpuMicros).toFixed(2)}x of undici fetch + Pool`;
+    const ratio = undici === undefined ? '' : ` | req/s ${(r.median / undici.median).toFixed(2)}x, CPU ${(r.cpuMicros / undici.cpuMicros).toFixed(2)}x of ${peer}`;
     console.log(`  ${r.name.padEnd(34)} ${r.median.toFixed(0).padStart(6)} req/s ±${(r.spread * 100).toFixed(0)}%  ${r.cpuMicros.toFixed(1).padStart(6)} µs CPU ±${(r.cpuSpread * 100).toFixed(0)}%${ratio}`);
   }
 }

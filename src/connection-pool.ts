@@ -196,7 +196,7 @@ export class ConnectionPool implements Requester, RequestContext {
     try {
       let free = this.#freeSlot(request.signal);
       if (free === undefined) {
-        free = await this.#acquire(request.signal, lease);
+        free = this.#checkedAfterWait(await this.#acquire(request.signal, lease), request.signal);
         if (asked !== undefined) waitMs = performance.now() - asked;
       }
       release = this.#started(free, lease);
@@ -225,7 +225,9 @@ export class ConnectionPool implements Requester, RequestContext {
     // Not answered yet: a body the request loop reads itself (preloadContent, a redirect's or a
     // retried status's discarded body) is poolfetch's, and disposal waits for it. The response is
     // answered once its body is handed to the caller (stream()) or has been read or thrown away.
-    return holdUntilRead(response, release, lease === undefined ? this.#answer : () => this.#answered(lease));
+    // Where the release may return I/O (a fleet budget's lease) or belongs to a request that may end (a lease), a body read waits for it.
+    const plainRelease = lease === undefined && this.options.budget === undefined;
+    return holdUntilRead(response, release, lease === undefined ? this.#answer : () => this.#answered(lease), plainRelease);
   }
 
   /** Marks one exchange answered; bound, for HeldResponse. */
@@ -245,7 +247,7 @@ export class ConnectionPool implements Requester, RequestContext {
     try {
       let free = this.#freeSlot(signal);
       if (free === undefined) {
-        free = await this.#acquire(signal, lease);
+        free = this.#checkedAfterWait(await this.#acquire(signal, lease), signal);
         if (asked !== undefined) waitMs = performance.now() - asked;
       }
       release = this.#started(free, lease);
@@ -569,10 +571,30 @@ export class ConnectionPool implements Requester, RequestContext {
     if (!this.serves(parsed)) throw new HostChangedError(this.origin, { method, url: parsed.href });
   }
 
-  /** Waits for a slot here, then one under `maxTotal`; resolves with the function that frees both. */
-  async #acquire(signal: AbortSignal | undefined, lease: Lease | undefined): Promise<Release> {
-    if (this.closed) throw this.#destroyed ?? new ClosedPoolError(`The pool for ${this.origin} is closed`);
-    signal?.throwIfAborted();
+  /**
+   * Waits for a slot here, then one under `maxTotal`; resolves with the
+   * function that frees both, which the caller checks (`#checkedAfterWait`).
+   * With this origin's line alone (no `maxTotal`, fleet budget or leases), the
+   * line's own promise, with no async layer around it.
+   */
+  #acquire(signal: AbortSignal | undefined, lease: Lease | undefined): Promise<Release> {
+    if (this.closed) return Promise.reject(this.#destroyed ?? new ClosedPoolError(`The pool for ${this.origin} is closed`));
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    const shared = this.#shared;
+    if (shared.total !== undefined || shared.leases !== undefined || this.options.budget !== undefined) return this.#acquireShared(signal, lease);
+    const local = this.#line.tryTake();
+    if (local !== undefined) return Promise.resolve(local);
+    const waiting = this.#line.wait({ signal, timeout: this.options.poolTimeout, onTimeout: this.#poolTimedOut });
+    // Disposal under way: a request that joins behind bodies handed out would wait on their reader.
+    if (this.#disposing) this.#failStuckWaiters();
+    return waiting;
+  }
+
+  /** Why a wait for this origin's slot gave up. */
+  readonly #poolTimedOut = (): Error => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(this.options.poolTimeout)} ms`);
+
+  /** `#acquire` with `maxTotal`, a fleet budget or leases to reckon with. */
+  async #acquireShared(signal: AbortSignal | undefined, lease: Lease | undefined): Promise<Release> {
     const poolTimeout = this.options.poolTimeout;
     const deadline = poolTimeout === undefined ? undefined : Date.now() + poolTimeout;
     let local = this.#line.tryTake();
@@ -581,12 +603,7 @@ export class ConnectionPool implements Requester, RequestContext {
       this.#shared.leases?.sweep();
       local = this.#line.tryTake();
       if (local === undefined) {
-        const waiting = this.#line.wait({
-          signal,
-          timeout: poolTimeout,
-          onTimeout: () => new EmptyPoolError(`No free connection to ${this.origin} within poolTimeout ${String(poolTimeout)} ms`),
-          lease,
-        });
+        const waiting = this.#line.wait({ signal, timeout: poolTimeout, onTimeout: this.#poolTimedOut, lease });
         // Disposal under way: a request that joins behind bodies handed out would wait on their reader.
         if (this.#disposing) this.#failStuckWaiters();
         local = await waiting;
@@ -718,8 +735,8 @@ export class ConnectionPool implements Requester, RequestContext {
  * and which counts as answered (what disposal waits for) once its body is
  * handed out as a stream, or read or thrown away by the request loop.
  */
-function holdUntilRead(response: WireResponse, release: Release, answered: () => void): WireResponse {
-  return new HeldResponse(response, release, answered) as WireResponse;
+function holdUntilRead(response: WireResponse, release: Release, answered: () => void, plainRelease: boolean): WireResponse {
+  return new HeldResponse(response, release, answered, plainRelease) as WireResponse;
 }
 
 /**
@@ -730,9 +747,12 @@ class HeldResponse {
   readonly #response: WireResponse;
   readonly #release: Release;
   #answered: (() => void) | undefined;
-  constructor(response: WireResponse, release: Release, answered: () => void) {
+  /** The release returns nothing to wait for: a body that is in may be handed over synchronously (`bytesNow`). */
+  readonly #plainRelease: boolean;
+  constructor(response: WireResponse, release: Release, answered: () => void, plainRelease: boolean) {
     this.#response = response;
     this.#answered = answered;
+    this.#plainRelease = plainRelease;
     // The slot first, then the answer: a slot handed to the next in line keeps it counted
     // as on its way, so disposal does not take it for stuck in between.
     // What the release returns (the budget's I/O) is handed on, so a body read waits for it.
@@ -766,6 +786,12 @@ class HeldResponse {
   }
   bytes(): Promise<Uint8Array> {
     return this.#response.bytes().finally(this.#release);
+  }
+  bytesNow(): Uint8Array | undefined {
+    if (!this.#plainRelease) return undefined;
+    const data = this.#response.bytesNow?.();
+    if (data !== undefined) this.#release();
+    return data;
   }
   discard(): Promise<void> {
     return this.#response.discard().finally(this.#release);

@@ -15,6 +15,8 @@ const FORBIDDEN = new Set(['CONNECT', 'TRACE', 'TRACK']);
  * always a typo that a server would answer with 400 or 405.
  */
 export function checkMethod(method: unknown): string {
+  // The common case at once: an upper-case standard method is a token, allowed, and sent as it is.
+  if (typeof method === 'string' && NORMALISED.has(method)) return method;
   if (typeof method !== 'string' || !TOKEN.test(method)) {
     throw new TypeError(`method must be an HTTP token such as 'GET', got ${describe(method)}`);
   }

@@ -69,6 +69,19 @@ export function parseUrl(url: string | URL, method?: string): URL {
 
 /** The key of the pool that serves `url`; `tlsId` is '' unless the pool has TLS options. */
 export function poolKeyForUrl(url: URL, tlsId = ''): PoolKey {
+  if (tlsId !== '') return keyOf(url, tlsId);
+  // parseUrl hands out one URL object per URL text, which poolfetch never changes: its key is worked out once.
+  let key = keysByUrl.get(url);
+  if (key === undefined) {
+    key = keyOf(url, '');
+    keysByUrl.set(url, key);
+  }
+  return key;
+}
+
+const keysByUrl = new WeakMap<URL, PoolKey>();
+
+function keyOf(url: URL, tlsId: string): PoolKey {
   const scheme = url.protocol === 'https:' ? 'https' : 'http';
   const port = url.port === '' ? DEFAULT_PORTS[scheme] : Number(url.port);
   return makeKey(scheme, url.hostname, port, tlsId);

@@ -26,8 +26,36 @@ import { noop, whenCollected, whenDone } from './watch-body.js';
 
 const KNOWN = ['body', 'json', 'headers', 'retries', 'timeout', 'redirect', 'signal', 'preloadContent', 'maxResponseSize'];
 
+/**
+ * A call with no options (or `{}`) takes the manager's as they are: resolved
+ * once per manager's options object, not per call. Its headers are the
+ * manager's own Headers, as they are on the per-call path without `headers`.
+ */
+const defaultsFor = new WeakMap<object, ResolvedRequest>();
+
+/** True for `undefined` and an object with no own enumerable key: nothing to lay over the manager's options. */
+function noOptions(options: RequestOptions | undefined): boolean {
+  if (options === undefined) return true;
+  if (typeof options !== 'object' || options === null || Object.getPrototypeOf(options) !== Object.prototype) return false;
+  for (const key in options) if (Object.hasOwn(options, key)) return false;
+  return true;
+}
+
 /** Checks the per-request options against the manager's. */
-function resolveRequest(ctx: RequestContext, options: RequestOptions) {
+function resolveRequest(ctx: RequestContext, options: RequestOptions | undefined): ResolvedRequest {
+  if (noOptions(options)) {
+    const base = ctx.options;
+    let defaults = defaultsFor.get(base);
+    if (defaults === undefined) {
+      defaults = resolveGiven(ctx, {});
+      defaultsFor.set(base, defaults);
+    }
+    return defaults;
+  }
+  return resolveGiven(ctx, options as RequestOptions);
+}
+
+function resolveGiven(ctx: RequestContext, options: RequestOptions) {
   knownKeys(options, 'request options', 'an object', KNOWN, 'request');
   const base = ctx.options;
   const { signal, preloadContent = true } = options;
@@ -67,22 +95,32 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** What a step of the loop may answer instead of a response: send again (a retry or a redirect hop). */
 const AGAIN = Symbol('again');
 
-export async function runRequest(
+/**
+ * Not an async function: the checks throw into the returned promise, and a
+ * call whose body is ready goes to the loop without an extra promise and turn.
+ */
+export function runRequest(
   ctx: RequestContext,
   method: string,
   url: string | URL,
-  options: RequestOptions = {},
+  options?: RequestOptions,
 ): Promise<PoolResponse> {
-  const checkedMethod = checkMethod(method);
-  const checkedUrl = parseUrl(url, checkedMethod);
-  const resolved = resolveRequest(ctx, options);
-  let prepared = prepareBody(options.body, options.json, 'json' in options);
-  if (prepared instanceof Promise) prepared = await prepared;
-  checkContentLength(resolved.headers, prepared.body, 'headers');
-  return new RequestRun(ctx, checkedMethod, checkedUrl, resolved, prepared).run();
+  try {
+    const checkedMethod = checkMethod(method);
+    const checkedUrl = parseUrl(url, checkedMethod);
+    const resolved = resolveRequest(ctx, options);
+    const prepared = options === undefined ? prepareBody(undefined, undefined, false) : prepareBody(options.body, options.json, 'json' in options);
+    const start = (body: PreparedBody): Promise<PoolResponse> => {
+      checkContentLength(resolved.headers, body.body, 'headers');
+      return new RequestRun(ctx, checkedMethod, checkedUrl, resolved, body).run();
+    };
+    return prepared instanceof Promise ? prepared.then(start) : start(prepared);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
-type ResolvedRequest = ReturnType<typeof resolveRequest>;
+type ResolvedRequest = ReturnType<typeof resolveGiven>;
 type PreparedBody = Exclude<ReturnType<typeof prepareBody>, Promise<unknown>>;
 
 /**
@@ -100,7 +138,8 @@ class RequestRun implements RequestHop {
   readonly #ctx: RequestContext;
   readonly #resolved: ResolvedRequest;
   readonly #replayable: boolean;
-  readonly #budget: RetryBudget;
+  /** Made on first use: most requests are answered at once and never spend a retry or a hop. */
+  #spent: RetryBudget | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #cleanup: () => void;
   #staleRetried = false;
@@ -122,10 +161,13 @@ class RequestRun implements RequestHop {
     }
     this.headers = headers;
     this.body = prepared.body;
-    const { signal, cleanup } = withTotalTimeout(resolved.signal, resolved.timeout.total, () => this.#where());
+    const { signal, cleanup } = resolved.timeout.total === undefined ? { signal: resolved.signal, cleanup: noop } : withTotalTimeout(resolved.signal, resolved.timeout.total, () => this.#where());
     this.#signal = signal;
     this.#cleanup = cleanup;
-    this.#budget = new RetryBudget(resolved.retry, resolved.redirect, ctx.options.clock.now);
+  }
+
+  get #budget(): RetryBudget {
+    return (this.#spent ??= new RetryBudget(this.#resolved.retry, this.#resolved.redirect, this.#ctx.options.clock.now));
   }
 
   async run(): Promise<PoolResponse> {
@@ -135,9 +177,18 @@ class RequestRun implements RequestHop {
         this.#signal?.throwIfAborted();
         const route = this.#ctx.route(this.url);
         if (route === undefined) throw new Error(`poolfetch bug: no pool routes ${this.url.href}`);
-        const response = await this.#send(route);
-        if (response === AGAIN) continue;
-        const step = await (this.#followRedirect(response, route) ?? this.#retryStatus(response, route) ?? this.#deliver(response, route));
+        // The exchange is awaited here, not in a method of its own: each async layer costs every request a promise and a turn.
+        let response: WireResponse;
+        try {
+          response = await route.exchange(this.#wire());
+        } catch (error) {
+          await this.#retryAfterSendFailure(error, route);
+          continue;
+        }
+        const next = this.#followRedirect(response, route) ?? this.#retryStatus(response, route) ?? this.#deliverNow(response) ?? this.#deliver(response, route);
+        // A body that had all arrived with its headers is taken there and then: no promise, no turn.
+        if (next instanceof PoolResponse) return next;
+        const step = await next;
         if (step !== AGAIN) return step;
       }
     } catch (error) {
@@ -158,9 +209,9 @@ class RequestRun implements RequestHop {
     return this.#replayable || body === null || (body instanceof ReadableStream && !body.locked);
   }
 
-  /** One exchange; a failure either ends the request or, after the retry wait, asks to send again. */
-  async #send(route: Route): Promise<WireResponse | typeof AGAIN> {
-    const wire: WireRequest = {
+  /** What one exchange sends; a failure either ends the request or, after the retry wait, sends again (see `run`). */
+  #wire(): WireRequest {
+    return {
       method: this.method,
       url: this.url,
       headers: this.headers,
@@ -171,12 +222,6 @@ class RequestRun implements RequestHop {
       // A runtime that follows redirects itself is asked not to when no hop may be taken.
       redirect: this.#resolved.redirect > 0 && this.#resolved.retry.redirect !== 0 ? 'follow' : 'manual',
     };
-    try {
-      return await route.exchange(wire);
-    } catch (error) {
-      await this.#retryAfterSendFailure(error, route);
-      return AGAIN;
-    }
   }
 
   /** Throws `error` unless the request may go again; returns once it may (after the backoff). */
@@ -242,7 +287,9 @@ class RequestRun implements RequestHop {
   #retryStatus(response: WireResponse, route: Route): Promise<PoolResponse | typeof AGAIN> | undefined {
     const retry = this.#resolved.retry;
     const retryable = RETRY_AFTER_STATUSES.has(response.status) || retry.statusForcelist.has(response.status);
-    const retryAfter = retryable ? response.headers.get('retry-after') : null;
+    // Neither a forced status nor one that Retry-After may make retryable: no retry (see RetryBudget.isRetryableStatus).
+    if (!retryable) return undefined;
+    const retryAfter = response.headers.get('retry-after');
     if (!this.#budget.isRetryableStatus(this.method, response.status, retryAfter !== null) || !this.#canResend()) return undefined;
     return this.#waitAndResend(response, retryAfter, route);
   }
@@ -275,8 +322,19 @@ class RequestRun implements RequestHop {
     }
   }
 
-  /** The response as the caller sees it: read into `data`, or a stream that ends the timeout when done. */
-  async #finish(response: WireResponse): Promise<PoolResponse> {
+  /**
+   * The final response, synchronously, when its whole body is in already
+   * (a small body comes with its headers) and the transport hands it over
+   * at once; undefined otherwise, and `#deliver` reads it.
+   */
+  #deliverNow(response: WireResponse): PoolResponse | undefined {
+    if (!this.#resolved.preloadContent) return undefined;
+    const data = response.bytesNow?.();
+    return data === undefined ? undefined : this.#response(response, data);
+  }
+
+  /** The response as the caller sees it, around `data` (preloaded) or `body`. */
+  #response(response: WireResponse, data: Uint8Array | undefined, body?: ReadableStream<Uint8Array>): PoolResponse {
     // Credentials in the URL go as `authorization` (the transports see to it); `url` never shows the password.
     const url = redactCredentials(response.url ?? this.url.href);
     const redirects = this.redirects;
@@ -285,7 +343,12 @@ class RequestRun implements RequestHop {
     // Headers are handed over as a function: a transport may build them only when the caller looks.
     const headers = (): Headers => response.headers;
     const { status, statusText } = response;
-    if (this.#resolved.preloadContent) return new PoolResponse({ status, statusText, headers, url, redirects, data: await response.bytes() });
+    return data === undefined ? new PoolResponse({ status, statusText, headers, url, redirects, body: body ?? null }) : new PoolResponse({ status, statusText, headers, url, redirects, data });
+  }
+
+  /** The response as the caller sees it: read into `data`, or a stream that ends the timeout when done. */
+  async #finish(response: WireResponse): Promise<PoolResponse> {
+    if (this.#resolved.preloadContent) return this.#response(response, await response.bytes());
     let forget = noop;
     const cleanup = this.#cleanup;
     const body = whenDone(response.stream(), () => {
@@ -297,7 +360,7 @@ class RequestRun implements RequestHop {
     if (this.#signal === undefined) forget = whenCollected(body, () => response.abandon?.());
     // From here the body stream ends the total timeout, not the loop.
     this.#streaming = true;
-    return new PoolResponse({ status, statusText, headers, url, redirects, body });
+    return this.#response(response, undefined, body);
   }
 }
 

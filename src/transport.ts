@@ -39,6 +39,12 @@ export interface WireResponse {
   readonly redirected?: boolean;
   /** Reads the whole body (decoded). Call at most one of bytes/stream/discard. */
   bytes(): Promise<Uint8Array>;
+  /**
+   * Optional: the whole body (decoded), synchronously, if it has all arrived
+   * and nothing stands between it and the caller; it is then read, as by
+   * `bytes()`. Undefined otherwise, and nothing happened: call another.
+   */
+  bytesNow?(): Uint8Array | undefined;
   /** The body as a stream (decoded). */
   stream(): ReadableStream<Uint8Array>;
   /**

@@ -165,7 +165,7 @@ export class WaiterList {
    * added to an aborted signal would never fire.
    */
   join(options: WaitOptions): Waiter {
-    const waiter = new Waiter(options, (w) => this.#unlink(w));
+    const waiter = new Waiter(options, this.#unlinkWaiter);
     waiter.prev = this.#tail;
     if (this.#tail === undefined) this.#head = waiter;
     else this.#tail.next = waiter;
@@ -183,6 +183,11 @@ export class WaiterList {
       waiter = next;
     }
   }
+
+  /** One for the list, not one per waiter. */
+  readonly #unlinkWaiter = (waiter: Waiter): void => {
+    this.#unlink(waiter);
+  };
 
   #unlink(waiter: Waiter): void {
     const { prev, next } = waiter;

@@ -218,6 +218,13 @@ export class Exchange implements WireResponse {
     }) as Promise<Uint8Array>;
   }
 
+  /** The body, if it has all arrived and nothing has read it: a small one comes with its headers. */
+  bytesNow(): Uint8Array | undefined {
+    if (!this.#ended || this.#failed || this.#mode !== 'buffer') return undefined;
+    this.#mode = 'collect';
+    return this.#collected();
+  }
+
   /**
    * Pulled as the reader reads: a slow reader pauses the socket, so memory stays flat whatever the size.
    * `bytes`: a byte stream, as fetch's body is (BYOB readers work), whose chunks are copies, since
