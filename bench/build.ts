@@ -4,7 +4,8 @@
  * like the published package), and the browser bundle. Measuring through
  * tsx would add its `keepNames` wrapper to every closure the core makes.
  */
-import { mkdirSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -32,12 +33,27 @@ export async function buildForBench(): Promise<Built> {
   });
   await build({
     ...common,
-    entryPoints: { browser: `${root}adapters/fetch/index.ts` },
+    // What a browser's bundler picks through the `browser` export condition.
+    entryPoints: { browser: `${root}adapters/fetch/browser.ts` },
     outdir: outDir,
     platform: 'browser',
     minify: true,
   });
   return { nodeEntry: `${outDir}/node.mjs`, fetchEntry: `${outDir}/fetch.mjs`, browserBundle: `${outDir}/browser.js` };
+}
+
+/** Bundles Node entries as ES modules (`name.mjs` in `outdir`), dependencies left as imports. */
+export async function bundleForNode(entryPoints: Record<string, string>, outdir: string): Promise<void> {
+  await build({ entryPoints, outdir, outExtension: { '.js': '.mjs' }, bundle: true, format: 'esm', target: 'es2022', platform: 'node', packages: 'external', logLevel: 'error' });
+}
+
+/** The node entry of another commit, built from `git archive` (nothing checked out) into `dir`: the path of its module. */
+export async function buildNodeEntryAt(ref: string, dir: string): Promise<string> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(`${dir}/src`, { recursive: true });
+  execSync(`git archive ${ref} adapters src | tar -x -C ${dir}/src`, { cwd: root });
+  await bundleForNode({ node: `${dir}/src/adapters/node/index.ts` }, dir);
+  return `${dir}/node.mjs`;
 }
 
 /** Imports the built entries. */

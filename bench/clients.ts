@@ -11,6 +11,7 @@ import got from 'got';
 import nodeFetch from 'node-fetch';
 import { Agent, Pool, fetch as undiciFetch } from 'undici';
 import type * as NodeEntry from '../adapters/node/index.js';
+import { dispatchCollecting } from './dispatch-client.js';
 import type * as FetchEntry from '../adapters/fetch/index.js';
 
 export interface Client {
@@ -59,19 +60,7 @@ export const makeSpecs = ({ node: { PoolManager }, fetch: { PoolManager: FetchPo
       const pool = new Pool(origin, { connections, pipelining: 1 });
       return {
         name: this.name,
-        call: (path) => new Promise<Buffer>((resolve, reject) => {
-          const chunks: Buffer[] = [];
-          pool.dispatch({ path, method: 'GET' }, {
-            onConnect: () => undefined,
-            onHeaders: () => true,
-            onData: (chunk: Buffer) => {
-              chunks.push(chunk);
-              return true;
-            },
-            onComplete: () => resolve(Buffer.concat(chunks)),
-            onError: reject,
-          } as unknown as Parameters<Pool['dispatch']>[1]);
-        }),
+        call: (path) => dispatchCollecting(pool, path),
         close: () => pool.close(),
       };
     },
@@ -241,3 +230,4 @@ export function pickSpecs(specs: ClientSpec[], names: readonly string[]): Client
     return spec;
   });
 }
+

@@ -9,11 +9,8 @@
  * medians and spreads; writes nothing the report reads. `--case=1k0` runs
  * only the 1 KiB, 0 ms case (`1k1`, `64k0`, `64k1` the others).
  */
-import { execSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
 import { pathToFileURL, fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { buildForBench, loadEntries } from './build.js';
+import { buildForBench, buildNodeEntryAt, loadEntries } from './build.js';
 import { makeSpecs, pickSpecs, type ClientSpec } from './clients.js';
 import { runThroughput } from './throughput.js';
 
@@ -27,21 +24,7 @@ const only = args.find((a) => a.startsWith('--case='))?.slice('--case='.length);
 const viaRequest = args.includes('--entry=request');
 
 const otherDir = `${root}.tmp/ab-${ref.replace(/[^\w.-]/g, '_')}`;
-rmSync(otherDir, { recursive: true, force: true });
-mkdirSync(`${otherDir}/src`, { recursive: true });
-execSync(`git archive ${ref} adapters src | tar -x -C ${otherDir}/src`, { cwd: root });
-await build({
-  entryPoints: { node: `${otherDir}/src/adapters/node/index.ts` },
-  outdir: otherDir,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  format: 'esm',
-  target: 'es2022',
-  platform: 'node',
-  packages: 'external',
-  logLevel: 'error',
-});
-const other = (await import(pathToFileURL(`${otherDir}/node.mjs`).href)) as typeof import('../adapters/node/index.js');
+const other = (await import(pathToFileURL(await buildNodeEntryAt(ref, otherDir)).href)) as typeof import('../adapters/node/index.js');
 const entries = await loadEntries(await buildForBench());
 const specs = pickSpecs(makeSpecs(entries), viaRequest ? ['poolfetch request', 'undici Pool.request', 'undici Pool.dispatch'] : ['poolfetch manager.fetch', 'undici fetch + Pool', 'undici Pool.request']);
 const baseline: ClientSpec = {

@@ -7,6 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { Pool } from 'undici';
 import type * as NodeEntry from '../adapters/node/index.js';
+import { dispatchCollecting } from './dispatch-client.js';
 
 export interface InstructionsChildConfig {
   client: 'poolfetch request' | 'poolfetch manager.fetch' | 'undici Pool.request' | 'undici Pool.dispatch';
@@ -41,19 +42,7 @@ async function makeCall(): Promise<{ call: () => Promise<unknown>; close: () => 
     }
     case 'undici Pool.dispatch': {
       const pool = new Pool(origin, { connections, pipelining: 1 });
-      const call = (): Promise<Buffer> => new Promise<Buffer>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        pool.dispatch({ path, method: 'GET' }, {
-          onConnect: () => undefined,
-          onHeaders: () => true,
-          onData: (chunk: Buffer) => {
-            chunks.push(chunk);
-            return true;
-          },
-          onComplete: () => resolve(Buffer.concat(chunks)),
-          onError: reject,
-        } as unknown as Parameters<Pool['dispatch']>[1]);
-      });
+      const call = (): Promise<Buffer> => dispatchCollecting(pool, path);
       return { call, close: () => pool.close() };
     }
   }

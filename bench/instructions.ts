@@ -20,10 +20,10 @@
  * spreads over the reps; writes nothing the report reads. Timing (req/s, CPU
  * µs) stays the waiting suite's (`npm run bench -- --skip=...`).
  */
-import { execFile, execSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildNodeEntryAt, bundleForNode } from './build.js';
 import type { InstructionsChildConfig } from './instructions-child.js';
 import { startServerProcess } from './processes.js';
 import { median, spread } from './stats.js';
@@ -54,41 +54,13 @@ const dir = `${root}.tmp/instructions`;
 
 /** Builds one tree's node entry (this tree's sources, or `ref`'s from git archive) into .tmp. */
 async function buildEntry(ref: string | undefined): Promise<string> {
-  const name = ref === undefined ? 'this' : `ref-${ref.replace(/[^\w.-]/g, '_')}`;
-  const out = `${dir}/${name}`;
-  let sources = root;
-  if (ref !== undefined) {
-    sources = `${out}/src/`;
-    rmSync(out, { recursive: true, force: true });
-    mkdirSync(sources, { recursive: true });
-    execSync(`git archive ${ref} adapters src | tar -x -C ${sources}`, { cwd: root });
-  }
-  await build({
-    entryPoints: { node: `${sources}adapters/node/index.ts` },
-    outdir: out,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    platform: 'node',
-    packages: 'external',
-    logLevel: 'error',
-  });
-  return `${out}/node.mjs`;
+  if (ref !== undefined) return buildNodeEntryAt(ref, `${dir}/ref-${ref.replace(/[^\w.-]/g, '_')}`);
+  await bundleForNode({ node: `${root}adapters/node/index.ts` }, `${dir}/this`);
+  return `${dir}/this/node.mjs`;
 }
 
 mkdirSync(dir, { recursive: true });
-await build({
-  entryPoints: { child: `${root}bench/instructions-child.ts` },
-  outdir: dir,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  format: 'esm',
-  target: 'es2022',
-  platform: 'node',
-  packages: 'external',
-  logLevel: 'error',
-});
+await bundleForNode({ child: `${root}bench/instructions-child.ts` }, dir);
 const builds = [{ name: 'this tree', entry: await buildEntry(undefined) }];
 for (const ref of refs) builds.push({ name: ref, entry: await buildEntry(ref) });
 
