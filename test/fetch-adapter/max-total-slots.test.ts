@@ -7,11 +7,11 @@
  * is a slot short for good. Both tests failed with the fast path broken that
  * way (the cap ignored; the slot not given back). msw answers, held by a gate.
  */
-import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PoolManager } from '../../adapters/fetch/index.js';
 import { gate } from './support.js';
+import { holdAll } from './held-origins.js';
 
 const A = 'http://127.0.0.1:9111';
 const B = 'http://127.0.0.1:9112';
@@ -22,17 +22,11 @@ beforeAll(() => network.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => network.resetHandlers());
 afterAll(() => network.close());
 
-function holdAll(g: ReturnType<typeof gate>, ...origins: string[]): void {
-  for (const origin of origins) {
-    network.use(http.all(`${origin}/:n`, ({ params }) => g.hold(`${origin}/${String(params.n)}`, () => HttpResponse.text(String(params.n)), origin)));
-  }
-}
-
 describe('the slot fast path under maxTotal, with manager.fetch', () => {
   it('never sends more than maxTotal at once across origins, with manager.fetch', async () => {
     await using manager = new PoolManager({ maxSize: 6, maxTotal: 2 });
     using g = gate();
-    holdAll(g, A, B, C);
+    holdAll(network, g, A, B, C);
     const all = [A, B, C].flatMap((origin) => [1, 2].map((i) => manager.fetch(`${origin}/${i}`).then((r) => r.text())));
     await g.whenStarted(2);
     // Every other call has had its turn: had the fast path ignored maxTotal, more would be at the gate.
@@ -47,7 +41,7 @@ describe('the slot fast path under maxTotal, with manager.fetch', () => {
     // poolTimeout: a slot kept by mistake fails the request instead of hanging the test.
     await using manager = new PoolManager({ maxSize: 1, maxTotal: 1, poolTimeout: 2000 });
     using g = gate();
-    holdAll(g, A, B);
+    holdAll(network, g, A, B);
     const first = manager.fetch(`${A}/1`);
     await g.whenStarted(1);
     // B's slot is free, maxTotal is not: B waits in line, holding B's slot as a waiter (queued), not running.

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmptyPoolError, MaxRetryError, NewConnectionError, PoolManager, type PoolEvent } from '../../adapters/fetch/index.js';
 import { deferred } from '../support/servers.js';
 import { gate } from './support.js';
+import { holdAll } from './held-origins.js';
 import { fetchCause } from '../support/fetch-error.js';
 
 /** A body whose text comes at once and whose end only once `end` resolves: it has not all arrived until then. */
@@ -35,15 +36,6 @@ beforeAll(() => network.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => network.resetHandlers());
 afterAll(() => network.close());
 
-/** Every origin answers `/:n` with `n`, held by `g` until released. */
-function holdAll(g: ReturnType<typeof gate>, ...origins: string[]): void {
-  for (const origin of origins) {
-    network.use(
-      http.all(`${origin}/:n`, ({ params }) => g.hold(`${origin}/${String(params.n)}`, () => HttpResponse.text(String(params.n)), origin)),
-    );
-  }
-}
-
 function nextEvent(target: EventTarget, type: string, origin: string): Promise<PoolEvent> {
   return new Promise((resolve) => {
     const listener = (event: Event): void => {
@@ -59,7 +51,7 @@ describe('per-origin queue', () => {
   it('runs at most maxSize requests per origin and starts the rest in the order they were made', async () => {
     await using manager = new PoolManager({ maxSize: 2 });
     using g = gate();
-    holdAll(g, A);
+    holdAll(network, g, A);
     const all = [0, 1, 2, 3, 4, 5].map((i) => manager.request('GET', `${A}/${i}`));
     await g.whenStarted(2);
     const pool = manager.connectionFromUrl(A);
@@ -83,7 +75,7 @@ describe('per-origin queue', () => {
   it('defaults maxSize to 6, a browser’s own per-origin limit', async () => {
     await using manager = new PoolManager();
     using g = gate();
-    holdAll(g, A);
+    holdAll(network, g, A);
     expect(manager.options.maxSize).toBe(6);
     const all = Array.from({ length: 8 }, (_, i) => manager.fetch(`${A}/${i}`));
     await g.whenStarted(6);
@@ -99,7 +91,7 @@ describe('per-origin queue', () => {
   it('bounds all origins together with maxTotal, and each origin with maxSize', async () => {
     await using manager = new PoolManager({ maxSize: 2, maxTotal: 3 });
     using g = gate();
-    holdAll(g, A, B, C);
+    holdAll(network, g, A, B, C);
     const all = [A, B, C].flatMap((origin) => [0, 1, 2].map((i) => manager.request('GET', `${origin}/${i}`)));
     await g.whenStarted(3);
     const running = manager.stats().reduce((sum, row) => sum + row.running, 0);
@@ -119,7 +111,7 @@ describe('per-origin queue', () => {
   it('fails a request that waits longer than poolTimeout with EmptyPoolError, and sends nothing', async () => {
     await using manager = new PoolManager({ maxSize: 1, poolTimeout: 20 });
     using g = gate();
-    holdAll(g, A);
+    holdAll(network, g, A);
     const first = manager.request('GET', `${A}/1`);
     await g.whenStarted(1);
     const error = await manager.request('GET', `${A}/2`).catch((e: unknown) => e);
@@ -135,7 +127,7 @@ describe('the LRU', () => {
   it('evicts the least recently used pool without cancelling its running or queued requests', async () => {
     await using manager = new PoolManager({ numPools: 2, maxSize: 1 });
     using g = gate();
-    holdAll(g, A, B, C);
+    holdAll(network, g, A, B, C);
     const evicted = nextEvent(manager, 'poolevict', A);
     const closed = nextEvent(manager, 'poolclose', A);
     const onA = [manager.request('GET', `${A}/1`), manager.fetch(`${A}/2`)];
@@ -170,7 +162,7 @@ describe('the LRU', () => {
   it('clear() empties pools at once and resolves once running requests have finished', async () => {
     const manager = new PoolManager();
     using g = gate();
-    holdAll(g, A, B);
+    holdAll(network, g, A, B);
     const running = [manager.request('GET', `${A}/1`), manager.request('GET', `${B}/1`)];
     await g.whenStarted(2);
     let cleared = false;
@@ -261,7 +253,7 @@ describe('abort', () => {
   it('a queued request.signal abort rejects with the reason and never sends the request', async () => {
     await using manager = new PoolManager({ maxSize: 1 });
     using g = gate();
-    holdAll(g, A);
+    holdAll(network, g, A);
     const first = manager.request('GET', `${A}/1`);
     await g.whenStarted(1);
     const controller = new AbortController();
@@ -283,7 +275,7 @@ describe('abort', () => {
   it('a request waiting under maxTotal can be aborted or time out, and gives its origin slot back', async () => {
     await using manager = new PoolManager({ maxTotal: 1, maxSize: 1, poolTimeout: 50 });
     using g = gate();
-    holdAll(g, A, B);
+    holdAll(network, g, A, B);
     const first = manager.request('GET', `${A}/1`);
     await g.whenStarted(1);
     const controller = new AbortController();
@@ -305,7 +297,7 @@ describe('abort', () => {
   it('an already-aborted signal sends nothing', async () => {
     await using manager = new PoolManager();
     using g = gate();
-    holdAll(g, A);
+    holdAll(network, g, A);
     const reason = new Error('not wanted');
     await expect(manager.fetch(`${A}/1`, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     await expect(manager.request('GET', `${A}/1`, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
@@ -315,7 +307,7 @@ describe('abort', () => {
   it('aborting a running fetch frees its slot for the next one', async () => {
     await using manager = new PoolManager({ maxSize: 1 });
     using g = gate();
-    holdAll(g, A);
+    holdAll(network, g, A);
     const controller = new AbortController();
     const running = manager.fetch(`${A}/1`, { signal: controller.signal });
     await g.whenStarted(1);
