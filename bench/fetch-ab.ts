@@ -7,7 +7,9 @@
  * other commit's node entry is built from `git archive` into .tmp (nothing
  * checked out); rounds are interleaved as in the waiting suite. Prints
  * medians and spreads; writes nothing the report reads. `--case=1k0` runs
- * only the 1 KiB, 0 ms case (`1k1`, `64k0`, `64k1` the others).
+ * only the 1 KiB, 0 ms case (`1k1`, `64k0`, `64k1` the others); `--scale=4`
+ * makes every round four times as long (fewer, longer rounds smooth the
+ * collector's lumps at 64 KiB).
  */
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { buildForBench, buildNodeEntryAt, loadEntries } from './build.js';
@@ -22,6 +24,7 @@ const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice('--roun
 const only = args.find((a) => a.startsWith('--case='))?.slice('--case='.length);
 /** `--entry=request`: A/B `request()` instead of `manager.fetch`. */
 const viaRequest = args.includes('--entry=request');
+const scale = Number(args.find((a) => a.startsWith('--scale='))?.slice('--scale='.length) ?? 1);
 
 const otherDir = `${root}.tmp/ab-${ref.replace(/[^\w.-]/g, '_')}`;
 const other = (await import(pathToFileURL(await buildNodeEntryAt(ref, otherDir)).href)) as typeof import('../adapters/node/index.js');
@@ -44,7 +47,9 @@ const rows = await runThroughput({
     { label: '1 KiB, 1 ms', path: '/1k', requests: 300, delayMs: 1 },
     { label: '64 KiB, 0 ms', path: '/64k', requests: 160, delayMs: 0 },
     { label: '64 KiB, 1 ms', path: '/64k', requests: 140, delayMs: 1 },
-  ].filter((c) => only === undefined || `${c.path.slice(1)}${String(c.delayMs)}` === only),
+  ]
+    .filter((c) => only === undefined || `${c.path.slice(1)}${String(c.delayMs)}` === only)
+    .map((c) => ({ ...c, requests: c.requests * scale })),
   rounds,
   warmupRounds: 1,
   concurrency: 50,

@@ -88,7 +88,7 @@ const plan = quick
       budget: { rounds: 1, requests: 100 },
     }
   : {
-      waiting: { cases: waitingCases(400, 300, 160, 140), rounds: 7, warmupRounds: 1 },
+      waiting: { cases: waitingCases(400, 300, 480, 420), rounds: 7, warmupRounds: 1 },
       profile: { warmup: 1000, requests: 2000, clients: ['poolfetch request', 'undici Pool.request', 'poolfetch manager.fetch', 'undici fetch + Pool'] },
       churn: { origins: 24, numPools: 8, maxSize: 2, requests: 600, rounds: 5, warmupRounds: 1 },
       throughput: {

@@ -338,12 +338,17 @@ export class Exchange implements WireResponse {
   #collected(): Uint8Array {
     const chunks = this.#chunks;
     this.#chunks = [];
-    const data = new Uint8Array(this.#size);
+    const size = this.#size;
+    // Not zero-filled first: at 64 KiB the fill was a third of the body's copying (callgrind: 66 k of 197 k
+    // instructions a request in memset/memcpy), and undici's own body.bytes() skips it the same way.
+    const data = size === 0 ? new Uint8Array(0) : new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
     let at = 0;
     for (const chunk of chunks) {
       data.set(chunk, at);
       at += chunk.byteLength;
     }
+    // Never expected (the chunks are what was counted), but no uninitialised memory is ever handed out.
+    if (at < size) data.fill(0, at);
     return data;
   }
 
