@@ -28,128 +28,121 @@ const PASSED_THROUGH = ['cache', 'credentials', 'integrity', 'keepalive', 'mode'
 /** fetch's own hop limit (the Fetch standard's 20), which `manager.fetch` keeps whatever `redirect` says for `request()`. */
 const FETCH_REDIRECTS = 20;
 
-export function runFetch(
+export async function runFetch(
   ctx: RequestContext,
   input: string | URL | Request,
   init: RequestInit | undefined,
   check?: (url: URL) => void,
 ): Promise<Response> {
-  return fetchThrough(ctx, input, init, check).catch(rejectAsFetch);
-}
-
-function rejectAsFetch(error: unknown): never {
-  throw asFetchError(error);
-}
-
-async function fetchThrough(
-  ctx: RequestContext,
-  input: string | URL | Request,
-  init: RequestInit | undefined,
-  check: ((url: URL) => void) | undefined,
-): Promise<Response> {
-  // Headers would strip a trailing CRLF silently; a header injection must fail instead. Checked as
-  // given: a browser's Request drops the headers only the client may set without a word.
-  if (init?.headers != null) refuseClientHeaders(init.headers instanceof NativeHeaders ? init.headers : normalizeHeaders(init.headers, 'fetch headers'), 'fetch headers');
-  if (input instanceof Request) refuseClientHeaders(input.headers, 'fetch headers');
-  // fetch refuses a URL with credentials: they become `authorization`, which a redirect to another origin drops.
-  const given = typeof input === 'string' ? (input.includes('@') ? absoluteUrl(input) : undefined) : input instanceof URL ? input : undefined;
-  const credentialed = given !== undefined && hasCredentials(given) ? given : undefined;
-  if (credentialed !== undefined) input = withoutCredentials(credentialed);
-  let request: RequestParts | undefined = plainRequest(input, init);
-  if (request === undefined) try {
-    request = new Request(input instanceof URL ? input.href : input, init);
-  } catch (error) {
-    if (typeof input === 'string' && !URL.canParse(input, globalThis.location?.href)) {
-      // The runtime's error quotes the input, and with it any password: left out then.
-      throw new LocationValueError(`No host specified in URL ${JSON.stringify(input)}: use an absolute http(s) URL`, {
-        ...(input.includes('@') ? {} : { cause: error }),
-        url: input,
-      });
-    }
-    const method = String(init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
-    if ((method === 'GET' || method === 'HEAD') && init?.body !== undefined && init.body !== null) {
-      const target = input instanceof Request ? input.url : String(input);
-      throw new TypeError(
-        `fetch: a ${method} request cannot have a body (${method} ${target}, body ${describe(init.body)}); ` +
-          'send it with POST or PUT, or use manager.request(), which allows it on Node',
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-  const method = checkMethod(request.method);
-  const url = parseUrl(request.url, method);
-  check?.(url);
-  // Only a body that must be read first costs a turn: a request goes into its pool's line in the caller's turn.
-  let toSend = bodyToSend(request, init?.body);
-  if (toSend instanceof Promise) toSend = await toSend;
-  const { body, replayable } = toSend;
-  /** What goes out now; a redirect hop taken here changes it. */
-  // The manager's headers as they are when the request has none: nothing here changes them in place.
-  let headers = request.headers === NO_HEADERS ? ctx.options.headers : withManagerHeaders(ctx.options.headers, request.headers);
-  // A plain call (no headers, no body) has no content-length of its own to check.
-  if (request.headers !== NO_HEADERS && !(body instanceof ReadableStream)) headers = checkedLength(headers, body, method, url);
-  const run: FetchHop = {
-    method,
-    url,
-    headers: credentialed === undefined ? headers : authorizeFromUrl(headers, credentialed),
-    body,
-    redirects: [],
-    replayable,
-    mode: request.redirect,
-    // A manager made with redirect: false hands the 3xx back, as request() does.
-    limit: ctx.options.redirect === 0 ? 0 : FETCH_REDIRECTS,
-    serves: (target) => ctx.route(target) !== undefined,
-  };
-  const passed: RequestInit = {};
-  for (const field of PASSED_THROUGH) {
-    const value = (init as Record<string, unknown> | undefined)?.[field];
-    if (value !== undefined) (passed as Record<string, unknown>)[field] = value;
-  }
-  const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method: run.method, url: run.url.href }));
-  const ticket = ctx.begin?.();
-  const follower = ctx.options.redirectFollower;
+  // Every failure as fetch's (src/fetch-errors.ts), caught here rather than by a .catch() on this
+  // call: that would be one more promise and turn per request, CPU a Worker pays for.
   try {
-    // The hops inline rather than in an async function of their own: each async layer is a promise
-    // and a turn per request, which in workerd is CPU billed per subrequest.
-    let response: Response;
-    for (;;) {
-      const pool = ctx.route(run.url);
-      if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${run.url.href}`);
-      const followHere = follower !== undefined && !pool.followsRedirects;
-      const hopBody = run.body;
-      const call: WireFetch = {
-        url: run.url,
-        init: {
-          ...passed,
-          method: run.method,
-          headers: run.headers,
-          body: hopBody,
-          signal: timeout.signal ?? null,
-          redirect: followHere ? 'manual' : run.mode,
-          ...(hopBody instanceof ReadableStream ? { duplex: 'half' } : {}),
-        },
-        timeout: ctx.options.timeout,
-        maxResponseSize: ctx.options.maxResponseSize,
-      };
-      response = await pool.fetchOnce(call);
-      const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;
-      if (hop === undefined || !(await hop)) break;
+    // Headers would strip a trailing CRLF silently; a header injection must fail instead. Checked as
+    // given: a browser's Request drops the headers only the client may set without a word.
+    if (init?.headers != null) refuseClientHeaders(init.headers instanceof NativeHeaders ? init.headers : normalizeHeaders(init.headers, 'fetch headers'), 'fetch headers');
+    if (input instanceof Request) refuseClientHeaders(input.headers, 'fetch headers');
+    // fetch refuses a URL with credentials: they become `authorization`, which a redirect to another origin drops.
+    const given = typeof input === 'string' ? (input.includes('@') ? absoluteUrl(input) : undefined) : input instanceof URL ? input : undefined;
+    const credentialed = given !== undefined && hasCredentials(given) ? given : undefined;
+    if (credentialed !== undefined) input = withoutCredentials(credentialed);
+    let request: RequestParts | undefined = plainRequest(input, init);
+    if (request === undefined) try {
+      request = new Request(input instanceof URL ? input.href : input, init);
+    } catch (error) {
+      if (typeof input === 'string' && !URL.canParse(input, globalThis.location?.href)) {
+        // The runtime's error quotes the input, and with it any password: left out then.
+        throw new LocationValueError(`No host specified in URL ${JSON.stringify(input)}: use an absolute http(s) URL`, {
+          ...(input.includes('@') ? {} : { cause: error }),
+          url: input,
+        });
+      }
+      const method = String(init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+      if ((method === 'GET' || method === 'HEAD') && init?.body !== undefined && init.body !== null) {
+        const target = input instanceof Request ? input.url : String(input);
+        throw new TypeError(
+          `fetch: a ${method} request cannot have a body (${method} ${target}, body ${describe(init.body)}); ` +
+            'send it with POST or PUT, or use manager.request(), which allows it on Node',
+          { cause: error },
+        );
+      }
+      throw error;
     }
-    if (run.redirects.length > 0) response = markRedirected(response, run.url);
-    // The total limit covers the body too: it ends when the body does. An abort errors
-    // the body at once and frees the slot, even while nobody reads it.
-    const abortable = init?.signal != null || input instanceof Request || timeout.cleanup !== noop;
-    if (!abortable || response.body === null) {
+    const method = checkMethod(request.method);
+    const url = parseUrl(request.url, method);
+    check?.(url);
+    // Only a body that must be read first costs a turn: a request goes into its pool's line in the caller's turn.
+    let toSend = bodyToSend(request, init?.body);
+    if (toSend instanceof Promise) toSend = await toSend;
+    const { body, replayable } = toSend;
+    /** What goes out now; a redirect hop taken here changes it. */
+    // The manager's headers as they are when the request has none: nothing here changes them in place.
+    let headers = request.headers === NO_HEADERS ? ctx.options.headers : withManagerHeaders(ctx.options.headers, request.headers);
+    // A plain call (no headers, no body) has no content-length of its own to check.
+    if (request.headers !== NO_HEADERS && !(body instanceof ReadableStream)) headers = checkedLength(headers, body, method, url);
+    const run: FetchHop = {
+      method,
+      url,
+      headers: credentialed === undefined ? headers : authorizeFromUrl(headers, credentialed),
+      body,
+      redirects: [],
+      replayable,
+      mode: request.redirect,
+      // A manager made with redirect: false hands the 3xx back, as request() does.
+      limit: ctx.options.redirect === 0 ? 0 : FETCH_REDIRECTS,
+      serves: (target) => ctx.route(target) !== undefined,
+    };
+    const passed: RequestInit = {};
+    for (const field of PASSED_THROUGH) {
+      const value = (init as Record<string, unknown> | undefined)?.[field];
+      if (value !== undefined) (passed as Record<string, unknown>)[field] = value;
+    }
+    const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, () => ({ method: run.method, url: run.url.href }));
+    const ticket = ctx.begin?.();
+    const follower = ctx.options.redirectFollower;
+    try {
+      // The hops inline rather than in an async function of their own: each async layer is a promise
+      // and a turn per request, which in workerd is CPU billed per subrequest.
+      let response: Response;
+      for (;;) {
+        const pool = ctx.route(run.url);
+        if (pool === undefined) throw new Error(`poolfetch bug: no pool routes ${run.url.href}`);
+        const followHere = follower !== undefined && !pool.followsRedirects;
+        const hopBody = run.body;
+        const call: WireFetch = {
+          url: run.url,
+          init: {
+            ...passed,
+            method: run.method,
+            headers: run.headers,
+            body: hopBody,
+            signal: timeout.signal ?? null,
+            redirect: followHere ? 'manual' : run.mode,
+            ...(hopBody instanceof ReadableStream ? { duplex: 'half' } : {}),
+          },
+          timeout: ctx.options.timeout,
+          maxResponseSize: ctx.options.maxResponseSize,
+        };
+        response = await pool.fetchOnce(call);
+        const hop = followHere && run.mode !== 'manual' ? follower.fetch(run, response) : undefined;
+        if (hop === undefined || !(await hop)) break;
+      }
+      if (run.redirects.length > 0) response = markRedirected(response, run.url);
+      // The total limit covers the body too: it ends when the body does. An abort errors
+      // the body at once and frees the slot, even while nobody reads it.
+      const abortable = init?.signal != null || input instanceof Request || timeout.cleanup !== noop;
+      if (!abortable || response.body === null) {
+        timeout.cleanup();
+        return response;
+      }
+      return rebody(response, whenDone(response.body, timeout.cleanup, timeout.signal));
+    } catch (error) {
       timeout.cleanup();
-      return response;
+      throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
+    } finally {
+      if (ticket !== undefined) ctx.end?.(ticket);
     }
-    return rebody(response, whenDone(response.body, timeout.cleanup, timeout.signal));
   } catch (error) {
-    timeout.cleanup();
-    throw timeout.signal?.aborted === true ? timeout.signal.reason : error;
-  } finally {
-    if (ticket !== undefined) ctx.end?.(ticket);
+    throw asFetchError(error);
   }
 }
 

@@ -64,15 +64,26 @@ export interface ReadAheadHooks {
 /**
  * The decoded body's length as far as the method, status and headers tell
  * it for certain: 0 where there is none (HEAD, 1xx, 204, 205, 304,
- * `content-length: 0`; RFC 9110 §6.4.1), the `content-length` where no
- * content coding changes it, undefined otherwise. A cross-origin response in
- * a browser may hide its `content-encoding`, so there only 0 is believed.
- * One call per response, each header and getter read once (in workerd each
- * is a call into the runtime): it runs for every body. `body`: the response's, when the caller has it.
+ * `content-length: 0`, a null body; RFC 9110 §6.4.1), the `content-length`
+ * where no content coding changes it, undefined otherwise. A cross-origin
+ * response in a browser may hide its `content-encoding`, so there only 0 is
+ * believed. One call per response, each header and getter read once (in
+ * workerd each is a call into the runtime): it runs for every body. `body`:
+ * the response's, when the caller has it.
  */
 export function bodyLength(method: string, response: Response, body = response.body): number | undefined {
+  return body === null ? 0 : headerLength(method, response);
+}
+
+/**
+ * `bodyLength` without looking at the body: in workerd the getter makes the
+ * stream's wrappers, a call a body read by the runtime's own `arrayBuffer()`
+ * never needs. A fetch answer has a null body only with a status that has
+ * none, which this sees; the caller that reads the stream checks it.
+ */
+export function headerLength(method: string, response: Response): number | undefined {
   const status = response.status;
-  if (body === null || method === 'HEAD' || status < 200 || status === 204 || status === 205 || status === 304) return 0;
+  if (method === 'HEAD' || status < 200 || status === 204 || status === 205 || status === 304) return 0;
   const headers = response.headers;
   const length = headers.get('content-length');
   if (length === '0') return 0;
@@ -113,10 +124,11 @@ export class ReadAhead {
    * Starts reading `source` at once: with the runtime's own `arrayBuffer()`
    * (`native`, called at once) where the decoded `length` is known and at
    * most `nativeUpTo`, else with a reader. A known length past
-   * `maxResponseSize` fails at once, the body cancelled unread.
+   * `maxResponseSize` fails at once, the body cancelled unread. `source` may
+   * be left out where `native` reads and the length is within the limit.
    */
   constructor(
-    source: ReadableStream<Uint8Array>,
+    source: ReadableStream<Uint8Array> | undefined,
     hooks: ReadAheadHooks,
     length: number | undefined,
     native: (() => Promise<ArrayBuffer>) | undefined,
@@ -126,7 +138,7 @@ export class ReadAhead {
     const max = hooks.maxResponseSize;
     if (length !== undefined && max !== undefined && length > max) {
       const error = hooks.tooLarge();
-      source.cancel(error).catch(noop);
+      source?.cancel(error).catch(noop);
       this.#fail(error);
       return;
     }
@@ -143,7 +155,7 @@ export class ReadAhead {
       this.#native = read;
       return;
     }
-    this.#reader = source.getReader();
+    this.#reader = (source as ReadableStream<Uint8Array>).getReader();
     void this.#pump();
   }
 

@@ -6,7 +6,7 @@
 
 import { onAbort } from './abort-watch.js';
 import { ProtocolError, ResponseTooLargeError } from './errors.js';
-import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead, type ReadAheadHooks } from './read-ahead.js';
+import { headerLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead, type ReadAheadHooks } from './read-ahead.js';
 import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
@@ -171,14 +171,22 @@ export function openBodyOf(response: Response): OpenBody | undefined {
  * `formData()` and `clone()` read through a Response over it.
  */
 export function watchResponse(response: Response, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone = false): Response | Promise<Response> {
-  const source = response.body;
-  const length = bodyLength(call.init.method, response, source);
+  let length = headerLength(call.init.method, response);
+  // Still the runtime's own method: the prototype is swapped below.
+  const native = length === undefined || length === 0 || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response);
+  // The stream only where it is read (a reader) or may be cancelled (past a maxResponseSize): in
+  // workerd the body getter is a call into the runtime that the runtime's own whole read does without.
+  let source: ReadableStream<Uint8Array> | null | undefined;
+  if (length !== 0 && (native === undefined || call.maxResponseSize !== undefined)) {
+    source = response.body;
+    if (source === null) length = 0;
+  }
   if (length === 0) {
     const released = done();
     // No body to read: the response itself waits for the release.
     return awaitDone && isThenable(released) ? Promise.resolve(released).then(() => response, () => response) : response;
   }
-  const watch = new BodyWatch(response, source as ReadableStream<Uint8Array>, length, done, open, call, awaitDone);
+  const watch = new BodyWatch(source as ReadableStream<Uint8Array> | undefined, length, native, done, open, call, awaitDone);
   // The response object is what an unread body's owner drops; a stream handed out is registered in its place.
   watch.guard(response);
   // One shared prototype per Response class rather than own methods per response: defining
@@ -215,7 +223,8 @@ function watchedPrototype(own: Response): Response {
     }),
     body: {
       get(this: Watched) {
-        return watchedBody(this) ?? this[WATCH].source;
+        // Once a direct read began: the runtime's own (used) stream.
+        return watchedBody(this) ?? (Reflect.get(own, 'body', this) as ReadableStream<Uint8Array> | null);
       },
       configurable: true,
     },
@@ -302,7 +311,6 @@ class BodyWatch implements ReadAheadHooks {
   #streamed = false;
   #finished = false;
   #guarded = false;
-  readonly source: ReadableStream<Uint8Array>;
   readonly maxResponseSize: number | undefined;
   readonly #done: () => unknown;
   readonly #open: OpenBodies;
@@ -315,9 +323,9 @@ class BodyWatch implements ReadAheadHooks {
   readonly #method: string;
   readonly #url: URL;
 
-  constructor(response: Response, source: ReadableStream<Uint8Array>, length: number | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
-    // No closure below may reach `response`: the read-ahead keeps them while the body is read.
-    this.source = source;
+  /** `native`: the runtime's own whole read, bound to the response (see watchResponse); `source` only where it is read otherwise. */
+  constructor(source: ReadableStream<Uint8Array> | undefined, length: number | undefined, native: (() => Promise<ArrayBuffer>) | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
+    // Nothing here may reach the response: the read-ahead keeps it while the body is read.
     this.#done = done;
     this.#awaitDone = awaitDone;
     this.#open = open;
@@ -326,13 +334,7 @@ class BodyWatch implements ReadAheadHooks {
     this.#url = call.url;
     this.maxResponseSize = call.maxResponseSize;
     // The watch is the read-ahead's hooks itself: no object and closures of their own per response.
-    this.#ahead = new ReadAhead(
-      source,
-      this,
-      length,
-      // Still the runtime's own method: the prototype is swapped after this.
-      length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response),
-    );
+    this.#ahead = new ReadAhead(source, this, length, native);
   }
 
   tooLarge(): TypeError {

@@ -49,11 +49,20 @@ export class FetchTransport implements Transport {
   /** The runtime hides its sockets; the pool reports its peak in flight instead. */
   readonly numConnections = undefined;
   readonly #options: ResolvedOptions;
+  /** `send()` hands fetch a signal only when the caller gave one (see the constructor). */
+  readonly #callerSignalOnly: boolean;
 
-  /** `showsRedirects`: whether the runtime's fetch shows a 3xx to `redirect: 'manual'` (the entry knows; see SHOWS_REDIRECTS). */
-  constructor(options: ResolvedOptions, showsRedirects: boolean = SHOWS_REDIRECTS) {
+  /**
+   * `showsRedirects`: whether the runtime's fetch shows a 3xx to `redirect: 'manual'` (the entry
+   * knows; see SHOWS_REDIRECTS). `callerSignalOnly`: where a signal handed to fetch is dear (workerd:
+   * ~40 k instructions per request, its fetch ties the request and the body to it, more than the pool's
+   * whole bookkeeping), `send()` hands one only when the caller gave one; `destroy()` then stops
+   * the wait for the headers and the body's read instead of aborting the request.
+   */
+  constructor(options: ResolvedOptions, showsRedirects: boolean = SHOWS_REDIRECTS, callerSignalOnly = false) {
     this.#options = options;
     this.followsRedirects = !showsRedirects;
+    this.#callerSignalOnly = callerSignalOnly;
   }
 
   async send(request: WireRequest): Promise<WireResponse> {
@@ -67,17 +76,31 @@ export class FetchTransport implements Transport {
     // A signal of its own, which destroy() aborts and the caller's abort follows, unlinked when the
     // exchange ends: linking with AbortSignal.any would leave a WeakRef on the long-lived signal per
     // request in Node 20, and handing fetch the long-lived signal itself piles up fetch's listeners.
-    const controller = new AbortController();
-    this.#live.add(controller);
+    // None where the caller gave none and signals are dear (`callerSignalOnly`).
+    const controller = signal === undefined && this.#callerSignalOnly ? undefined : new AbortController();
+    // Without a signal, destroy() aborts the body's read-ahead instead (and stops waiting for a whole read: `#unlessDestroyed`).
+    let ahead: ReadAhead | undefined;
+    if (controller !== undefined) this.#live.add(controller);
     let unwatch = noop;
-    if (signal?.aborted === true) controller.abort(signal.reason);
-    else if (signal !== undefined) unwatch = onAbort(signal, () => controller.abort(signal.reason));
+    if (controller !== undefined && signal !== undefined) {
+      if (signal.aborted) controller.abort(signal.reason);
+      else unwatch = onAbort(signal, () => controller.abort(signal.reason));
+    }
     let ended = false;
     const end = (): void => {
       if (ended) return;
       ended = true;
-      this.#live.delete(controller);
+      this.#live.delete(controller ?? ahead);
       unwatch();
+    };
+    /** The body's read-ahead: where there is no signal, what destroy() aborts (at once if it came already). */
+    const watch = (read: ReadAhead): ReadAhead => {
+      if (controller === undefined && !ended) {
+        ahead = read;
+        this.#live.add(read);
+        if (this.#destroyed !== undefined) read.abort(this.#destroyed);
+      }
+      return read;
     };
     let response: Response;
     try {
@@ -86,7 +109,7 @@ export class FetchTransport implements Transport {
         headers: request.headers,
         body: body as BodyInit | null,
         redirect: this.followsRedirects ? (request.redirect ?? 'follow') : 'manual',
-        signal: controller.signal,
+        signal: controller?.signal ?? null,
         ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
       }, request.timeout.read);
     } catch (error) {
@@ -94,7 +117,7 @@ export class FetchTransport implements Transport {
       throw error;
     }
     const failed = (error: unknown): unknown => {
-      if (controller.signal.aborted) return controller.signal.reason;
+      if (controller === undefined ? this.#destroyed !== undefined : controller.signal.aborted) return controller?.signal.reason ?? this.#destroyed;
       return error instanceof TypeError ? bodyBroke(error, method, url.href) : error;
     };
     const max = request.maxResponseSize;
@@ -109,7 +132,7 @@ export class FetchTransport implements Transport {
         return new ReadableStream({ start: (c) => c.close() });
       }
       // Read ahead, so the slot is free once the body has arrived, whether or not the caller reads it.
-      const ahead = new ReadAhead(
+      const ahead = watch(new ReadAhead(
         response.body as ReadableStream<Uint8Array>,
         {
           settled: () => {
@@ -122,7 +145,7 @@ export class FetchTransport implements Transport {
         },
         length,
         length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response),
-      );
+      ));
       return readAheadStream(ahead);
     };
     return {
@@ -135,11 +158,13 @@ export class FetchTransport implements Transport {
       bytes: async () => {
         try {
           // The runtime's own read, unless a limit must be watched that the headers do not prove kept.
-          if (max === undefined) return new Uint8Array(await response.arrayBuffer());
+          // Without a signal to cut it short, destroy() ends the wait for it (the runtime's read goes on).
+          if (max === undefined) return new Uint8Array(await (controller === undefined ? this.#unlessDestroyed(response.arrayBuffer()) : response.arrayBuffer()));
           const length = bodyLength(method, response);
           if (length === 0) return EMPTY;
           const body = response.body as ReadableStream<Uint8Array>;
-          const ahead = new ReadAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, length, () => response.arrayBuffer(), Infinity);
+          // Without a signal, only a small body is read whole by the runtime (as for fetch()): nothing could cut that read short.
+          const ahead = watch(new ReadAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, length, () => response.arrayBuffer(), controller === undefined ? NATIVE_READ_BYTES : Infinity));
           return await ahead.all();
         } catch (error) {
           throw failed(error);
@@ -153,8 +178,9 @@ export class FetchTransport implements Transport {
         end();
         void response.body?.cancel().catch(noop);
       },
+      // Nobody holds the body any longer: what it fails with is never read.
       abandon: () => {
-        controller.abort();
+        (controller ?? ahead)?.abort(undefined);
         end();
       },
       // Its request ended (workerd): aborting its controller from here would be I/O of another request.
@@ -178,7 +204,7 @@ export class FetchTransport implements Transport {
     const reason = (this.#destroyed ??= new ClosedPoolError('The pool was destroyed'));
     for (const stop of this.#waiting) stop(reason);
     this.#waiting.clear();
-    for (const controller of this.#live) controller.abort(reason);
+    for (const live of this.#live) live?.abort(reason);
     this.#live.clear();
   }
 
@@ -187,7 +213,7 @@ export class FetchTransport implements Transport {
   /** Stops the wait for the headers of a request in flight. */
   readonly #waiting = new Set<(reason: unknown) => void>();
   /** `send()` exchanges not yet over, aborted by `destroy()` (a `fetch()` body is the pool's to abort). */
-  readonly #live = new Set<AbortController>();
+  readonly #live = new Set<AbortController | ReadAhead | undefined>();
 
   async #call(url: URL, method: string, init: RequestInit, read: number | undefined): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
@@ -228,13 +254,16 @@ export class FetchTransport implements Transport {
     }
   }
 
-  #unlessDestroyed(pending: Promise<Response>): Promise<Response> {
+  /** `pending` (a response, or a whole body's read), unless destroy() comes first (or came already). */
+  #unlessDestroyed<T>(pending: Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
       const stop = (reason: unknown): void => {
         reject(reason);
-        pending.then((late) => late.body?.cancel().catch(noop), noop);
+        // A response that comes after all has its body cancelled (a read's buffer has none).
+        pending.then((late) => (late as Partial<Response>).body?.cancel().catch(noop), noop);
       };
-      this.#waiting.add(stop);
+      if (this.#destroyed !== undefined) stop(this.#destroyed);
+      else this.#waiting.add(stop);
       pending.then(
         (response) => {
           this.#waiting.delete(stop);

@@ -13,7 +13,6 @@ import { ContextLeases, type LeaseTiming } from '../../src/context-leases.js';
 import { ConnectionPool, type SharedLimits } from '../../src/connection-pool.js';
 import type { AdapterOptions, ResolvedOptions } from '../../src/options.js';
 import type { PoolKey } from '../../src/pool-key.js';
-import type { PoolOverrides } from '../../src/pool-manager.js';
 import { FetchTransport } from './fetch-transport.js';
 import { fetchDefaults, PoolManager as FetchPoolManager } from './pool-manager.js';
 
@@ -26,24 +25,11 @@ export class PoolManager extends FetchPoolManager {
   protected static override readonly adapter: AdapterOptions = workerdDefaults;
 
   /**
-   * The key of a URL object the core routes again (each call and each hop routes its parsed URL,
-   * and parseUrl hands the same object back for the same string): three getters on a URL are three
-   * calls into workerd per request otherwise. The core never changes a URL it parsed.
+   * workerd's fetch answers `redirect: 'manual'` with the 3xx and its Location: the core follows hop
+   * by hop. A signal handed to its fetch costs more than the pool's bookkeeping: `request()` hands one
+   * only when the caller gave one.
    */
-  protected override keyForUrl(url: URL, overrides?: PoolOverrides): PoolKey {
-    if (overrides !== undefined) return super.keyForUrl(url, overrides);
-    let key = this.#keys.get(url);
-    if (key === undefined) {
-      key = super.keyForUrl(url);
-      this.#keys.set(url, key);
-    }
-    return key;
-  }
-
-  readonly #keys = new WeakMap<URL, PoolKey>();
-
-  /** workerd's fetch answers `redirect: 'manual'` with the 3xx and its Location: the core follows hop by hop. */
   protected override newPool(key: PoolKey, options: ResolvedOptions, shared: SharedLimits): ConnectionPool {
-    return new ConnectionPool(key, options, new FetchTransport(options, true), shared);
+    return new ConnectionPool(key, options, new FetchTransport(options, true, true), shared);
   }
 }
