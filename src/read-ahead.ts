@@ -210,7 +210,7 @@ export class ReadAhead {
   }
 
   /** Ends it with `error`, which every later read rejects with. */
-  abort(error: unknown): void {
+  abort(error?: unknown): void {
     this.#failure = { error };
     this.#drop(error);
   }

@@ -22,6 +22,13 @@ const root = resolve(import.meta.dirname, '..');
  * this is lowered as the bundle shrinks toward it (issue 16).
  */
 const BROWSER_BUDGET = 19 * 1024;
+/**
+ * The workerd condition's bundle is the browser's plus the request-context
+ * leases and the workerd transport: the browser budget plus 1 KiB, and 32
+ * bytes more for letting go of an ended request's whole-body read (a leak
+ * otherwise; test/fetch-adapter/ended-request.test.ts). Lowered with it.
+ */
+const WORKERD_CEILING = BROWSER_BUDGET + 1024 + 32;
 
 let dir: string;
 
@@ -157,7 +164,7 @@ describe('bundling poolfetch', () => {
     expect(/staleAfter/.test(worker.code)).toBe(true);
     expectNoNodeImports(worker);
     report('workerd, PoolManager and installFetch', worker);
-    expect(worker.gzipped).toBeLessThanOrEqual(BROWSER_BUDGET + 1024);
+    expect(worker.gzipped).toBeLessThanOrEqual(WORKERD_CEILING);
   });
 
   it('refuses poolfetch/node in an esbuild browser or Worker bundle, at build time', async () => {

@@ -159,7 +159,18 @@ export class FetchTransport implements Transport {
         try {
           // The runtime's own read, unless a limit must be watched that the headers do not prove kept.
           // Without a signal to cut it short, destroy() ends the wait for it (the runtime's read goes on).
-          if (max === undefined) return new Uint8Array(await (controller === undefined ? this.#unlessDestroyed(response.arrayBuffer()) : response.arrayBuffer()));
+          // The wait is registered as the read-ahead is (`watch`): end() lets go of it, so a request that ended
+          // with its read unsettled (workerd never settles it) leaves nothing behind in the transport.
+          if (max === undefined) {
+            return new Uint8Array(
+              await (controller === undefined
+                ? new Promise<ArrayBuffer>((resolve, reject) => {
+                    watch({ abort: reject } as unknown as ReadAhead);
+                    response.arrayBuffer().then(resolve, reject);
+                  })
+                : response.arrayBuffer()),
+            );
+          }
           const length = bodyLength(method, response);
           if (length === 0) return EMPTY;
           const body = response.body as ReadableStream<Uint8Array>;
@@ -180,7 +191,7 @@ export class FetchTransport implements Transport {
       },
       // Nobody holds the body any longer: what it fails with is never read.
       abandon: () => {
-        (controller ?? ahead)?.abort(undefined);
+        (controller ?? ahead)?.abort();
         end();
       },
       // Its request ended (workerd): aborting its controller from here would be I/O of another request.
@@ -254,16 +265,15 @@ export class FetchTransport implements Transport {
     }
   }
 
-  /** `pending` (a response, or a whole body's read), unless destroy() comes first (or came already). */
-  #unlessDestroyed<T>(pending: Promise<T>): Promise<T> {
+  /** `pending`, unless destroy() comes first (#call checked that it had not come yet). */
+  #unlessDestroyed(pending: Promise<Response>): Promise<Response> {
     return new Promise((resolve, reject) => {
       const stop = (reason: unknown): void => {
         reject(reason);
-        // A response that comes after all has its body cancelled (a read's buffer has none).
-        pending.then((late) => (late as Partial<Response>).body?.cancel().catch(noop), noop);
+        // A response that comes after all has its body cancelled.
+        pending.then((late) => late.body?.cancel().catch(noop), noop);
       };
-      if (this.#destroyed !== undefined) stop(this.#destroyed);
-      else this.#waiting.add(stop);
+      this.#waiting.add(stop);
       pending.then(
         (response) => {
           this.#waiting.delete(stop);

@@ -19,6 +19,7 @@ vi.stubGlobal('FinalizationRegistry', undefined);
 // Loaded under the stub: the body watch looks for a FinalizationRegistry once, when loaded.
 const { ContextLeases } = await import('../../src/context-leases.js');
 const { fetchDefaults, PoolManager: FetchPoolManager } = await import('../../adapters/fetch/pool-manager.js');
+const { PoolManager: WorkerdPoolManager } = await import('../../adapters/fetch/workerd-pool-manager.js');
 vi.unstubAllGlobals();
 type Lease = import('../../src/context-leases.js').Lease;
 
@@ -52,6 +53,29 @@ function managerWithLeases(): { manager: InstanceType<typeof FetchPoolManager>; 
     return new Response(body, { headers: { 'content-type': 'text/plain' } });
   };
   return { manager: new WorkerdLike({ fetch }), leases, streams, signals };
+}
+
+/**
+ * The workerd entry (its transport hands fetch no signal of its own) with
+ * the short leases, over a fetch whose bodies never end; `reading` resolves
+ * once the pool has begun reading the answer's body.
+ */
+function workerdWithLeases(): { manager: InstanceType<typeof WorkerdPoolManager>; leases: RecordingLeases; reading: () => Promise<void> } {
+  const leases = new RecordingLeases(timing);
+  class WorkerdLike extends WorkerdPoolManager {
+    protected static override readonly adapter = { ...fetchDefaults, leases: () => leases };
+  }
+  let answered: Response | undefined;
+  const fetch = async (): Promise<Response> => {
+    const body = new ReadableStream<Uint8Array>({ pull: () => new Promise<void>(() => {}) });
+    answered = new Response(body, { headers: { 'content-type': 'text/plain' } });
+    return answered;
+  };
+  const reading = async (): Promise<void> => {
+    // Turns, not time: the answer is handed on and its read begins within a few.
+    while (answered?.bodyUsed !== true) await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { manager: new WorkerdLike({ fetch }), leases, reading };
 }
 
 /**
@@ -108,5 +132,21 @@ describe('an ended request leaves nothing behind', () => {
     expect(signals.watched).toBe(1);
     expect(await signals.all()).toBe(true);
     await manager.destroy();
+  });
+
+  it('request() in workerd (no signal of its own): the wait for its whole-body read is dropped, so destroy() finds nothing of it', async () => {
+    const { manager, leases, reading } = workerdWithLeases();
+    let settled = false;
+    void manager.request('GET', 'http://127.0.0.1:9/ended').then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await reading();
+    await endAndSweep(leases, leases.opened[0] as Lease);
+    expect(manager.stats()[0]).toMatchObject({ running: 0, queued: 0 });
+    // destroy() stops every wait the transport still holds: one kept for the ended request would reject it now.
+    await manager.destroy();
+    for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
   });
 });
