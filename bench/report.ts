@@ -589,6 +589,14 @@ instructions per subrequest, network modes (the plain-fetch baseline varies by a
 | manager.fetch + json() | 446 (1.52×) | 377 (1.26-1.32×) | 286-305 |
 | manager.request() | 410 (1.49×) | 387 (1.43×) | 271-274 |
 
+A second pass (2026-12-07, two reps, the same invocation for before and after; other jobs loaded the machine,
+so the \`manager.fetch\` rows moved within their ±50 k spread and only \`request()\` is clearly out of it): \`request()\`
+417-418 k → 373-377 k (≈ 1.37× of plain fetch's 271 k), from handing workerd's fetch no \`AbortController\` unless
+the caller gave a signal (\`destroy()\` stops the waits and aborts the read-ahead instead: \`callerSignalOnly\` in
+adapters/fetch/fetch-transport.ts); \`manager.fetch\` asks for no body stream where workerd reads the body whole
+(about 4 k fewer calls into the runtime, seen function by function). Not done: one heartbeat timer shared by
+a request's exchanges (no safe way to tell which incoming request is running; the timer's set and clear are ~8 k).
+
 Where what is left goes, by subtraction over a fetch that answers from memory (the \`stub:\` modes: no socket,
 so only the Worker's JavaScript and its calls into workerd's API objects count; the stub's own fetch +
 \`arrayBuffer()\` is 93 k, \`manager.fetch\` + \`arrayBuffer()\` over it 215 k before and 178 k after): the lease's heartbeat timer (set and cleared per exchange, what keeps a waiting
