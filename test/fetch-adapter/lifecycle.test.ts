@@ -7,7 +7,7 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClosedPoolError, NotSupportedError, PoolManager } from '../../adapters/fetch/index.js';
-import { deferred, startServer, type TestServer } from '../support/servers.js';
+import { answerEndlessly, deferred, startServer, type TestServer } from '../support/servers.js';
 
 let server: TestServer;
 /** Resolves when the server sees the `/endless` exchange closed by the client. */
@@ -16,9 +16,7 @@ const endlessClosed = deferred();
 beforeAll(async () => {
   server = await startServer(async (req, res) => {
     if (req.url === '/endless') {
-      res.writeHead(200);
-      res.write('first chunk, and no more until the client goes away');
-      await new Promise((resolve) => res.on('close', resolve));
+      await answerEndlessly(res);
       endlessClosed.resolve();
       return;
     }

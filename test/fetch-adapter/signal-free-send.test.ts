@@ -14,7 +14,7 @@ import { PoolManager as FetchPoolManager } from '../../adapters/fetch/pool-manag
 import { PoolManager as WorkerdPoolManager } from '../../adapters/fetch/workerd-pool-manager.js';
 import { NO_TIMEOUT } from '../../src/timeout.js';
 import type { WireRequest } from '../../src/transport.js';
-import { deferred, startServer, type TestServer } from '../support/servers.js';
+import { answerEndlessly, deferred, startServer, type TestServer } from '../support/servers.js';
 
 let server: TestServer;
 /** Resolves when the server sees an `/endless` exchange closed by the client. */
@@ -25,9 +25,7 @@ let neverArrived = deferred();
 beforeAll(async () => {
   server = await startServer(async (req, res) => {
     if (req.url === '/endless') {
-      res.writeHead(200);
-      res.write('first chunk, and no more until the client goes away');
-      await new Promise((resolve) => res.on('close', resolve));
+      await answerEndlessly(res);
       endlessClosed.resolve();
       return;
     }

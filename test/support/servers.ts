@@ -53,6 +53,13 @@ export interface ServerOptions {
 }
 
 /** A default handler: echoes the method and URL as JSON, with a `server` header. */
+/** Answers 200 with a first chunk and no more; resolves when the client goes away (closes the exchange). */
+export async function answerEndlessly(res: http.ServerResponse): Promise<void> {
+  res.writeHead(200);
+  res.write('first chunk, and no more until the client goes away');
+  await new Promise((resolve) => res.on('close', resolve));
+}
+
 export const echo: Handler = (req, res) => {
   res.setHeader('server', 'poolfetch-test');
   res.setHeader('content-type', 'application/json');
