@@ -43,6 +43,11 @@ export function runtimeShowsRedirects(g: RuntimeGlobals): boolean {
 /** This runtime's answer, for the entries that do not know it (the fetch entry runs in browsers, Deno, Bun and Node). */
 export const SHOWS_REDIRECTS = runtimeShowsRedirects(globalThis as RuntimeGlobals);
 
+/** What `destroy()` stops: an exchange's AbortController, its body's read-ahead, or the wait for a whole read. */
+interface Abortable {
+  abort(reason?: unknown): void;
+}
+
 export class FetchTransport implements Transport {
   /** True where the runtime follows redirects itself (browsers): the core then leaves them to it. */
   readonly followsRedirects: boolean;
@@ -78,8 +83,8 @@ export class FetchTransport implements Transport {
     // request in Node 20, and handing fetch the long-lived signal itself piles up fetch's listeners.
     // None where the caller gave none and signals are dear (`callerSignalOnly`).
     const controller = signal === undefined && this.#callerSignalOnly ? undefined : new AbortController();
-    // Without a signal, destroy() aborts the body's read-ahead instead (and stops waiting for a whole read: `#unlessDestroyed`).
-    let ahead: ReadAhead | undefined;
+    // Without a signal, what destroy() aborts instead: the body's read-ahead, or the wait for a whole read.
+    let ahead: Abortable | undefined;
     if (controller !== undefined) this.#live.add(controller);
     let unwatch = noop;
     if (controller !== undefined && signal !== undefined) {
@@ -93,8 +98,8 @@ export class FetchTransport implements Transport {
       this.#live.delete(controller ?? ahead);
       unwatch();
     };
-    /** The body's read-ahead: where there is no signal, what destroy() aborts (at once if it came already). */
-    const watch = (read: ReadAhead): ReadAhead => {
+    /** The body's read-ahead (or the wait for a whole read): where there is no signal, what destroy() aborts (at once if it came already). */
+    const watch = <T extends Abortable>(read: T): T => {
       if (controller === undefined && !ended) {
         ahead = read;
         this.#live.add(read);
@@ -165,7 +170,7 @@ export class FetchTransport implements Transport {
             return new Uint8Array(
               await (controller === undefined
                 ? new Promise<ArrayBuffer>((resolve, reject) => {
-                    watch({ abort: reject } as unknown as ReadAhead);
+                    watch({ abort: reject });
                     response.arrayBuffer().then(resolve, reject);
                   })
                 : response.arrayBuffer()),
@@ -224,7 +229,7 @@ export class FetchTransport implements Transport {
   /** Stops the wait for the headers of a request in flight. */
   readonly #waiting = new Set<(reason: unknown) => void>();
   /** `send()` exchanges not yet over, aborted by `destroy()` (a `fetch()` body is the pool's to abort). */
-  readonly #live = new Set<AbortController | ReadAhead | undefined>();
+  readonly #live = new Set<Abortable | undefined>();
 
   async #call(url: URL, method: string, init: RequestInit, read: number | undefined): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
