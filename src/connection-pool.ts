@@ -209,7 +209,7 @@ export class ConnectionPool implements Requester, RequestContext {
     let sending: Promise<WireResponse>;
     try {
       if (asked !== undefined) this.#reportSlot(request.method, request.url, waitMs);
-      sending = this.#transport.send(request);
+      sending = this.#transport.send(request, lease);
     } finally {
       this.#sent(lease);
     }
@@ -263,7 +263,7 @@ export class ConnectionPool implements Requester, RequestContext {
     const watchHere = signal === undefined && this.#transport.fetchSettled === undefined;
     try {
       if (asked !== undefined) this.#reportSlot(call.init.method, call.url, waitMs);
-      fetching = watchHere ? this.#transport.fetch(call) : this.#fetchWithSlot(call, signal, release);
+      fetching = watchHere ? this.#transport.fetch(call, lease) : this.#fetchWithSlot(call, signal, release, lease);
     } catch (error) {
       release();
       this.#answered(lease);
@@ -318,7 +318,7 @@ export class ConnectionPool implements Requester, RequestContext {
     this.options.observer?.slotTaken({ method, url, origin: this.origin, key: this.key, waitMs });
   }
 
-  #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release): Promise<Response> {
+  #fetchWithSlot(call: WireFetch, signal: AbortSignal | undefined, release: Release, lease: Lease | undefined): Promise<Response> {
     if (signal !== undefined && !signal.aborted) {
       // The runtime's fetch keeps a listener on the signal it is handed until that request is
       // garbage-collected (Node's warns past 1,500), and callers share one signal over many
@@ -337,7 +337,7 @@ export class ConnectionPool implements Requester, RequestContext {
       signal = own.signal;
     }
     const fetchSettled = this.#transport.fetchSettled;
-    if (fetchSettled === undefined) return this.#fetchWatched(call, release);
+    if (fetchSettled === undefined) return this.#fetchWatched(call, release, lease);
     if (signal !== undefined) return this.#fetchSettled(call, signal, release);
     return fetchSettled.call(this.#transport, call, release).catch((error: unknown) => {
       release();
@@ -345,10 +345,10 @@ export class ConnectionPool implements Requester, RequestContext {
     });
   }
 
-  async #fetchWatched(call: WireFetch, release: Release): Promise<Response> {
+  async #fetchWatched(call: WireFetch, release: Release, lease: Lease | undefined): Promise<Response> {
     let response: Response;
     try {
-      response = await this.#transport.fetch(call);
+      response = await this.#transport.fetch(call, lease);
     } catch (error) {
       release();
       throw error;

@@ -79,6 +79,16 @@ export interface WireFetch {
   readonly maxResponseSize: number | undefined;
 }
 
+/**
+ * The exchange's lease where the runtime can end its incoming request under
+ * it (workerd; src/context-leases.ts): `onEnd(forget)` runs `forget` should
+ * that request end before the exchange is over, so a wait the runtime will
+ * never settle leaves nothing behind in the transport.
+ */
+export interface EndsWithRequest {
+  onEnd(forget: () => void): void;
+}
+
 /** What a runtime provides for one origin. */
 export interface Transport {
   /**
@@ -88,8 +98,9 @@ export interface Transport {
   readonly followsRedirects: boolean;
   /** Sockets opened so far; undefined where the runtime hides them (then the pool reports its peak in flight). */
   readonly numConnections: number | undefined;
-  send(request: WireRequest): Promise<WireResponse>;
-  fetch(call: WireFetch): Promise<Response>;
+  /** `ending`: where the exchange's request can end under it (see `EndsWithRequest`). */
+  send(request: WireRequest, ending?: EndsWithRequest): Promise<WireResponse>;
+  fetch(call: WireFetch, ending?: EndsWithRequest): Promise<Response>;
   /**
    * Optional: a fetch that itself reports, through `settled`, when the
    * exchange is over (the response body fully received, failed or aborted),

@@ -16,7 +16,7 @@ import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead } from '../
 import { leanInit } from '../../src/fetch-init.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { ResolvedOptions } from '../../src/options.js';
-import type { Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
+import type { EndsWithRequest, Transport, WireFetch, WireRequest, WireResponse } from '../../src/transport.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -70,7 +70,7 @@ export class FetchTransport implements Transport {
     this.#callerSignalOnly = callerSignalOnly;
   }
 
-  async send(request: WireRequest): Promise<WireResponse> {
+  async send(request: WireRequest, ending?: EndsWithRequest): Promise<WireResponse> {
     const { url, method, body, signal } = request;
     if ((method === 'GET' || method === 'HEAD') && body !== null) {
       throw new TypeError(
@@ -116,7 +116,7 @@ export class FetchTransport implements Transport {
         redirect: this.followsRedirects ? (request.redirect ?? 'follow') : 'manual',
         signal: controller?.signal ?? null,
         ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-      }, request.timeout.read);
+      }, request.timeout.read, ending);
     } catch (error) {
       end();
       throw error;
@@ -204,9 +204,9 @@ export class FetchTransport implements Transport {
     };
   }
 
-  fetch(call: WireFetch): Promise<Response> {
+  fetch(call: WireFetch, ending?: EndsWithRequest): Promise<Response> {
     // The pool watches the body (src/watch-body.ts), which frees the slot on cancel without waiting.
-    return this.#call(call.url, call.init.method, call.init, call.timeout.read);
+    return this.#call(call.url, call.init.method, call.init, call.timeout.read, ending);
   }
 
   connectionStats(): { connected: number; free: number } {
@@ -231,7 +231,7 @@ export class FetchTransport implements Transport {
   /** `send()` exchanges not yet over, aborted by `destroy()` (a `fetch()` body is the pool's to abort). */
   readonly #live = new Set<Abortable | undefined>();
 
-  async #call(url: URL, method: string, init: RequestInit, read: number | undefined): Promise<Response> {
+  async #call(url: URL, method: string, init: RequestInit, read: number | undefined, ending: EndsWithRequest | undefined): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
     const fetch = underlyingFetch(this.#options.fetch);
     // fetch does not say when the connection is made, so `read` bounds the whole wait for the
@@ -261,7 +261,7 @@ export class FetchTransport implements Transport {
     // not go through it: it stops the wait for the headers and cancels the body when it comes.
     init = leanInit(init, signal);
     try {
-      return await this.#unlessDestroyed(fetch(href, init));
+      return await this.#unlessDestroyed(fetch(href, init), ending);
     } catch (error) {
       if (init.signal?.aborted === true) throw init.signal.reason;
       throw error instanceof TypeError ? fetchFailure(error, method, shown, init.body) : error;
@@ -270,8 +270,11 @@ export class FetchTransport implements Transport {
     }
   }
 
-  /** `pending`, unless destroy() comes first (#call checked that it had not come yet). */
-  #unlessDestroyed(pending: Promise<Response>): Promise<Response> {
+  /**
+   * `pending`, unless destroy() comes first (#call checked that it had not come yet). Should the
+   * exchange's request end first (workerd never settles `pending` then), the wait is forgotten.
+   */
+  #unlessDestroyed(pending: Promise<Response>, ending: EndsWithRequest | undefined): Promise<Response> {
     return new Promise((resolve, reject) => {
       const stop = (reason: unknown): void => {
         reject(reason);
@@ -279,6 +282,7 @@ export class FetchTransport implements Transport {
         pending.then((late) => late.body?.cancel().catch(noop), noop);
       };
       this.#waiting.add(stop);
+      ending?.onEnd(() => this.#waiting.delete(stop));
       pending.then(
         (response) => {
           this.#waiting.delete(stop);

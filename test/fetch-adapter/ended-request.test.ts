@@ -78,6 +78,25 @@ function workerdWithLeases(): { manager: InstanceType<typeof WorkerdPoolManager>
   return { manager: new WorkerdLike({ fetch }), leases, reading };
 }
 
+/** The workerd entry with the short leases, over a fetch that never answers (its request ends before the headers come); `asked` counts its calls. */
+function workerdNeverAnswering(): { manager: InstanceType<typeof WorkerdPoolManager>; leases: RecordingLeases; asked: () => number } {
+  const leases = new RecordingLeases(timing);
+  class WorkerdLike extends WorkerdPoolManager {
+    protected static override readonly adapter = { ...fetchDefaults, leases: () => leases };
+  }
+  let calls = 0;
+  const fetch = (): Promise<Response> => {
+    calls += 1;
+    return new Promise<Response>(() => {});
+  };
+  return { manager: new WorkerdLike({ fetch }), leases, asked: () => calls };
+}
+
+/** Turns until `done()`, a few at most: a call reaches fetch within a few. */
+async function turnsUntil(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 20 && !done(); turn += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * Objects watched until they are garbage-collected, seen by the test's own
  * FinalizationRegistry (the library's was hidden when it loaded). Not by
@@ -149,4 +168,24 @@ describe('an ended request leaves nothing behind', () => {
     for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
     expect(settled).toBe(false);
   });
+
+  for (const entry of ['request()', 'manager.fetch'] as const) {
+    it(`${entry} in workerd: the wait for headers that never came is dropped, so destroy() finds nothing of it`, async () => {
+      const { manager, leases, asked } = workerdNeverAnswering();
+      let settled = false;
+      const call = entry === 'request()' ? manager.request('GET', 'http://127.0.0.1:9/ended') : manager.fetch('http://127.0.0.1:9/ended');
+      void call.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await turnsUntil(() => asked() === 1);
+      expect(asked()).toBe(1);
+      await endAndSweep(leases, leases.opened[0] as Lease);
+      expect(manager.stats()[0]).toMatchObject({ running: 0, queued: 0 });
+      // destroy() stops every wait for headers the transport still holds: one kept for the ended request would reject it now.
+      await manager.destroy();
+      for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(settled).toBe(false);
+    });
+  }
 });
