@@ -9,7 +9,8 @@
  * medians and spreads; writes nothing the report reads. `--case=1k0` runs
  * only the 1 KiB, 0 ms case (`1k1`, `64k0`, `64k1` the others); `--scale=4`
  * makes every round four times as long (fewer, longer rounds smooth the
- * collector's lumps at 64 KiB).
+ * collector's lumps at 64 KiB); `--slices=4` takes each round in four
+ * interleaved turns per client (bench/throughput.ts).
  */
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { buildForBench, buildNodeEntryAt, loadEntries } from './build.js';
@@ -25,6 +26,8 @@ const only = args.find((a) => a.startsWith('--case='))?.slice('--case='.length);
 /** `--entry=request`: A/B `request()` instead of `manager.fetch`. */
 const viaRequest = args.includes('--entry=request');
 const scale = Number(args.find((a) => a.startsWith('--scale='))?.slice('--scale='.length) ?? 1);
+/** `--slices=4`: each round in four turns per client, interleaved (bench/throughput.ts). */
+const slices = Number(args.find((a) => a.startsWith('--slices='))?.slice('--slices='.length) ?? 1);
 
 const otherDir = `${root}.tmp/ab-${ref.replace(/[^\w.-]/g, '_')}`;
 const other = (await import(pathToFileURL(await buildNodeEntryAt(ref, otherDir)).href)) as typeof import('../adapters/node/index.js');
@@ -54,6 +57,7 @@ const rows = await runThroughput({
   warmupRounds: 1,
   concurrency: 50,
   connections: 10,
+  slices,
   log: (line) => console.log(line),
 });
 for (const payload of new Set(rows.map((r) => r.payload))) {

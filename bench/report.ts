@@ -402,11 +402,13 @@ function waitingSummary(results: Results): string {
   }
   if (lines.some((l) => l.includes('64 KiB'))) {
     lines.push(
-      '\nAt 64 KiB a round\'s CPU is bimodal: a major collection (most likely set off by the external memory of the socket ' +
-        'buffers and the collected bodies, which every client allocates alike) lands in some rounds and not in ' +
-        'others, roughly doubling them, so a median of seven per-round ratios can read well above or below 1 in one ' +
-        'run. Counted in instructions (`bench/instructions.ts --path=/64k`), `request()` and `Pool.request` make the ' +
-        'same two copies of each body; what differs between their counts is the collector.',
+      '\nAt 64 KiB the collector sets a round\'s spread: the external memory of the socket buffers and the collected ' +
+        'bodies, which every client allocates alike, sets off a major collection every 150 or so requests (`--trace-gc`: ' +
+        'five to seven per client in a 960-request round, each 3-12 ms on the main thread plus its helper threads), and ' +
+        'one more or one fewer moves a round by about a sixth. Counted in instructions (`bench/instructions.ts ' +
+        '--path=/64k`), `request()` and `Pool.request` make the same two copies of each body; what differs between ' +
+        'their counts is the collector. So the 64 KiB rounds are 960 and 840 requests long: at 480 and 420 (two to ' +
+        'four collections a round) the median of seven per-round ratios read anywhere from 0.7× to 1.5× for one build.',
     );
   }
   return lines.join('\n');
@@ -454,8 +456,9 @@ Absolute requests per second depend on the machine; **the ratios are the result*
 > \`npm run bench\` on a quiet machine for figures to quote.`
       : ''
   }
-> Clients run interleaved round by round and every ratio is the median of per-round ratios, which keeps them
-> fairer than the absolute numbers when the machine is not quiet. CPU µs per request (the client process's
+> Clients run interleaved round by round (in the waiting and no-waiting suites, each round in several turns per
+> client, taken in turn, so a busy second falls on every client) and every ratio is the median of per-round
+> ratios, which keeps them fairer than the absolute numbers when the machine is not quiet. CPU µs per request (the client process's
 > user + system time) is disturbed less by a busy machine than requests per second.
 
 ## Targets

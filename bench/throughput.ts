@@ -2,7 +2,11 @@
  * One origin, many callers: every client runs once per round, in a new
  * random order each round, so load from the rest of the machine falls on
  * all of them alike. Ratios are taken within a round and the median over
- * rounds is reported. Two shapes use it: "throughput" (as many sockets as
+ * rounds is reported. With `slices`, a round is cut into that many turns
+ * per client, taken in turn (each slice in a new order): the other jobs of a
+ * shared machine come and go within seconds, and a client whose whole round
+ * fell in a busy second read up to four times its CPU per request in the
+ * round beside a client that ran in a quiet one. Two shapes use it: "throughput" (as many sockets as
  * callers) and "waiting" (50 callers on 10 sockets), each over one or more
  * cases (payload × server delay; one server process per delay).
  */
@@ -41,6 +45,8 @@ export interface ThroughputPlan {
   concurrency: number;
   /** The cap on sockets every client gets. */
   connections: number;
+  /** Turns each client takes per round, interleaved with the others' (1 by default: the round in one go). */
+  slices?: number;
   log: (line: string) => void;
 }
 
@@ -64,18 +70,31 @@ export async function runThroughput(plan: ThroughputPlan): Promise<ThroughputRow
       const inCase = clients.get(c.delayMs) ?? [];
       const rps = new Map<string, number[]>(inCase.map((client) => [client.name, []]));
       const cpu = new Map<string, number[]>(inCase.map((client) => [client.name, []]));
+      const slices = plan.slices ?? 1;
       for (let round = 0; round < plan.warmupRounds + plan.rounds; round++) {
         const warm = round < plan.warmupRounds;
-        for (const client of shuffled(inCase)) {
-          const requests = warm ? Math.ceil(c.requests / 2) : c.requests;
-          activity.current = `${client.name}, ${c.label}, ${plan.connections} connections`;
-          collectGarbage();
-          const before = process.cpuUsage();
-          const perSecond = await load(() => client.call(c.path), requests, plan.concurrency);
-          const used = process.cpuUsage(before);
-          if (!warm) {
-            rps.get(client.name)?.push(perSecond);
-            cpu.get(client.name)?.push((used.user + used.system) / requests);
+        const requests = warm ? Math.ceil(c.requests / 2) : c.requests;
+        const perSlice = Math.ceil(requests / slices);
+        const spent = new Map(inCase.map((client) => [client, { ms: 0, cpu: 0, requests: 0 }]));
+        for (let slice = 0; slice < slices; slice++) {
+          for (const client of shuffled(inCase)) {
+            const sum = spent.get(client) ?? { ms: 0, cpu: 0, requests: 0 };
+            const n = Math.min(perSlice, requests - sum.requests);
+            activity.current = `${client.name}, ${c.label}, ${plan.connections} connections`;
+            // Each turn starts from a collected heap: no client pays for another's garbage.
+            collectGarbage();
+            const before = process.cpuUsage();
+            const perSecond = await load(() => client.call(c.path), n, plan.concurrency);
+            const used = process.cpuUsage(before);
+            sum.ms += (n / perSecond) * 1000;
+            sum.cpu += used.user + used.system;
+            sum.requests += n;
+          }
+        }
+        if (!warm) {
+          for (const [client, sum] of spent) {
+            rps.get(client.name)?.push((sum.requests / sum.ms) * 1000);
+            cpu.get(client.name)?.push(sum.cpu / sum.requests);
           }
         }
         plan.log(`  ${c.label} ${warm ? 'warm-up' : `round ${round - plan.warmupRounds + 1}/${plan.rounds}`} done`);
