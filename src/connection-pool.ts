@@ -464,8 +464,10 @@ export class ConnectionPool implements Requester, RequestContext {
   }
 
   #failStuckWaiters(): void {
+    // Called whenever an answer comes while others are out: not disposing is the common case, checked first.
+    if (!this.#disposing) return;
     const waiting = this.#line.waiting + this.#waitingTotal;
-    if (!this.#disposing || waiting === 0 || this.#unanswered > waiting) return;
+    if (waiting === 0 || this.#unanswered > waiting) return;
     // A free slot here with requests in line is a hand-over under way: nobody is stuck yet.
     if (this.#line.waiting > 0 && this.#line.held < this.options.maxSize) return;
     const reason = new ClosedPoolError(`The pool for ${this.origin} was closed while this request waited for a connection held by a response body already handed out`);
