@@ -14,7 +14,13 @@
  * counters around each batch); (long - short) / (incoming × (long - short))
  * is the cost of one subrequest with the incoming request's own cost and
  * workerd's start-up taken out. Each mode is measured `reps` times in turn
- * (modes interleaved) and the median taken.
+ * (modes interleaved) and the median taken. Every batch starts from a
+ * collected heap (`gc()`, workerd run with `--expose-gc`): the reps then agree
+ * to a few percent, where they moved by ±30 k a subrequest without it. The
+ * collection also leaves the young generation at its smallest, so modes that
+ * allocate more count higher than in a long-warm isolate (the stub's
+ * `manager.fetch` 246-256 k with it, 178-216 k without): compare modes and
+ * trees measured the same way.
  *
  *   npx tsx bench/workerd-instructions.ts [--modes=a,b,...] [--reps=3] [--warm=40] [--incoming=4]
  *
@@ -111,7 +117,7 @@ function parseArgs(argv: string[]): Args {
     short: 20,
     long: Number(get('long') ?? 80),
     keep: get('keep'),
-    v8Flags: get('v8')?.split(',') ?? ['--single-threaded-gc', '--no-concurrent-recompilation'],
+    v8Flags: get('v8')?.split(',') ?? ['--single-threaded-gc', '--no-concurrent-recompilation', '--expose-gc'],
     concurrency: 10,
   };
 }
@@ -149,9 +155,9 @@ export async function countWorkerdInstructions(args: Args, log: (line: string) =
     const control = (flag: string): string => execFileSync('callgrind_control', [flag, String(workerd.pid)], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const target = `http://127.0.0.1:${server.ports[0]}/1k.json`;
-      const run = (mode: Mode, n: number): Promise<void> =>
+      const run = (mode: Mode, n: number, gc = false): Promise<void> =>
         new Promise((resolve, reject) => {
-          const query = new URLSearchParams({ mode, url: target, n: String(n), c: String(args.concurrency) });
+          const query = new URLSearchParams(gc ? { gc: '1' } : { mode, url: target, n: String(n), c: String(args.concurrency) });
           http.get(`${workerd.url}/?${query.toString()}`, { agent }, (res) => {
             res.resume();
             res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${mode}: status ${res.statusCode}\n${workerd.log()}`))));
@@ -162,6 +168,9 @@ export async function countWorkerdInstructions(args: Args, log: (line: string) =
         // Under valgrind a burst of microtasks can run past the leases' 1.5 s (a heartbeat that late
         // fails its waiter with EmptyPoolError, by design): such a batch is counted again.
         for (let attempt = 1; ; attempt += 1) {
+          // Every batch starts from a collected heap: what the collector does inside it is for the batch's own
+          // garbage, not for what the batch before left (that moved a mode by ±30 k a subrequest between reps).
+          await run(args.modes[0] as Mode, 0, true);
           control('-z');
           try {
             await batch();

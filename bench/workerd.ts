@@ -71,6 +71,11 @@ const calls = {${extra.calls ?? ''}
 export default {
   async fetch(request) {
     const query = new URL(request.url).searchParams;
+    // A full collection between counted batches (bench/workerd-instructions.ts runs workerd with --expose-gc).
+    if (query.has('gc')) {
+      globalThis.gc?.();
+      return new Response('ok');
+    }
     const call = calls[query.get('mode')];
     const url = query.get('url');
     let left = Number(query.get('n'));
