@@ -52,7 +52,6 @@ export interface ServerOptions {
   cors?: boolean;
 }
 
-/** A default handler: echoes the method and URL as JSON, with a `server` header. */
 /** Answers 200 with a first chunk and no more; resolves when the client goes away (closes the exchange). */
 export async function answerEndlessly(res: http.ServerResponse): Promise<void> {
   res.writeHead(200);
@@ -60,6 +59,7 @@ export async function answerEndlessly(res: http.ServerResponse): Promise<void> {
   await new Promise((resolve) => res.on('close', resolve));
 }
 
+/** A default handler: echoes the method and URL as JSON, with a `server` header. */
 export const echo: Handler = (req, res) => {
   res.setHeader('server', 'poolfetch-test');
   res.setHeader('content-type', 'application/json');
