@@ -78,7 +78,7 @@ export async function runThroughput(plan: ThroughputPlan): Promise<ThroughputRow
         const spent = new Map(inCase.map((client) => [client, { ms: 0, cpu: 0, requests: 0 }]));
         for (let slice = 0; slice < slices; slice++) {
           for (const client of shuffled(inCase)) {
-            const sum = spent.get(client) ?? { ms: 0, cpu: 0, requests: 0 };
+            const sum = spent.get(client) as { ms: number; cpu: number; requests: number };
             const n = Math.min(perSlice, requests - sum.requests);
             activity.current = `${client.name}, ${c.label}, ${plan.connections} connections`;
             // Each turn starts from a collected heap: no client pays for another's garbage.

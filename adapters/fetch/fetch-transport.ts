@@ -95,7 +95,8 @@ export class FetchTransport implements Transport {
     const end = (): void => {
       if (ended) return;
       ended = true;
-      this.#live.delete(controller ?? ahead);
+      const live = controller ?? ahead;
+      if (live !== undefined) this.#live.delete(live);
       unwatch();
     };
     /** The body's read-ahead (or the wait for a whole read): where there is no signal, what destroy() aborts (at once if it came already). */
@@ -220,7 +221,7 @@ export class FetchTransport implements Transport {
     const reason = (this.#destroyed ??= new ClosedPoolError('The pool was destroyed'));
     for (const stop of this.#waiting) stop(reason);
     this.#waiting.clear();
-    for (const live of this.#live) live?.abort(reason);
+    for (const live of this.#live) live.abort(reason);
     this.#live.clear();
   }
 
@@ -229,7 +230,7 @@ export class FetchTransport implements Transport {
   /** Stops the wait for the headers of a request in flight. */
   readonly #waiting = new Set<(reason: unknown) => void>();
   /** `send()` exchanges not yet over, aborted by `destroy()` (a `fetch()` body is the pool's to abort). */
-  readonly #live = new Set<Abortable | undefined>();
+  readonly #live = new Set<Abortable>();
 
   async #call(url: URL, method: string, init: RequestInit, read: number | undefined, ending: EndsWithRequest | undefined): Promise<Response> {
     // Looked up on every call, so msw, installFetch and test doubles installed later apply.
