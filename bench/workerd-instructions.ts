@@ -24,7 +24,11 @@
  * 202 k beside one other mode, 254-261 k beside six): compare modes within
  * one invocation only.
  *
- *   npx tsx bench/workerd-instructions.ts [--modes=a,b,...] [--reps=3] [--warm=40] [--incoming=4]
+ *   npx tsx bench/workerd-instructions.ts [--modes=a,b,...] [--reps=3] [--warm=40] [--incoming=4] [--against=DIR]
+ *
+ * `--against=DIR` (another checkout, e.g. `git worktree add /tmp/base HEAD`) adds the `against:` modes:
+ * the same manager calls built from DIR's sources, so a change and its base are counted in one
+ * invocation, the only comparison these counts allow.
  *
  * Needs valgrind (apt-get install valgrind). Extra modes (`LAYER_MODES`)
  * stop at a layer of the pool path, to find by subtraction where the cost is.
@@ -97,7 +101,21 @@ let transport;
 const stubTransport = () => (transport ??= new FetchTransport(stubbed.options, true));
 `;
 
-type Mode = keyof typeof WORKERD_MODES | keyof typeof LAYER_MODES;
+/** The manager calls built from `--against`'s checkout (`againstStubbed`, `againstManager`). */
+export const AGAINST_MODES = {
+  'against: stub: manager.fetch + arrayBuffer()': `async (url) => (await againstStubbed.fetch(url)).arrayBuffer()`,
+  'against: stub: manager.fetch + text()': `async (url) => (await againstStubbed.fetch(url)).text()`,
+  'against: stub: manager.request()': `async (url) => (await againstStubbed.request('GET', url)).data`,
+  'against: manager.fetch + arrayBuffer()': `async (url) => (await againstManager.fetch(url)).arrayBuffer()`,
+} as const;
+
+const againstImports = (dir: string): string => `
+import { PoolManager as AgainstManager } from ${JSON.stringify(join(dir, 'adapters/fetch/workerd.ts'))};
+const againstStubbed = new AgainstManager({ maxTotal: 6, fetch: stubFetch });
+const againstManager = new AgainstManager({ maxTotal: 6 });
+`;
+
+type Mode = keyof typeof WORKERD_MODES | keyof typeof LAYER_MODES | keyof typeof AGAINST_MODES;
 
 interface Args {
   modes: Mode[];
@@ -111,13 +129,16 @@ interface Args {
   v8Flags: string[];
   /** A directory to copy each mode's last long-batch dump to (for callgrind_annotate --inclusive=yes). */
   keep: string | undefined;
+  /** Another checkout whose manager the `against:` modes build. */
+  against: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const all = [...Object.keys(WORKERD_MODES), ...Object.keys(LAYER_MODES)] as Mode[];
+  const against = get('against');
+  const all = [...Object.keys(WORKERD_MODES), ...Object.keys(LAYER_MODES), ...(against === undefined ? [] : Object.keys(AGAINST_MODES))] as Mode[];
   const modes = (get('modes')?.split(',') ?? Object.keys(WORKERD_MODES)) as Mode[];
-  for (const m of modes) if (!all.includes(m)) throw new TypeError(`Unknown mode ${JSON.stringify(m)}; modes: ${all.join(', ')}`);
+  for (const m of modes) if (!all.includes(m)) throw new TypeError(`Unknown mode ${JSON.stringify(m)}; modes: ${all.join(', ')}${against === undefined ? ' (against: modes need --against=DIR)' : ''}`);
   return {
     modes,
     reps: Number(get('reps') ?? 3),
@@ -126,6 +147,7 @@ function parseArgs(argv: string[]): Args {
     short: 20,
     long: Number(get('long') ?? 80),
     keep: get('keep'),
+    against,
     v8Flags: get('v8')?.split(',') ?? ['--single-threaded-gc', '--no-concurrent-recompilation', '--expose-gc'],
     concurrency: 10,
   };
@@ -149,9 +171,12 @@ export async function countWorkerdInstructions(args: Args, log: (line: string) =
     statics: { '/1k.json': { type: 'application/json', body: JSON.stringify({ pad: 'x'.repeat(1012) }) } },
   });
   try {
-    const calls = Object.entries(LAYER_MODES).map(([name, code]) => `${JSON.stringify(name)}: ${code},`).join('\n');
-    writeFileSync(join(dir, 'entry.js'), WORKER(`${root}adapters/fetch/workerd.ts`, { imports: LAYER_IMPORTS, calls }));
-    await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.js'), logLevel: 'error', mainFields: ['module', 'main'], conditions: ['workerd', 'worker', 'browser'] });
+    const extra = { ...LAYER_MODES, ...(args.against === undefined ? {} : AGAINST_MODES) };
+    const calls = Object.entries(extra).map(([name, code]) => `${JSON.stringify(name)}: ${code},`).join('\n');
+    const imports = LAYER_IMPORTS + (args.against === undefined ? '' : againstImports(args.against));
+    writeFileSync(join(dir, 'entry.js'), WORKER(`${root}adapters/fetch/workerd.ts`, { imports, calls }));
+    // The other checkout needs no node_modules of its own: its imports resolve here.
+    await build({ entryPoints: [join(dir, 'entry.js')], nodePaths: [join(root, 'node_modules')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.js'), logLevel: 'error', mainFields: ['module', 'main'], conditions: ['workerd', 'worker', 'browser'] });
     const out = join(dir, 'callgrind.out');
     // JIT code lives on the heap: all-non-file makes valgrind see V8 rewrite it.
     const workerd = await serveWorkerd(dir, [], {

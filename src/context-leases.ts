@@ -21,6 +21,11 @@ import { EmptyPoolError } from './errors.js';
 import type { Release, Waiter } from './waiting-line.js';
 import { openBodyOf, type OpenBodies } from './watch-body.js';
 
+/** Where an exchange is tracked: a set it leaves. */
+export interface Untracks<T> {
+  delete(member: T): unknown;
+}
+
 /** How often a lease beats, and how long without a beat means its request has ended. */
 export interface LeaseTiming {
   /** Ms between heartbeats of a waiting or running exchange. */
@@ -57,6 +62,13 @@ export class Lease {
   timer: ReturnType<typeof setTimeout> | undefined;
   prev: Lease | undefined;
   next: Lease | undefined;
+  /**
+   * What tracks the exchange elsewhere, let go should its request end: pairs of a set and its member,
+   * or of a function and undefined. Pairs in one array rather than a closure per entry (and one around
+   * `release` to run them): the array is made only where something is tracked, and workerd bills its
+   * CPU per subrequest.
+   */
+  #tracked: unknown[] | undefined;
   #closed = false;
   readonly #leases: ContextLeases;
 
@@ -98,29 +110,42 @@ export class Lease {
     // Kept on the lease: should its request turn out alive (tick), the waiter fails there.
     this.waiter?.drop();
     this.undo?.(this);
-    this.release?.();
+    this.#forgetTracked();
+    const release = this.release;
+    // What it reaches (a body, a stream) must not stay reachable from the reclaimed lease.
+    this.release = undefined;
+    release?.();
   }
 
   /**
-   * Should its request end (the lease reclaimed), `forget` runs too: what
-   * tracks the exchange elsewhere (the transport's own bookkeeping) goes
-   * with it, since nothing of the ended request will ever finish it.
+   * Should its request end (the lease reclaimed), `forget` runs: what tracks
+   * the exchange elsewhere goes with it, since nothing of the ended request
+   * will ever finish it.
    */
   onEnd(forget: (() => void) | undefined): void {
-    if (forget === undefined) return;
-    const free = this.release;
-    this.release = () => {
-      // Once: what it reaches (a body, a stream) must not stay reachable from the reclaimed lease.
-      this.release = undefined;
-      forget();
-      free?.();
-    };
+    if (forget !== undefined) (this.#tracked ??= []).push(forget, undefined);
+  }
+
+  /** The same, for an exchange tracked as `member` of `from` (a transport's waits, a pool's open bodies). */
+  leaveOnEnd<T>(from: Untracks<T>, member: T): void {
+    (this.#tracked ??= []).push(from, member);
   }
 
   /** The same for `response`'s watched body in `open`, which the ended request will never finish. */
   dropBody(response: Response, open: OpenBodies): void {
     const body = openBodyOf(response);
-    if (body !== undefined) this.onEnd(() => open.delete(body));
+    if (body !== undefined) this.leaveOnEnd(open, body);
+  }
+
+  #forgetTracked(): void {
+    const tracked = this.#tracked;
+    if (tracked === undefined) return;
+    this.#tracked = undefined;
+    for (let i = 0; i < tracked.length; i += 2) {
+      const from = tracked[i] as (() => void) | Untracks<unknown>;
+      if (typeof from === 'function') from();
+      else from.delete(tracked[i + 1]);
+    }
   }
 
   /**

@@ -7,7 +7,7 @@
  * (test/fetch-adapter/read-ahead.test.ts, test/faults/fetch-response-size.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { nativeArrayBuffer, ReadAhead, type ReadAheadHooks } from './read-ahead.js';
+import { nativeArrayBuffer, readAhead, type ReadAheadHooks } from './read-ahead.js';
 import { deferred } from '../test/support/servers.js';
 
 const TOO_LARGE = new Error('too large');
@@ -46,13 +46,13 @@ describe('the runtime’s native whole read', () => {
     const h = hooks();
     const bytes = new TextEncoder().encode('hello');
     const body = untouched();
-    const ahead = new ReadAhead(body.stream, h, 5, () => Promise.resolve(bytes.buffer as ArrayBuffer));
+    const ahead = readAhead(body.stream, h, 5, () => Promise.resolve(bytes.buffer as ArrayBuffer));
     const all = await ahead.all();
     expect(new TextDecoder().decode(all)).toBe('hello');
     expect(all.buffer).toBe(bytes.buffer);
     expect(h.count()).toBe(1);
     expect(body.pulled()).toBe(false);
-    const streamed = new ReadAhead(untouched().stream, hooks(), 5, () => Promise.resolve(bytes.buffer as ArrayBuffer));
+    const streamed = readAhead(untouched().stream, hooks(), 5, () => Promise.resolve(bytes.buffer as ArrayBuffer));
     expect(new TextDecoder().decode(await streamed.next())).toBe('hello');
     expect(await streamed.next()).toBeUndefined();
   });
@@ -63,16 +63,16 @@ describe('the runtime’s native whole read', () => {
       called += 1;
       return Promise.resolve(new ArrayBuffer(0));
     };
-    new ReadAhead(untouched().stream, hooks(), 64 * 1024 + 1, native);
-    new ReadAhead(untouched().stream, hooks(), undefined, native);
+    readAhead(untouched().stream, hooks(), 64 * 1024 + 1, native);
+    readAhead(untouched().stream, hooks(), undefined, native);
     expect(called).toBe(0);
-    new ReadAhead(untouched().stream, hooks(), 64 * 1024, native);
+    readAhead(untouched().stream, hooks(), 64 * 1024, native);
     expect(called).toBe(1);
   });
 
   it('refuses what it returns past maxResponseSize (a body longer than its content-length said)', async () => {
     const h = hooks(4);
-    const ahead = new ReadAhead(untouched().stream, h, 3, () => Promise.resolve(new ArrayBuffer(5)));
+    const ahead = readAhead(untouched().stream, h, 3, () => Promise.resolve(new ArrayBuffer(5)));
     await expect(ahead.all()).rejects.toBe(TOO_LARGE);
     expect(h.count()).toBe(1);
     await expect(ahead.next()).rejects.toBe(TOO_LARGE);
@@ -81,7 +81,7 @@ describe('the runtime’s native whole read', () => {
   it('an abort while it is pending settles at once and fails the read with the reason, whatever comes back', async () => {
     const h = hooks();
     const late = deferred<ArrayBuffer>();
-    const ahead = new ReadAhead(untouched().stream, h, 3, () => late.promise);
+    const ahead = readAhead(untouched().stream, h, 3, () => late.promise);
     const reading = ahead.all();
     const reason = new Error('destroyed');
     ahead.abort(reason);
@@ -91,9 +91,39 @@ describe('the runtime’s native whole read', () => {
     expect(h.count()).toBe(1);
   });
 
+  it('takes the read already begun (a promise), with no source to read otherwise', async () => {
+    const h = hooks();
+    const ahead = readAhead(undefined, h, 2, Promise.resolve(new TextEncoder().encode('hi').buffer as ArrayBuffer));
+    expect(new TextDecoder().decode(await ahead.all())).toBe('hi');
+    expect(h.count()).toBe(1);
+  });
+
+  it('is not begun for a known length past maxResponseSize: the source is cancelled unread instead', () => {
+    let called = 0;
+    const body = untouched();
+    const h = hooks(10);
+    readAhead(body.stream, h, 11, () => {
+      called += 1;
+      return Promise.resolve(new ArrayBuffer(11));
+    });
+    expect(called).toBe(0);
+    expect(body.cancelled()).toBe(TOO_LARGE);
+    expect(h.count()).toBe(1);
+  });
+
+  it('a stream reader waiting for the read is failed at once by an abort, not when the read comes back', async () => {
+    const late = deferred<ArrayBuffer>();
+    const ahead = readAhead(undefined, hooks(), 3, late.promise);
+    const next = ahead.next();
+    const reason = new Error('destroyed');
+    ahead.abort(reason);
+    await expect(next).rejects.toBe(reason);
+    late.resolve(new ArrayBuffer(3));
+  });
+
   it('a failed native read is the broke() error', async () => {
     const cause = new Error('reset');
-    const ahead = new ReadAhead(untouched().stream, hooks(), 3, () => Promise.reject(cause));
+    const ahead = readAhead(untouched().stream, hooks(), 3, () => Promise.reject(cause));
     const error = await ahead.all().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as TypeError).cause).toBe(cause);
@@ -104,7 +134,7 @@ describe('a known length past maxResponseSize', () => {
   it('fails at once, unread: the body is cancelled with the error and the slot settled', async () => {
     const h = hooks(10);
     const body = untouched();
-    const ahead = new ReadAhead(body.stream, h, 11, undefined);
+    const ahead = readAhead(body.stream, h, 11, undefined);
     expect(h.count()).toBe(1);
     expect(body.cancelled()).toBe(TOO_LARGE);
     expect(body.pulled()).toBe(false);

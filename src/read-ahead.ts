@@ -39,14 +39,19 @@ const nativeCode = new WeakMap<object, boolean>();
  * more CPU per 1 KiB request), so ours reads. Looked at once per function.
  */
 export function nativeArrayBuffer(response: Response): (() => Promise<ArrayBuffer>) | undefined {
+  // Bound rather than a closure: the caller's hooks must not share a scope that holds the response.
+  return hasNativeArrayBuffer(response) ? response.arrayBuffer.bind(response) : undefined;
+}
+
+/** Whether `response.arrayBuffer()` is the runtime's native code (see `nativeArrayBuffer`). */
+export function hasNativeArrayBuffer(response: Response): boolean {
   const method = response.arrayBuffer;
   let native = nativeCode.get(method);
   if (native === undefined) {
     native = /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(method));
     nativeCode.set(method, native);
   }
-  // Bound rather than a closure: the caller's hooks must not share a scope that holds the response.
-  return native ? method.bind(response) : undefined;
+  return native;
 }
 
 /** What a read-ahead reports and how it names its failures (fetch's `TypeError`s or poolfetch's own errors). */
@@ -95,76 +100,203 @@ export function headerLength(method: string, response: Response): number | undef
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** A body being read ahead: by a reader (`ReadAhead`) or by the runtime's own whole read (`NativeReadAhead`). */
+export interface BodyAhead {
+  /** True once the body is all here, failed, or was cancelled. */
+  readonly settled: boolean;
+  /** The next chunk, undefined at the end. */
+  next(): Promise<Uint8Array | undefined>;
+  /** The whole body, in one buffer. */
+  all(): Promise<Uint8Array>;
+  /** The consumer is done with it: stop reading, drop what is buffered. */
+  cancel(reason: unknown): void;
+  /** Ends it with `error`, which every later read rejects with. */
+  abort(error?: unknown): void;
+}
+
+/**
+ * Starts reading a body ahead at once: with the runtime's own
+ * `arrayBuffer()` (`native`) where the decoded `length` is known, at most
+ * `nativeUpTo` and within `maxResponseSize`, else with a reader of `source`.
+ * `source` may be left out where `native` reads. `native` may be that read
+ * already begun (the caller checked the length against both bounds): no
+ * bound function made per response to begin it.
+ */
+export function readAhead(
+  source: ReadableStream<Uint8Array> | undefined,
+  hooks: ReadAheadHooks,
+  length: number | undefined,
+  native: (() => Promise<ArrayBuffer>) | Promise<ArrayBuffer> | undefined,
+  nativeUpTo = NATIVE_READ_BYTES,
+): BodyAhead {
+  const max = hooks.maxResponseSize;
+  if (native !== undefined && length !== undefined && length <= nativeUpTo && (max === undefined || length <= max)) {
+    return new NativeReadAhead(typeof native === 'function' ? native() : native, hooks);
+  }
+  return new ReadAhead(source as ReadableStream<Uint8Array>, hooks, length);
+}
+
+/**
+ * What both read-aheads keep: how the body ended, and the consumer waiting
+ * to hear of it.
+ */
+abstract class Ahead implements BodyAhead {
+  protected readonly hooks: ReadAheadHooks;
+  /** The whole body has arrived. */
+  protected ended = false;
+  protected failure: { error: unknown } | undefined;
+  #settled = false;
+  /** The consumer waiting for a chunk, an end or a failure. */
+  #wake: (() => void) | undefined;
+
+  constructor(hooks: ReadAheadHooks) {
+    this.hooks = hooks;
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  abstract next(): Promise<Uint8Array | undefined>;
+  abstract all(): Promise<Uint8Array>;
+
+  cancel(reason: unknown): void {
+    if (this.failure === undefined && !this.ended) this.failure = { error: reason };
+    this.drop(reason, true);
+  }
+
+  abort(error?: unknown): void {
+    this.failure = { error };
+    this.drop(error, true);
+  }
+
+  /** Drops what is buffered (and stops the source, `stopSource`), settles and wakes the consumer. */
+  protected drop(reason: unknown, stopSource: boolean): void {
+    this.clear(reason, stopSource);
+    this.settle();
+    this.notify();
+  }
+
+  protected abstract clear(reason: unknown, stopSource: boolean): void;
+
+  protected fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = { error };
+    this.drop(error, false);
+  }
+
+  protected settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.hooks.settled();
+  }
+
+  protected notify(): void {
+    const wake = this.#wake;
+    if (wake === undefined) return;
+    this.#wake = undefined;
+    wake();
+  }
+
+  /** Resolves at the next `notify()`. */
+  protected news(): Promise<void> {
+    return new Promise<void>((resolve) => (this.#wake = resolve));
+  }
+}
+
+/**
+ * A body the runtime reads whole: one promise, nothing of a reader's (a
+ * chunk list, a pump), which in workerd is CPU billed per subrequest.
+ */
+export class NativeReadAhead extends Ahead {
+  readonly #read: Promise<Uint8Array>;
+  /** The body once it has arrived, until a `next()` takes it. */
+  #bytes: Uint8Array | undefined;
+
+  constructor(read: Promise<ArrayBuffer>, hooks: ReadAheadHooks) {
+    super(hooks);
+    const arrived = read.then(
+      (buffer) => this.#arrived(new Uint8Array(buffer)),
+      (error: unknown) => {
+        this.fail(hooks.broke(error));
+        throw (this.failure as { error: unknown }).error;
+      },
+    );
+    // Nobody may ever read it: its failure is reported to the reader, not as an unhandled rejection.
+    arrived.catch(noop);
+    this.#read = arrived;
+  }
+
+  async next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      const bytes = this.#bytes;
+      if (bytes !== undefined) {
+        this.#bytes = undefined;
+        return bytes;
+      }
+      if (this.failure !== undefined) throw this.failure.error;
+      if (this.ended) return undefined;
+      await this.news();
+    }
+  }
+
+  /** The runtime's own read answers: no promise of ours per wait. */
+  all(): Promise<Uint8Array> {
+    return this.failure === undefined ? this.#read : Promise.reject(this.failure.error);
+  }
+
+  protected clear(): void {
+    this.#bytes = undefined;
+  }
+
+  /** The read came back: the bytes, or the failure set meanwhile (an abort, the limit). */
+  #arrived(bytes: Uint8Array): Uint8Array {
+    if (this.failure !== undefined) throw this.failure.error;
+    const max = this.hooks.maxResponseSize;
+    if (max !== undefined && bytes.byteLength > max) {
+      const error = this.hooks.tooLarge();
+      this.abort(error);
+      throw error;
+    }
+    this.#bytes = bytes;
+    this.ended = true;
+    this.settle();
+    this.notify();
+    return bytes;
+  }
+}
+
 /**
  * One response body being read ahead. Chunks wait here for the consumer,
  * who takes them one by one (`next`, for a stream) or all at once (`all`).
  * It must not reach the Response: an unread body's owner is found by the
  * response being collected.
  */
-export class ReadAhead {
-  readonly #hooks: ReadAheadHooks;
+export class ReadAhead extends Ahead {
   readonly #chunks: Uint8Array[] = [];
   /** Bytes in `#chunks`. */
   #buffered = 0;
   /** Bytes received in all, for `maxResponseSize`. */
   #received = 0;
-  #ended = false;
-  #failure: { error: unknown } | undefined;
-  #settled = false;
   /** Set by a whole-body read: the bound no longer applies, the caller wants it all. */
   #whole = false;
   #pumping = false;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  /** The runtime's own whole read, where it does the reading. */
-  #native: Promise<Uint8Array> | undefined;
-  /** The consumer waiting for a chunk, an end or a failure. */
-  #wake: (() => void) | undefined;
 
-  /**
-   * Starts reading `source` at once: with the runtime's own `arrayBuffer()`
-   * (`native`, called at once) where the decoded `length` is known and at
-   * most `nativeUpTo`, else with a reader. A known length past
-   * `maxResponseSize` fails at once, the body cancelled unread. `source` may
-   * be left out where `native` reads and the length is within the limit.
-   */
-  constructor(
-    source: ReadableStream<Uint8Array> | undefined,
-    hooks: ReadAheadHooks,
-    length: number | undefined,
-    native: (() => Promise<ArrayBuffer>) | undefined,
-    nativeUpTo = NATIVE_READ_BYTES,
-  ) {
-    this.#hooks = hooks;
+  /** Starts reading `source` at once. A known `length` past `maxResponseSize` fails at once, the body cancelled unread. */
+  constructor(source: ReadableStream<Uint8Array>, hooks: ReadAheadHooks, length: number | undefined) {
+    super(hooks);
     const max = hooks.maxResponseSize;
     if (length !== undefined && max !== undefined && length > max) {
       const error = hooks.tooLarge();
-      source?.cancel(error).catch(noop);
-      this.#fail(error);
+      source.cancel(error).catch(noop);
+      this.fail(error);
       return;
     }
-    if (length !== undefined && native !== undefined && length <= nativeUpTo) {
-      const read = native().then(
-        (buffer) => this.#arrived(new Uint8Array(buffer)),
-        (error: unknown) => {
-          this.#fail(this.#hooks.broke(error));
-          throw (this.#failure as { error: unknown }).error;
-        },
-      );
-      // Nobody may ever read it: its failure is reported to the reader, not as an unhandled rejection.
-      read.catch(noop);
-      this.#native = read;
-      return;
-    }
-    this.#reader = (source as ReadableStream<Uint8Array>).getReader();
+    this.#reader = source.getReader();
     void this.#pump();
   }
 
-  /** True once the body is all here, failed, or was cancelled. */
-  get settled(): boolean {
-    return this.#settled;
-  }
-
-  /** The next chunk, undefined at the end. */
   async next(): Promise<Uint8Array | undefined> {
     for (;;) {
       const chunk = this.#chunks.shift();
@@ -173,130 +305,66 @@ export class ReadAhead {
         this.#resume();
         return chunk;
       }
-      if (this.#failure !== undefined) throw this.#failure.error;
-      if (this.#ended) return undefined;
+      if (this.failure !== undefined) throw this.failure.error;
+      if (this.ended) return undefined;
       this.#resume();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await this.news();
     }
   }
 
-  /**
-   * The whole body, in one buffer. Where the runtime reads it whole itself,
-   * its own read answers: no promise of ours per chunk or per wait.
-   */
-  all(): Promise<Uint8Array> {
-    const native = this.#native;
-    if (native !== undefined && this.#failure === undefined) return native;
-    return this.#gather();
-  }
-
-  async #gather(): Promise<Uint8Array> {
+  async all(): Promise<Uint8Array> {
     this.#whole = true;
-    while (!this.#ended && this.#failure === undefined) {
+    while (!this.ended && this.failure === undefined) {
       this.#resume();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await this.news();
     }
-    if (this.#failure !== undefined) throw this.#failure.error;
+    if (this.failure !== undefined) throw this.failure.error;
     const chunks = this.#chunks.splice(0);
     const length = this.#buffered;
     this.#buffered = 0;
     return concat(chunks, length);
   }
 
-  /** The consumer is done with it: stop reading, drop what is buffered. */
-  cancel(reason: unknown): void {
-    if (this.#failure === undefined && !this.#ended) this.#failure = { error: reason };
-    this.#drop(reason);
-  }
-
-  /** Ends it with `error`, which every later read rejects with. */
-  abort(error?: unknown): void {
-    this.#failure = { error };
-    this.#drop(error);
-  }
-
-  #drop(reason: unknown): void {
+  protected clear(reason: unknown, stopSource: boolean): void {
     this.#chunks.length = 0;
     this.#buffered = 0;
-    this.#reader?.cancel(reason).catch(noop);
-    this.#settle();
-    this.#notify();
+    if (stopSource) this.#reader?.cancel(reason).catch(noop);
   }
 
   #resume(): void {
-    if (!this.#pumping && this.#reader !== undefined && !this.#ended && this.#failure === undefined) void this.#pump();
+    if (!this.#pumping && this.#reader !== undefined && !this.ended && this.failure === undefined) void this.#pump();
   }
 
   async #pump(): Promise<void> {
     const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;
-    const max = this.#hooks.maxResponseSize;
+    const max = this.hooks.maxResponseSize;
     this.#pumping = true;
     try {
       while (this.#whole || this.#buffered < READ_AHEAD_BYTES) {
         const read = await reader.read();
         // Cancelled or aborted while the read was pending: its end is no end.
-        if (this.#failure !== undefined) return;
+        if (this.failure !== undefined) return;
         if (read.done) {
-          this.#ended = true;
-          this.#settle();
+          this.ended = true;
+          this.settle();
           return;
         }
         const chunk = read.value;
         this.#received += chunk.byteLength;
         if (max !== undefined && this.#received > max) {
-          this.abort(this.#hooks.tooLarge());
+          this.abort(this.hooks.tooLarge());
           return;
         }
         this.#chunks.push(chunk);
         this.#buffered += chunk.byteLength;
-        this.#notify();
+        this.notify();
       }
     } catch (error) {
-      if (this.#failure === undefined) this.#fail(this.#hooks.broke(error));
+      if (this.failure === undefined) this.fail(this.hooks.broke(error));
     } finally {
       this.#pumping = false;
-      this.#notify();
+      this.notify();
     }
-  }
-
-  /** The runtime's whole read came back: the bytes, or the failure set meanwhile (an abort, the limit). */
-  #arrived(bytes: Uint8Array): Uint8Array {
-    if (this.#failure !== undefined) throw this.#failure.error;
-    const max = this.#hooks.maxResponseSize;
-    if (max !== undefined && bytes.byteLength > max) {
-      const error = this.#hooks.tooLarge();
-      this.abort(error);
-      throw error;
-    }
-    this.#chunks.push(bytes);
-    this.#buffered = bytes.byteLength;
-    this.#received = bytes.byteLength;
-    this.#ended = true;
-    this.#settle();
-    this.#notify();
-    return bytes;
-  }
-
-  #fail(error: unknown): void {
-    if (this.#failure !== undefined) return;
-    this.#failure = { error };
-    this.#chunks.length = 0;
-    this.#buffered = 0;
-    this.#settle();
-    this.#notify();
-  }
-
-  #settle(): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#hooks.settled();
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    if (wake === undefined) return;
-    this.#wake = undefined;
-    wake();
   }
 }
 

@@ -81,12 +81,13 @@ export interface WireFetch {
 
 /**
  * The exchange's lease where the runtime can end its incoming request under
- * it (workerd; src/context-leases.ts): `onEnd(forget)` runs `forget` should
- * that request end before the exchange is over, so a wait the runtime will
- * never settle leaves nothing behind in the transport.
+ * it (workerd; src/context-leases.ts): `leaveOnEnd(from, member)` takes
+ * `member` out of `from` should that request end before the exchange is
+ * over, so a wait the runtime will never settle leaves nothing behind in the
+ * transport.
  */
 export interface EndsWithRequest {
-  onEnd(forget: () => void): void;
+  leaveOnEnd<T>(from: { delete(member: T): unknown }, member: T): void;
 }
 
 /** What a runtime provides for one origin. */

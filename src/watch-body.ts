@@ -6,7 +6,7 @@
 
 import { onAbort } from './abort-watch.js';
 import { ProtocolError, ResponseTooLargeError } from './errors.js';
-import { headerLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead, type ReadAheadHooks } from './read-ahead.js';
+import { hasNativeArrayBuffer, headerLength, NATIVE_READ_BYTES, readAhead, type BodyAhead, type ReadAheadHooks } from './read-ahead.js';
 import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
@@ -172,12 +172,15 @@ export function openBodyOf(response: Response): OpenBody | undefined {
  */
 export function watchResponse(response: Response, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone = false): Response | Promise<Response> {
   let length = headerLength(call.init.method, response);
-  // Still the runtime's own method: the prototype is swapped below.
-  const native = length === undefined || length === 0 || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response);
+  const max = call.maxResponseSize;
+  // The runtime's own whole read, begun here (still its own method: the prototype is swapped below) where the
+  // length is known, small and within the limit: ReadAhead takes it begun, so no bound function is made for it.
+  const small = length !== undefined && length !== 0 && length <= NATIVE_READ_BYTES && (max === undefined || length <= max);
+  const native = small && hasNativeArrayBuffer(response) ? response.arrayBuffer() : undefined;
   // The stream only where it is read (a reader) or may be cancelled (past a maxResponseSize): in
   // workerd the body getter is a call into the runtime that the runtime's own whole read does without.
   let source: ReadableStream<Uint8Array> | null | undefined;
-  if (length !== 0 && (native === undefined || call.maxResponseSize !== undefined)) {
+  if (length !== 0 && (native === undefined || max !== undefined)) {
     source = response.body;
     if (source === null) length = 0;
   }
@@ -212,6 +215,8 @@ const INNER = Symbol('poolfetch.inner');
 type Watched = Response & { [WATCH]: BodyWatch; [BODY]?: ReadableStream<Uint8Array> | undefined; [INNER]?: Response | undefined };
 type Bytes = Response & { bytes(): Promise<Uint8Array> };
 const watchedPrototypes = new WeakMap<Response, Response>();
+/** The last prototype looked up and its watched one. Holds a runtime's Response prototype, which lives as long as the runtime does. */
+let lastPrototype: { readonly own: Response; readonly watched: Response } | undefined;
 
 /**
  * `own` (the runtime's Response prototype) with the body methods watched. A
@@ -221,8 +226,13 @@ const watchedPrototypes = new WeakMap<Response, Response>();
  * its "body already used" error).
  */
 function watchedPrototype(own: Response): Response {
+  // Nearly always the one Response class of the runtime: the last answer first, before the WeakMap.
+  if (own === lastPrototype?.own) return lastPrototype.watched;
   let proto = watchedPrototypes.get(own);
-  if (proto !== undefined) return proto;
+  if (proto !== undefined) {
+    lastPrototype = { own, watched: proto };
+    return proto;
+  }
   const method = (value: (this: Watched) => unknown): PropertyDescriptor => ({ value, configurable: true, writable: true });
   const methods: PropertyDescriptorMap = {
     clone: method(function () {
@@ -256,6 +266,7 @@ function watchedPrototype(own: Response): Response {
   }
   proto = Object.create(own, methods) as Response;
   watchedPrototypes.set(own, proto);
+  lastPrototype = { own, watched: proto };
   return proto;
 }
 
@@ -322,7 +333,7 @@ class BodyWatch implements ReadAheadHooks {
   readonly maxResponseSize: number | undefined;
   readonly #done: () => unknown;
   readonly #open: OpenBodies;
-  readonly #ahead: ReadAhead;
+  readonly #ahead: BodyAhead;
   /** Reads wait for what `done` returned (see `watchResponse`). */
   readonly #awaitDone: boolean;
   /** What `done` returned, once called, when it is a promise to wait for. */
@@ -331,8 +342,8 @@ class BodyWatch implements ReadAheadHooks {
   readonly #method: string;
   readonly #url: URL;
 
-  /** `native`: the runtime's own whole read, bound to the response (see watchResponse); `source` only where it is read otherwise. */
-  constructor(source: ReadableStream<Uint8Array> | undefined, length: number | undefined, native: (() => Promise<ArrayBuffer>) | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
+  /** `native`: the runtime's own whole read, begun (see watchResponse); `source` only where it is read otherwise. */
+  constructor(source: ReadableStream<Uint8Array> | undefined, length: number | undefined, native: Promise<ArrayBuffer> | undefined, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone: boolean) {
     // Nothing here may reach the response: the read-ahead keeps it while the body is read.
     this.#done = done;
     this.#awaitDone = awaitDone;
@@ -342,7 +353,7 @@ class BodyWatch implements ReadAheadHooks {
     this.#url = call.url;
     this.maxResponseSize = call.maxResponseSize;
     // The watch is the read-ahead's hooks itself: no object and closures of their own per response.
-    this.#ahead = new ReadAhead(source, this, length, native);
+    this.#ahead = readAhead(source, this, length, native);
   }
 
   tooLarge(): TypeError {
@@ -451,7 +462,7 @@ function asFetchError(error: Error): TypeError {
 }
 
 /** A stream over a read-ahead, for a caller that streams the body. */
-export function readAheadStream(ahead: ReadAhead): ReadableStream<Uint8Array> {
+export function readAheadStream(ahead: BodyAhead): ReadableStream<Uint8Array> {
   return pulling(() => ahead.next(), noop, (reason) => ahead.cancel(reason));
 }
 

@@ -24,11 +24,14 @@ const root = resolve(import.meta.dirname, '..');
 const BROWSER_BUDGET = 19 * 1024;
 /**
  * The workerd condition's bundle is the browser's plus the request-context
- * leases and the workerd transport: the browser budget plus 1 KiB, and 32
+ * leases and the workerd transport: the browser budget plus 1 KiB, 32
  * bytes more for letting go of an ended request's whole-body read (a leak
- * otherwise; test/fetch-adapter/ended-request.test.ts). Lowered with it.
+ * otherwise; test/fetch-adapter/ended-request.test.ts), and 256 for the
+ * runtime's whole read as a class of its own (`NativeReadAhead`, with the
+ * leases' tracked pairs: 41 k fewer instructions per subrequest in workerd,
+ * the stub's 248 k to 207 k). Lowered with it.
  */
-const WORKERD_CEILING = BROWSER_BUDGET + 1024 + 32;
+const WORKERD_CEILING = BROWSER_BUDGET + 1024 + 32 + 256;
 
 let dir: string;
 

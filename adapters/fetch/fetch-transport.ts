@@ -12,7 +12,7 @@ import { describe } from '../../src/pool-key.js';
 import { redactCredentials } from '../../src/redact.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { bodyBroke, noop, readAheadStream } from '../../src/watch-body.js';
-import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, ReadAhead } from '../../src/read-ahead.js';
+import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, readAhead } from '../../src/read-ahead.js';
 import { leanInit } from '../../src/fetch-init.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { ResolvedOptions } from '../../src/options.js';
@@ -138,7 +138,7 @@ export class FetchTransport implements Transport {
         return new ReadableStream({ start: (c) => c.close() });
       }
       // Read ahead, so the slot is free once the body has arrived, whether or not the caller reads it.
-      const ahead = watch(new ReadAhead(
+      const ahead = watch(readAhead(
         response.body as ReadableStream<Uint8Array>,
         {
           settled: () => {
@@ -181,7 +181,7 @@ export class FetchTransport implements Transport {
           if (length === 0) return EMPTY;
           const body = response.body as ReadableStream<Uint8Array>;
           // Without a signal, only a small body is read whole by the runtime (as for fetch()): nothing could cut that read short.
-          const ahead = watch(new ReadAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, length, () => response.arrayBuffer(), controller === undefined ? NATIVE_READ_BYTES : Infinity));
+          const ahead = watch(readAhead(body, { settled: noop, maxResponseSize: max, tooLarge, broke: failed }, length, () => response.arrayBuffer(), controller === undefined ? NATIVE_READ_BYTES : Infinity));
           return await ahead.all();
         } catch (error) {
           throw failed(error);
@@ -283,7 +283,7 @@ export class FetchTransport implements Transport {
         pending.then((late) => late.body?.cancel().catch(noop), noop);
       };
       this.#waiting.add(stop);
-      ending?.onEnd(() => this.#waiting.delete(stop));
+      ending?.leaveOnEnd(this.#waiting, stop);
       pending.then(
         (response) => {
           this.#waiting.delete(stop);
