@@ -177,10 +177,10 @@ export function watchResponse(response: Response, done: () => unknown, open: Ope
   // length is known, small and within the limit: ReadAhead takes it begun, so no bound function is made for it.
   const small = length !== undefined && length !== 0 && length <= NATIVE_READ_BYTES && (max === undefined || length <= max);
   const native = small && hasNativeArrayBuffer(response) ? response.arrayBuffer() : undefined;
-  // The stream only where it is read (a reader) or may be cancelled (past a maxResponseSize): in
-  // workerd the body getter is a call into the runtime that the runtime's own whole read does without.
+  // The stream only where a reader reads it (or cancels it, past a maxResponseSize): in workerd the
+  // body getter is a call into the runtime that the runtime's own whole read does without.
   let source: ReadableStream<Uint8Array> | null | undefined;
-  if (length !== 0 && (native === undefined || max !== undefined)) {
+  if (length !== 0 && native === undefined) {
     source = response.body;
     if (source === null) length = 0;
   }

@@ -232,53 +232,73 @@ export class FetchTransport implements Transport {
   /** `send()` exchanges not yet over, aborted by `destroy()` (a `fetch()` body is the pool's to abort). */
   readonly #live = new Set<Abortable>();
 
-  async #call(url: URL, method: string, init: RequestInit, read: number | undefined, ending: EndsWithRequest | undefined): Promise<Response> {
-    // Looked up on every call, so msw, installFetch and test doubles installed later apply.
-    const fetch = underlyingFetch(this.#options.fetch);
+  /**
+   * Not an async function: the wait for the headers is one promise (`#unlessDestroyed`) whose own
+   * handlers clear the timer and name the failure, rather than a second promise and turn around it
+   * per request (CPU a Worker pays for).
+   */
+  #call(url: URL, method: string, init: RequestInit, read: number | undefined, ending: EndsWithRequest | undefined): Promise<Response> {
+    let fetch: typeof globalThis.fetch;
+    // Messages name the URL as given (a password in it is hidden by the error classes).
+    let shown: string;
+    let href: string;
+    try {
+      // Looked up on every call, so msw, installFetch and test doubles installed later apply.
+      fetch = underlyingFetch(this.#options.fetch);
+      if (this.#destroyed !== undefined) throw this.#destroyed;
+      shown = url.href;
+      href = shown;
+      // No '@', no credentials: two calls into the runtime (each getter is one in workerd) saved per request.
+      if (shown.includes('@') && hasCredentials(url)) {
+        // fetch refuses a URL with credentials, in every runtime: they go as `authorization` instead.
+        init = { ...init, headers: authorizeFromUrl(init.headers as Headers, url) };
+        href = withoutCredentials(url).href;
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // fetch does not say when the connection is made, so `read` bounds the whole wait for the
     // response headers (connect included); the body is bounded only by `total`.
-    if (this.#destroyed !== undefined) throw this.#destroyed;
-    // Messages name the URL as given (a password in it is hidden by the error classes).
-    const shown = url.href;
-    let href = shown;
-    // No '@', no credentials: two calls into the runtime (each getter is one in workerd) saved per request.
-    if (shown.includes('@') && hasCredentials(url)) {
-      // fetch refuses a URL with credentials, in every runtime: they go as `authorization` instead.
-      init = { ...init, headers: authorizeFromUrl(init.headers as Headers, url) };
-      href = withoutCredentials(url).href;
-    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     let signal = init.signal ?? undefined;
     if (read !== undefined) {
       const headersDeadline = new AbortController();
+      const where = shown;
       timer = setTimeout(() => {
-        const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${shown})`;
-        headersDeadline.abort(new ReadTimeoutError(message, { method, url: shown, timeout: read }));
+        const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${where})`;
+        headersDeadline.abort(new ReadTimeoutError(message, { method, url: where, timeout: read }));
       }, read);
       signal = signal === undefined ? headersDeadline.signal : anySignal([signal, headersDeadline.signal]);
     }
     // A signal is passed only when the caller's or a read timeout needs one: Node's fetch spends
     // ~50 µs a request on one, and holds its listener on a shared signal until GC. destroy() does
     // not go through it: it stops the wait for the headers and cancels the body when it comes.
-    init = leanInit(init, signal);
+    const lean = leanInit(init, signal);
+    let pending: Promise<Response>;
     try {
-      return await this.#unlessDestroyed(fetch(href, init), ending);
+      pending = fetch(href, lean);
     } catch (error) {
-      if (init.signal?.aborted === true) throw init.signal.reason;
-      throw error instanceof TypeError ? fetchFailure(error, method, shown, init.body) : error;
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      pending = Promise.reject(error);
     }
+    return this.#unlessDestroyed(pending, ending, lean, method, shown, timer);
   }
 
   /**
-   * `pending`, unless destroy() comes first (#call checked that it had not come yet). Should the
-   * exchange's request end first (workerd never settles `pending` then), the wait is forgotten.
+   * `pending`, unless destroy() comes first (#call checked that it had not come yet), its failure
+   * named as poolfetch names it and the headers' timer cleared either way. Should the exchange's
+   * request end first (workerd never settles `pending` then), the wait is forgotten.
    */
-  #unlessDestroyed(pending: Promise<Response>, ending: EndsWithRequest | undefined): Promise<Response> {
+  #unlessDestroyed(
+    pending: Promise<Response>,
+    ending: EndsWithRequest | undefined,
+    init: RequestInit,
+    method: string,
+    shown: string,
+    timer: ReturnType<typeof setTimeout> | undefined,
+  ): Promise<Response> {
     return new Promise((resolve, reject) => {
       const stop = (reason: unknown): void => {
-        reject(reason);
+        reject(failureOf(reason, init, method, shown, timer));
         // A response that comes after all has its body cancelled.
         pending.then((late) => late.body?.cancel().catch(noop), noop);
       };
@@ -287,15 +307,26 @@ export class FetchTransport implements Transport {
       pending.then(
         (response) => {
           this.#waiting.delete(stop);
+          if (timer !== undefined) clearTimeout(timer);
           resolve(response);
         },
         (error: unknown) => {
           this.#waiting.delete(stop);
-          reject(error);
+          reject(failureOf(error, init, method, shown, timer));
         },
       );
     });
   }
+}
+
+/**
+ * The wait for the headers of `method` `shown` (sent with `init`) failed or was stopped: the
+ * headers' timer goes, and the error is poolfetch's.
+ */
+function failureOf(error: unknown, init: RequestInit, method: string, shown: string, timer: ReturnType<typeof setTimeout> | undefined): unknown {
+  if (timer !== undefined) clearTimeout(timer);
+  if (init.signal?.aborted === true) return init.signal.reason;
+  return error instanceof TypeError ? fetchFailure(error, method, shown, init.body) : error;
 }
 
 /** Codes (Node's, Bun's) that mean no connection was made, so nothing was sent. */
