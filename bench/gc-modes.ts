@@ -9,7 +9,7 @@
  * report gives every client's runs side by side with the major collections
  * of each, so whether a client's layer brings the mode on can be seen.
  *
- *   npx tsx bench/gc-modes.ts [--rounds=6] [--requests=3000] [--path=/64k]
+ *   npx tsx bench/gc-modes.ts [--rounds=6] [--requests=3000] [--path=/64k] [--delay=0]
  *
  * Builds the entries as the main bench does (bench/build.ts).
  */
@@ -74,8 +74,10 @@ async function main(argv: string[]): Promise<void> {
   const rounds = Number(get('rounds') ?? 6);
   const requests = Number(get('requests') ?? 3000);
   const path = get('path') ?? '/64k';
+  /** The server's delay before answering, ms. */
+  const delayMs = Number(get('delay') ?? 0);
   await buildForBench();
-  const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0], keepAliveTimeoutMs: 600_000 });
+  const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0], delayMs, keepAliveTimeoutMs: 600_000 });
   const runs: Run[] = [];
   try {
     const origin = `http://127.0.0.1:${server.ports[0]}`;
@@ -89,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     await server.close();
   }
-  console.log(`${path}, ${CALLERS} callers on ${CONNECTIONS} connections, ${requests} requests a run after ${WARM_UP} of warm-up, each run a process of its own\n`);
+  console.log(`${path} answered after ${delayMs} ms, ${CALLERS} callers on ${CONNECTIONS} connections, ${requests} requests a run after ${WARM_UP} of warm-up, each run a process of its own\n`);
   console.log('| client | CPU µs/request (median; each run) | major collections (each run) |');
   console.log('| --- | ---: | ---: |');
   for (const client of CLIENTS) {
