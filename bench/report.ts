@@ -405,10 +405,14 @@ function waitingSummary(results: Results): string {
       '\nAt 64 KiB the collector sets a round\'s spread, and it is bistable. V8 answers the external memory of the ' +
         'socket buffers and collected bodies with a scavenge while those buffers are young; once a major collection has ' +
         'promoted buffers still in flight, each later pressure starts another major collection, which promotes the next ' +
-        'ones (`--trace-gc`, one client alone, 3,000 requests: `Pool.request` 17 scavenges and no major collection; ' +
-        '`request()` none in some runs and 12-20 in others; in the waiting suite\'s process both fall into it). ' +
+        'ones. In this shared process a round reads whichever mode the process is in. `npx tsx bench/gc-modes.ts` runs ' +
+        'each client alone in a fresh process (interleaved, 6 runs of 3,000 requests after 500 of warm-up): `request()` ' +
+        'made 3-6 major collections a run at 0 ms and 6-12 at 1 ms, `Pool.request` and `Pool.dispatch` 0-1 (CPU per ' +
+        'request 1.07× and 1.41× `Pool.request`\'s). `--trace-gc-nvp` shows why: its scavenges promoted 1.3 KB of ' +
+        '`request()`\'s objects a request against 0.17 KB of `Pool.request`\'s, what an in-flight request holds ' +
+        '(the request loop\'s run, the exchange, the raw header buffers) surviving two scavenges more often. ' +
         'Counted in instructions (`bench/instructions.ts --path=/64k`), `request()` and `Pool.request` make the same two ' +
-        'copies of each body; what differs between their counts is the collector. So the 64 KiB rounds are 960 and 840 ' +
+        'copies of each body; what differs between their counts is the collector. The 64 KiB rounds are 960 and 840 ' +
         'requests long: at 480 and 420 the median of seven per-round ratios read anywhere from 0.7× to 1.5× for one build.',
     );
   }
@@ -637,6 +641,24 @@ its runtime 11 k, JIT code 11 k. Cutting four allocations a call from the fetch 
 timeout's closure and result, the redirect check's closure) moved the stub's \`manager.fetch\` by 1 k, within the
 reps, and was not kept. Over the network, waiting in the line is not dearer than room for all: 357 k with
 \`maxTotal: 6\` against 361 k with 10, one invocation.
+
+A fourth pass (2026-12-07) cut what small probes in the stub showed dear: a bound \`arrayBuffer\` per response
+(the runtime's whole read is now begun in \`watchResponse\` and handed over as a promise), the read-ahead's chunk list
+and pump where workerd reads the body whole (\`NativeReadAhead\`, its own class), the two closures per exchange
+wrapped around the lease's release (the lease now keeps what tracks the exchange as set-member pairs), and the
+async function around the transport's wait for the headers. Probes, thousands per subrequest over the stub's
+92 k: \`headerLength\` (five calls into the runtime) 12 k, the read-ahead 13 k against 7 k for a minimal class,
+the prototype swap 3 k, a \`headers.forEach\` on the manager's empty headers 4 k, an async layer 1.4 k, a
+\`Set\` add and delete 1.1 k, four closures 0.5 k; and over the network, an init of \`{ redirect: 'manual' }\`
+12 k (the price of following redirects hop by hop). Measuring the change taught more than it cut. Both
+checkouts' managers in one isolate read 168-207 k against 188-248 k in three invocations and 219 k against
+200 k in a fourth: two copies of poolfetch on the same Response objects move each other's counts, so
+\`--against\` now counts the other checkout in a workerd of its own. Counted apart (same modes, separate
+invocations), the stub's \`manager.fetch\` read 221 k and 221 k after, 256 k and 203 k before; \`request()\`
+194 k and 204 k after, 229 k and 198 k before; the network \`manager.fetch\` 414 k and 414 k after, 449 k and
+417 k before. The counts after repeat; those before moved by 50 k between two invocations of the same code, so
+the cut (0-35 k) is within what the manager modes move. Busy samples of a CPU profile of the stub (workerd's
+inspector, 80,000 subrequests, three interleaved pairs) read 0.90, 0.91 and 1.03 of before.
 `);
   }
   parts.push(`## What the hot path does (and what it costs)

@@ -24,11 +24,13 @@
  * 202 k beside one other mode, 254-261 k beside six): compare modes within
  * one invocation only.
  *
- *   npx tsx bench/workerd-instructions.ts [--modes=a,b,...] [--reps=3] [--warm=40] [--incoming=4] [--against=DIR]
+ *   npx tsx bench/workerd-instructions.ts [--modes=a,b,...] [--reps=3] [--warm=40] [--incoming=4] [--against=DIR] [--invocations=2]
  *
- * `--against=DIR` (another checkout, e.g. `git worktree add /tmp/base HEAD`) adds the `against:` modes:
- * the same manager calls built from DIR's sources, so a change and its base are counted in one
- * invocation, the only comparison these counts allow.
+ * `--against=DIR` (another checkout of a recent commit, e.g. `git worktree add /tmp/base main`) counts
+ * the same modes built from DIR's sources too, each checkout in a workerd of its own, in alternate
+ * invocations (`--invocations=2` each), and prints both with the change. Not both in one isolate: two
+ * copies of poolfetch there (their symbols and swapped prototypes on the same Response objects) moved
+ * each other's counts by ±20 k a subrequest, the sign depending on which modes ran.
  *
  * Needs valgrind (apt-get install valgrind). Extra modes (`LAYER_MODES`)
  * stop at a layer of the pool path, to find by subtraction where the cost is.
@@ -82,10 +84,10 @@ export const LAYER_MODES = {
 } as const;
 
 /** The stub's answer: the bench server's 1 KiB JSON, with the headers it sends. */
-const LAYER_IMPORTS = `
-import { FetchTransport } from ${JSON.stringify(`${root}adapters/fetch/fetch-transport.ts`)};
-import { PoolManager as UnleasedManager } from ${JSON.stringify(`${root}adapters/fetch/index.ts`)};
-import { watchResponse } from ${JSON.stringify(`${root}src/watch-body.ts`)};
+const layerImports = (src: string): string => `
+import { FetchTransport } from ${JSON.stringify(`${src}adapters/fetch/fetch-transport.ts`)};
+import { PoolManager as UnleasedManager } from ${JSON.stringify(`${src}adapters/fetch/index.ts`)};
+import { watchResponse } from ${JSON.stringify(`${src}src/watch-body.ts`)};
 const openBodies = new Set();
 const noop = () => {};
 const stubBytes = new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(1012) }));
@@ -101,21 +103,7 @@ let transport;
 const stubTransport = () => (transport ??= new FetchTransport(stubbed.options, true));
 `;
 
-/** The manager calls built from `--against`'s checkout (`againstStubbed`, `againstManager`). */
-export const AGAINST_MODES = {
-  'against: stub: manager.fetch + arrayBuffer()': `async (url) => (await againstStubbed.fetch(url)).arrayBuffer()`,
-  'against: stub: manager.fetch + text()': `async (url) => (await againstStubbed.fetch(url)).text()`,
-  'against: stub: manager.request()': `async (url) => (await againstStubbed.request('GET', url)).data`,
-  'against: manager.fetch + arrayBuffer()': `async (url) => (await againstManager.fetch(url)).arrayBuffer()`,
-} as const;
-
-const againstImports = (dir: string): string => `
-import { PoolManager as AgainstManager } from ${JSON.stringify(join(dir, 'adapters/fetch/workerd.ts'))};
-const againstStubbed = new AgainstManager({ maxTotal: 6, fetch: stubFetch });
-const againstManager = new AgainstManager({ maxTotal: 6 });
-`;
-
-type Mode = keyof typeof WORKERD_MODES | keyof typeof LAYER_MODES | keyof typeof AGAINST_MODES;
+type Mode = keyof typeof WORKERD_MODES | keyof typeof LAYER_MODES;
 
 interface Args {
   modes: Mode[];
@@ -129,16 +117,18 @@ interface Args {
   v8Flags: string[];
   /** A directory to copy each mode's last long-batch dump to (for callgrind_annotate --inclusive=yes). */
   keep: string | undefined;
-  /** Another checkout whose manager the `against:` modes build. */
+  /** Another checkout to count the same modes from, in invocations of its own. */
   against: string | undefined;
+  /** Invocations of each checkout with `against`, alternating. */
+  invocations: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const against = get('against');
-  const all = [...Object.keys(WORKERD_MODES), ...Object.keys(LAYER_MODES), ...(against === undefined ? [] : Object.keys(AGAINST_MODES))] as Mode[];
+  const all = [...Object.keys(WORKERD_MODES), ...Object.keys(LAYER_MODES)] as Mode[];
   const modes = (get('modes')?.split(',') ?? Object.keys(WORKERD_MODES)) as Mode[];
-  for (const m of modes) if (!all.includes(m)) throw new TypeError(`Unknown mode ${JSON.stringify(m)}; modes: ${all.join(', ')}${against === undefined ? ' (against: modes need --against=DIR)' : ''}`);
+  for (const m of modes) if (!all.includes(m)) throw new TypeError(`Unknown mode ${JSON.stringify(m)}; modes: ${all.join(', ')}`);
   return {
     modes,
     reps: Number(get('reps') ?? 3),
@@ -147,7 +137,8 @@ function parseArgs(argv: string[]): Args {
     short: 20,
     long: Number(get('long') ?? 80),
     keep: get('keep'),
-    against,
+    against: against === undefined ? undefined : join(against, '/'),
+    invocations: Number(get('invocations') ?? 2),
     v8Flags: get('v8')?.split(',') ?? ['--single-threaded-gc', '--no-concurrent-recompilation', '--expose-gc'],
     concurrency: 10,
   };
@@ -161,7 +152,8 @@ export interface InstructionRow {
   median: number;
 }
 
-export async function countWorkerdInstructions(args: Args, log: (line: string) => void): Promise<InstructionRow[]> {
+/** Counts `args.modes` in a workerd of its own, the Worker built from the sources in `src` (a checkout's root, ending in '/'). */
+export async function countWorkerdInstructions(args: Args, log: (line: string) => void, src: string = root): Promise<InstructionRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'poolfetch-workerd-instr-'));
   const server = await startServerProcess({
     hosts: ['127.0.0.1'],
@@ -171,11 +163,9 @@ export async function countWorkerdInstructions(args: Args, log: (line: string) =
     statics: { '/1k.json': { type: 'application/json', body: JSON.stringify({ pad: 'x'.repeat(1012) }) } },
   });
   try {
-    const extra = { ...LAYER_MODES, ...(args.against === undefined ? {} : AGAINST_MODES) };
-    const calls = Object.entries(extra).map(([name, code]) => `${JSON.stringify(name)}: ${code},`).join('\n');
-    const imports = LAYER_IMPORTS + (args.against === undefined ? '' : againstImports(args.against));
-    writeFileSync(join(dir, 'entry.js'), WORKER(`${root}adapters/fetch/workerd.ts`, { imports, calls }));
-    // The other checkout needs no node_modules of its own: its imports resolve here.
+    const calls = Object.entries(LAYER_MODES).map(([name, code]) => `${JSON.stringify(name)}: ${code},`).join('\n');
+    writeFileSync(join(dir, 'entry.js'), WORKER(`${src}adapters/fetch/workerd.ts`, { imports: layerImports(src), calls }));
+    // Another checkout needs no node_modules of its own: its imports resolve here.
     await build({ entryPoints: [join(dir, 'entry.js')], nodePaths: [join(root, 'node_modules')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.js'), logLevel: 'error', mainFields: ['module', 'main'], conditions: ['workerd', 'worker', 'browser'] });
     const out = join(dir, 'callgrind.out');
     // JIT code lives on the heap: all-non-file makes valgrind see V8 rewrite it.
@@ -274,8 +264,34 @@ export function instructionTable(rows: InstructionRow[]): string {
   return lines.join('\n');
 }
 
+/** Each mode's count in this checkout's invocations and in `against`'s, and the change of the least of each. */
+export function againstTable(ours: InstructionRow[][], theirs: InstructionRow[][], against: string): string {
+  const lines = [`| Worker subrequest | this checkout, k instructions/subrequest (each invocation) | ${against} (each invocation) | change |`, '| --- | ---: | ---: | ---: |'];
+  const medians = (runs: InstructionRow[][], mode: Mode): number[] => runs.map((rows) => rows.find((r) => r.mode === mode)?.median ?? Number.NaN);
+  for (const { mode } of ours[0] ?? []) {
+    const a = medians(ours, mode);
+    const b = medians(theirs, mode);
+    const change = Math.min(...a) - Math.min(...b);
+    const k = (values: number[]): string => values.map((v) => (v / 1000).toFixed(1)).join(', ');
+    lines.push(`| ${mode} | ${k(a)} | ${k(b)} | ${change > 0 ? '+' : ''}${(change / 1000).toFixed(1)} k (${((change / Math.min(...b)) * 100).toFixed(1)} %) |`);
+  }
+  return lines.join('\n');
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = parseArgs(process.argv.slice(2));
-  const rows = await countWorkerdInstructions(args, (line) => console.error(line));
-  console.log(instructionTable(rows));
+  const log = (line: string): void => console.error(line);
+  if (args.against === undefined) {
+    console.log(instructionTable(await countWorkerdInstructions(args, log)));
+  } else {
+    const ours: InstructionRow[][] = [];
+    const theirs: InstructionRow[][] = [];
+    for (let i = 0; i < args.invocations; i += 1) {
+      log(`invocation ${i + 1}/${args.invocations}: this checkout`);
+      ours.push(await countWorkerdInstructions(args, log));
+      log(`invocation ${i + 1}/${args.invocations}: ${args.against}`);
+      theirs.push(await countWorkerdInstructions(args, log, args.against));
+    }
+    console.log(againstTable(ours, theirs, args.against));
+  }
 }

@@ -28,9 +28,9 @@ const BROWSER_BUDGET = 19 * 1024;
  * bytes more for letting go of an ended request's whole-body read (a leak
  * otherwise; test/fetch-adapter/ended-request.test.ts), and 320 for CPU a
  * Worker is billed for: the runtime's whole read as a class of its own
- * (`NativeReadAhead`, with the leases' tracked pairs: the stub's 248 k to
- * 207 k instructions per subrequest) and the transport's wait for the
- * headers without an async function around it (201 k to 171 k). Lowered
+ * (`NativeReadAhead`) and the transport's wait for the headers without an
+ * async function around it (0-35 k fewer instructions per subrequest, within
+ * what the counts move between invocations: BENCHMARKS.md, workerd). Lowered
  * with it.
  */
 const WORKERD_CEILING = BROWSER_BUDGET + 1024 + 32 + 320;
