@@ -653,12 +653,15 @@ the prototype swap 3 k, a \`headers.forEach\` on the manager's empty headers 4 k
 12 k (the price of following redirects hop by hop). Measuring the change taught more than it cut. Both
 checkouts' managers in one isolate read 168-207 k against 188-248 k in three invocations and 219 k against
 200 k in a fourth: two copies of poolfetch on the same Response objects move each other's counts, so
-\`--against\` now counts the other checkout in a workerd of its own. Counted apart (same modes, separate
-invocations), the stub's \`manager.fetch\` read 221 k and 221 k after, 256 k and 203 k before; \`request()\`
-194 k and 204 k after, 229 k and 198 k before; the network \`manager.fetch\` 414 k and 414 k after, 449 k and
-417 k before. The counts after repeat; those before moved by 50 k between two invocations of the same code, so
-the cut (0-35 k) is within what the manager modes move. Busy samples of a CPU profile of the stub (workerd's
-inspector, 80,000 subrequests, three interleaved pairs) read 0.90, 0.91 and 1.03 of before.
+\`--against\` now counts the other checkout in a workerd of its own, invocations alternating. Counted that way
+(two pairs of invocations), the stub's \`manager.fetch\` read 217 k and 250 k after against 220 k and 254 k
+before, \`request()\` 200 k and 222 k against 212 k and 223 k: a cut of 1-6 %, the size of what a manager mode
+moves between invocations (both checkouts rose 30 k in the second pair; separate invocations by hand read the
+same code before at 256 k and 203 k). The network \`manager.fetch\`: 414 k twice after, 449 k and 417 k before.
+Busy samples of a CPU profile of the stub (workerd's inspector, 80,000 subrequests, three interleaved pairs)
+read 0.90, 0.91 and 1.03 of before. So the probes' savings mostly did not add up in the whole path; what is left
+is spread over some forty items of 0.5-4 k each, with the timer (12 k), the header lookups (8-12 k) and the
+manual-redirect init (12 k) the largest, none of which can go without giving up what they are for.
 `);
   }
   parts.push(`## What the hot path does (and what it costs)

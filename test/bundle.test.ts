@@ -29,9 +29,9 @@ const BROWSER_BUDGET = 19 * 1024;
  * otherwise; test/fetch-adapter/ended-request.test.ts), and 320 for CPU a
  * Worker is billed for: the runtime's whole read as a class of its own
  * (`NativeReadAhead`) and the transport's wait for the headers without an
- * async function around it (0-35 k fewer instructions per subrequest, within
- * what the counts move between invocations: BENCHMARKS.md, workerd). Lowered
- * with it.
+ * async function around it (counted apart, 1-6 % fewer instructions per
+ * subrequest, about what the counts move between invocations: BENCHMARKS.md,
+ * workerd; each read-ahead class has one job now). Lowered with it.
  */
 const WORKERD_CEILING = BROWSER_BUDGET + 1024 + 32 + 320;
 
