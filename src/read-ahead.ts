@@ -208,7 +208,7 @@ abstract class Ahead implements BodyAhead {
  * A body the runtime reads whole: one promise, nothing of a reader's (a
  * chunk list, a pump), which in workerd is CPU billed per subrequest.
  */
-export class NativeReadAhead extends Ahead {
+class NativeReadAhead extends Ahead {
   readonly #read: Promise<Uint8Array>;
   /** The body once it has arrived, until a `next()` takes it. */
   #bytes: Uint8Array | undefined;
@@ -272,7 +272,7 @@ export class NativeReadAhead extends Ahead {
  * It must not reach the Response: an unread body's owner is found by the
  * response being collected.
  */
-export class ReadAhead extends Ahead {
+class ReadAhead extends Ahead {
   readonly #chunks: Uint8Array[] = [];
   /** Bytes in `#chunks`. */
   #buffered = 0;

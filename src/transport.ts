@@ -4,6 +4,7 @@
  * `Pool`, the fetch adapter over `fetch`. Queueing, the LRU, retries and
  * redirects stay in the core, so both runtimes behave the same.
  */
+import type { Untracks } from './context-leases.js';
 import type { ResolvedOptions } from './options.js';
 import type { PoolKey } from './pool-key.js';
 import type { ResolvedTimeout } from './timeout.js';
@@ -87,7 +88,7 @@ export interface WireFetch {
  * transport.
  */
 export interface EndsWithRequest {
-  leaveOnEnd<T>(from: { delete(member: T): unknown }, member: T): void;
+  leaveOnEnd<T>(from: Untracks<T>, member: T): void;
 }
 
 /** What a runtime provides for one origin. */

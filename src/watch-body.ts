@@ -174,7 +174,7 @@ export function watchResponse(response: Response, done: () => unknown, open: Ope
   let length = headerLength(call.init.method, response);
   const max = call.maxResponseSize;
   // The runtime's own whole read, begun here (still its own method: the prototype is swapped below) where the
-  // length is known, small and within the limit: ReadAhead takes it begun, so no bound function is made for it.
+  // length is known, small and within the limit: readAhead() takes it begun, so no bound function is made for it.
   const small = length !== undefined && length !== 0 && length <= NATIVE_READ_BYTES && (max === undefined || length <= max);
   const native = small && hasNativeArrayBuffer(response) ? response.arrayBuffer() : undefined;
   // The stream only where a reader reads it (or cancels it, past a maxResponseSize): in workerd the
