@@ -9,7 +9,7 @@
  * report gives every client's runs side by side with the major collections
  * of each, so whether a client's layer brings the mode on can be seen.
  *
- *   npx tsx bench/gc-modes.ts [--rounds=6] [--requests=3000] [--path=/64k] [--delay=0]
+ *   npx tsx bench/gc-modes.ts [--rounds=6] [--requests=3000] [--path=/64k] [--delay=0] [--connections=10]
  *
  * Builds the entries as the main bench does (bench/build.ts).
  */
@@ -24,6 +24,7 @@ const here = fileURLToPath(import.meta.url);
 /** The clients compared: poolfetch's and undici's two on the same path. */
 const CLIENTS = ['poolfetch request', 'undici Pool.request', 'undici Pool.dispatch'];
 const CALLERS = 50;
+/** The sockets every client is capped at by default: fewer than the callers, so most requests wait. */
 const CONNECTIONS = 10;
 const WARM_UP = 500;
 const MARK = '=== measured';
@@ -36,11 +37,11 @@ interface Run {
 }
 
 /** In the child: one client, warmed up, then `requests` counted. */
-async function child(client: string, origin: string, path: string, requests: number): Promise<void> {
+async function child(client: string, origin: string, path: string, requests: number, connections: number): Promise<void> {
   const built: Built = { nodeEntry: `${outDir}/node.mjs`, fetchEntry: `${outDir}/fetch.mjs`, browserBundle: `${outDir}/browser.js` };
   const spec = makeSpecs(await loadEntries(built)).find((s) => s.name === client);
   if (spec === undefined) throw new TypeError(`Unknown client ${JSON.stringify(client)}`);
-  const made = spec.make(origin, CONNECTIONS);
+  const made = spec.make(origin, connections);
   await load(() => made.call(path), WARM_UP, CALLERS);
   console.log(MARK);
   const before = process.cpuUsage();
@@ -51,9 +52,9 @@ async function child(client: string, origin: string, path: string, requests: num
 }
 
 /** Runs `client` in a child under `--trace-gc`: its CPU per request and the collections after the warm-up. */
-function runChild(client: string, origin: string, path: string, requests: number): Promise<Run> {
+function runChild(client: string, origin: string, path: string, requests: number, connections: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...process.execArgv, '--trace-gc', here, '--child', client, origin, path, String(requests)], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
+    execFile(process.execPath, [...process.execArgv, '--trace-gc', here, '--child', client, origin, path, String(requests), String(connections)], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
       if (error !== null) {
         reject(error);
         return;
@@ -76,6 +77,8 @@ async function main(argv: string[]): Promise<void> {
   const path = get('path') ?? '/64k';
   /** The server's delay before answering, ms. */
   const delayMs = Number(get('delay') ?? 0);
+  /** The cap on sockets; `--connections=50`, as many as the callers, has nobody wait in poolfetch's line or undici's. */
+  const connections = Number(get('connections') ?? CONNECTIONS);
   await buildForBench();
   const server = await startServerProcess({ hosts: ['127.0.0.1'], ports: [0], delayMs, keepAliveTimeoutMs: 600_000 });
   const runs: Run[] = [];
@@ -83,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
     const origin = `http://127.0.0.1:${server.ports[0]}`;
     for (let round = 1; round <= rounds; round += 1) {
       for (const client of shuffled(CLIENTS)) {
-        const run = await runChild(client, origin, path, requests);
+        const run = await runChild(client, origin, path, requests, connections);
         runs.push(run);
         console.error(`  round ${round}/${rounds} ${client}: ${run.cpuMicros.toFixed(1)} µs CPU/request, ${run.majors} major collections, ${run.scavenges} scavenges`);
       }
@@ -91,7 +94,7 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     await server.close();
   }
-  console.log(`${path} answered after ${delayMs} ms, ${CALLERS} callers on ${CONNECTIONS} connections, ${requests} requests a run after ${WARM_UP} of warm-up, each run a process of its own\n`);
+  console.log(`${path} answered after ${delayMs} ms, ${CALLERS} callers on ${connections} connections, ${requests} requests a run after ${WARM_UP} of warm-up, each run a process of its own\n`);
   console.log('| client | CPU µs/request (median; each run) | major collections (each run) |');
   console.log('| --- | ---: | ---: |');
   for (const client of CLIENTS) {
@@ -101,8 +104,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 if (process.argv[2] === '--child') {
-  const [client, origin, path, requests] = process.argv.slice(3);
-  await child(client ?? '', origin ?? '', path ?? '', Number(requests));
+  const [client, origin, path, requests, connections] = process.argv.slice(3);
+  await child(client ?? '', origin ?? '', path ?? '', Number(requests), Number(connections));
 } else {
   await main(process.argv.slice(2));
 }
