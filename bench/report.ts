@@ -406,11 +406,14 @@ function waitingSummary(results: Results): string {
         'socket buffers and collected bodies with a scavenge while those buffers are young; once a major collection has ' +
         'promoted buffers still in flight, each later pressure starts another major collection, which promotes the next ' +
         'ones. In this shared process a round reads whichever mode the process is in. `npx tsx bench/gc-modes.ts` runs ' +
-        'each client alone in a fresh process (interleaved, 6 runs of 3,000 requests after 500 of warm-up): `request()` ' +
-        'made 3-6 major collections a run at 0 ms and 6-12 at 1 ms, `Pool.request` and `Pool.dispatch` 0-1 (CPU per ' +
-        'request 1.07× and 1.41× `Pool.request`\'s). `--trace-gc-nvp` shows why: its scavenges promoted 1.3 KB of ' +
-        '`request()`\'s objects a request against 0.17 KB of `Pool.request`\'s, what an in-flight request holds ' +
-        '(the request loop\'s run, the exchange, the raw header buffers) surviving two scavenges more often. ' +
+        'each client alone in a fresh process (interleaved runs of 3,000 requests after 500 of warm-up). It showed ' +
+        '`request()` bringing the mode on: 3-6 major collections a run at 0 ms and 6-12 at 1 ms, against 0-1 for ' +
+        '`Pool.request` and `Pool.dispatch` (CPU per request 1.07× and 1.41× `Pool.request`\'s), with nobody waiting ' +
+        'too. The exchange kept undici\'s header record for its lazy `headers`, and that record is views of the socket\'s ' +
+        'read buffer: each held response kept up to 64 KiB more alive (test/node-adapter/held-responses.test.ts ' +
+        'measures 131 KiB a held 64 KiB response before, under 90 KiB after). Views of a read buffer past 16 KiB are now ' +
+        'turned into text (1 KiB reads keep their views: text for every header cost 10 k instructions a request), and ' +
+        '`request()` makes 1 major collection a run, as undici\'s clients do. ' +
         'Counted in instructions (`bench/instructions.ts --path=/64k`), `request()` and `Pool.request` make the same two ' +
         'copies of each body; what differs between their counts is the collector. The 64 KiB rounds are 960 and 840 ' +
         'requests long: at 480 and 420 the median of seven per-round ratios read anywhere from 0.7× to 1.5× for one build.',

@@ -141,7 +141,11 @@ export class Exchange implements WireResponse {
     if (status < 200) return true;
     this.status = status;
     this.statusText = statusText;
-    this.#rawHeaders = rawHeaders;
+    // undici's header record is views of the socket's read buffer. Kept for a lazy `headers`, views of a large
+    // one kept it all alive as long as the response: at 64 KiB bodies another 64 KiB per response, and V8's run of
+    // major collections (bench/gc-modes.ts: 3-12 a run against undici's 0-1; 1 a run as text). A small read's
+    // views stay as they are: turning every header into text costs 10 k instructions a request at 1 KiB.
+    this.#rawHeaders = viewsOfLargeBuffer(rawHeaders) ? rawHeaders.map(latin1) : rawHeaders;
     this.#resumeSocket = resume;
     const encoding = mayHaveBody(this.#method, status) ? contentEncoding(rawHeaders) : undefined;
     if (encoding !== undefined) {
@@ -445,6 +449,16 @@ function contentEncoding(raw: Array<Buffer | string>): string | undefined {
     value = value === undefined ? field : `${value}, ${field}`;
   }
   return value;
+}
+
+/** Bytes of read buffer past which header views are turned into text rather than kept. */
+const HEADER_VIEWS_UP_TO = 16 * 1024;
+
+/** Whether the record's first or last field is a view of a read buffer larger than `HEADER_VIEWS_UP_TO`. */
+function viewsOfLargeBuffer(raw: Array<Buffer | string>): boolean {
+  const first = raw[0];
+  const last = raw[raw.length - 1];
+  return (typeof first === 'object' && first.buffer.byteLength > HEADER_VIEWS_UP_TO) || (typeof last === 'object' && last.buffer.byteLength > HEADER_VIEWS_UP_TO);
 }
 
 function latin1(value: Buffer | string): string {
