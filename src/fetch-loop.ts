@@ -96,11 +96,7 @@ export async function runFetch(
       const value = (init as Record<string, unknown> | undefined)?.[field];
       if (value !== undefined) (passed as Record<string, unknown>)[field] = value;
     }
-    const total = ctx.options.timeout.total;
-    // No total timeout (the default): no closure and no object of its own per call.
-    const timeout = total === undefined
-      ? request.signal === undefined ? NO_TIMEOUT : { signal: request.signal, cleanup: noop }
-      : withTotalTimeout(request.signal, total, () => ({ method: run.method, url: run.url.href }));
+    const timeout = withTotalTimeout(request.signal, ctx.options.timeout.total, run);
     const ticket = ctx.begin?.();
     const follower = ctx.options.redirectFollower;
     try {
@@ -177,9 +173,6 @@ interface ToSend {
 }
 
 const NO_BODY: ToSend = { body: null, replayable: true };
-
-/** Neither a signal nor a total timeout: what `withTotalTimeout` would return, made once. */
-const NO_TIMEOUT: { readonly signal: undefined; cleanup(): void } = { signal: undefined, cleanup: noop };
 
 /** The request's headers over the manager's, with no global constructor called when the manager has none. */
 function withManagerHeaders(base: Headers, own: Headers): Headers {

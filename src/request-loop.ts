@@ -161,7 +161,7 @@ class RequestRun implements RequestHop {
     }
     this.headers = headers;
     this.body = prepared.body;
-    const { signal, cleanup } = resolved.timeout.total === undefined ? { signal: resolved.signal, cleanup: noop } : withTotalTimeout(resolved.signal, resolved.timeout.total, () => this.#where());
+    const { signal, cleanup } = withTotalTimeout(resolved.signal, resolved.timeout.total, this);
     this.#signal = signal;
     this.#cleanup = cleanup;
   }

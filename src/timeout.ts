@@ -61,6 +61,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** The real time and the real wait: the default `clock` option. */
 export const realClock = { now: (): number => Date.now(), sleep } as const;
 
+/** Neither a signal nor a total timeout, made once. */
+const NO_DEADLINE: { readonly signal: undefined; cleanup(): void } = { signal: undefined, cleanup: noop };
+
 /**
  * The caller's signal, joined with one that fires after `timeout.total`.
  * The abort reason is the `ReadTimeoutError` itself, so whatever a transport
@@ -69,12 +72,15 @@ export const realClock = { now: (): number => Date.now(), sleep } as const;
 export function withTotalTimeout(
   signal: AbortSignal | undefined,
   total: number | undefined,
-  where: () => { method: string; url: string },
+  where: { readonly method: string; readonly url: URL },
 ): { signal: AbortSignal | undefined; cleanup: () => void } {
-  if (total === undefined) return { signal, cleanup: noop };
+  // No total timeout (the default): no object of its own per call without a signal either.
+  if (total === undefined) return signal === undefined ? NO_DEADLINE : { signal, cleanup: noop };
   const controller = new AbortController();
   const timer = setTimeout(() => {
-    const { method, url } = where();
+    // Named as the request stands when it fires (a redirect hop may have changed it).
+    const { method } = where;
+    const url = where.url.href;
     controller.abort(
       new ReadTimeoutError(`Request exceeded the total timeout of ${total} ms (${method} ${url})`, { method, url, timeout: total }),
     );

@@ -263,10 +263,9 @@ export class FetchTransport implements Transport {
     let signal = init.signal ?? undefined;
     if (read !== undefined) {
       const headersDeadline = new AbortController();
-      const where = shown;
       timer = setTimeout(() => {
-        const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${where})`;
-        headersDeadline.abort(new ReadTimeoutError(message, { method, url: where, timeout: read }));
+        const message = `Read timed out waiting for the response headers after ${read} ms (${method} ${shown})`;
+        headersDeadline.abort(new ReadTimeoutError(message, { method, url: shown, timeout: read }));
       }, read);
       signal = signal === undefined ? headersDeadline.signal : anySignal([signal, headersDeadline.signal]);
     }
