@@ -20,7 +20,13 @@ import { loopbackAddress, type OriginClientConfig, type OriginClientMessage, typ
 import { here, startServerProcess, sumStats, type ServerProcess } from './processes.js';
 import { median, MiB } from './stats.js';
 
-export const CLIENTS = ['poolfetch', 'undici-agent', 'global-fetch'] as const;
+/**
+ * Beside the peers, two references: `undici-lru` is the same bound as poolfetch's written with undici alone
+ * (a Pool per origin, the numPools most recently used kept), so it churns as poolfetch does; `bare-socket`
+ * is a socket per request and one HTTP/1.1 exchange by hand, the floor under any client that keeps no
+ * connection. The Agent keeps every socket it opened.
+ */
+export const CLIENTS = ['poolfetch', 'undici-agent', 'global-fetch', 'undici-lru', 'bare-socket'] as const;
 export type OriginClientName = (typeof CLIENTS)[number];
 
 /** Every address listens on this many ports: few ports, many addresses, to keep file descriptors in check. */
@@ -38,6 +44,13 @@ export interface ManyOriginsPlan {
   passes: number;
   requestsPerPass: number;
   nodeEntry: string;
+  /**
+   * Before each timed pass, one untimed visit of every origin. Without it a client that keeps every socket
+   * (the Agent) finds many of them closed by its own keep-alive timeout while the other clients take their
+   * turns, so its rate, and every ratio to it, swung with how long the others took (poolfetch ÷ Agent at
+   * 1,000 origins read 0.27× with two clients and 0.75× with five, the same code).
+   */
+  rewarm?: boolean;
   /** Which clients run (default: all of CLIENTS); an A/B of poolfetch builds runs poolfetch alone. */
   clients?: readonly OriginClientName[];
   log: (line: string) => void;
@@ -78,7 +91,7 @@ export interface ManyOriginsResult {
 interface ClientProcess {
   name: OriginClientName;
   child: ChildProcess;
-  pass(requests: number, sampleEvery: number, collect: boolean): Promise<Extract<OriginClientMessage, { type: 'pass-done' }>>;
+  pass(requests: number, sampleEvery: number, collect: boolean, rewarm: number): Promise<Extract<OriginClientMessage, { type: 'pass-done' }>>;
   exit(): Promise<void>;
 }
 
@@ -100,7 +113,7 @@ async function startClient(name: OriginClientName, config: OriginClientConfig & 
   return {
     name,
     child,
-    pass: (requests, sampleEvery, collect) =>
+    pass: (requests, sampleEvery, collect, rewarm) =>
       new Promise((resolve, reject) => {
         const id = nextPassId++;
         const exited = (code: number | null): void => reject(new Error(`${name} client exited with ${code} during a pass`));
@@ -110,7 +123,7 @@ async function startClient(name: OriginClientName, config: OriginClientConfig & 
           child.off('exit', exited);
           resolve(message);
         });
-        child.send({ type: 'pass', id, requests, sampleEvery, collect } satisfies OriginParentMessage);
+        child.send({ type: 'pass', id, requests, sampleEvery, collect, rewarm } satisfies OriginParentMessage);
       }),
     exit: () =>
       new Promise<void>((resolve) => {
@@ -168,7 +181,7 @@ export async function runManyOrigins(plan: ManyOriginsPlan): Promise<ManyOrigins
         const r = results.get(c.name);
         if (r === undefined) throw new Error(`no results for ${c.name}`);
         const last = pass === plan.passes;
-        const out = await c.pass(requests, sampleEvery, warm || last);
+        const out = await c.pass(requests, sampleEvery, warm || last, plan.rewarm === true && !warm ? plan.origins : 0);
         for (const s of out.samples) r.rssSeries.push({ done: done + s.done, rss: s.rss });
         r.rssSeries.push({ done: done + requests, rss: out.rss });
         r.warnings.push(...out.warnings);

@@ -47,7 +47,7 @@ export function originList(count: number, addresses: number, ports: readonly num
 
 /** A many-origins client process: which client, and the origins it cycles through (see originList; a list of 10,000 is too long for argv). */
 export interface OriginClientConfig {
-  client: 'poolfetch' | 'undici-agent' | 'global-fetch';
+  client: 'poolfetch' | 'undici-agent' | 'global-fetch' | 'undici-lru' | 'bare-socket';
   origins: { count: number; addresses: number; ports: number[] };
   concurrency: number;
   numPools: number;
@@ -71,6 +71,10 @@ export type OriginClientMessage =
     };
 
 export type OriginParentMessage =
-  /** `collect`: after the pass (off its clock), a full garbage collection, and memory measured after it. */
-  | { type: 'pass'; id: number; requests: number; sampleEvery: number; collect: boolean }
+  /**
+   * `collect`: after the pass (off its clock), a full garbage collection, and memory measured after it.
+   * `rewarm`: requests sent before the clock starts (the same round-robin), so that what the client keeps
+   * between requests is as warm as in a client that never paused.
+   */
+  | { type: 'pass'; id: number; requests: number; sampleEvery: number; collect: boolean; rewarm: number }
   | { type: 'exit' };
