@@ -90,6 +90,8 @@ function bareExchange(url: string): Promise<void> {
       }
     });
     socket.on('error', reject);
+    // After resolve() this does nothing; before it, the server closed short of the body's end.
+    socket.on('close', () => reject(new Error(`${url}: closed before the body's end`)));
   });
 }
 
