@@ -18,6 +18,14 @@ const CONNECT_GIVEN_UP = Object.assign(new Error('poolfetch: connection closed b
 
 type ConnectCallback = Parameters<buildConnector.connector>[1];
 
+/**
+ * For every connector: the socket options undici's connector sets (no delay; TCP keep-alive after
+ * 60 s), given to `net.connect` as well, so that Node takes the connector's own calls as done. Set
+ * only after `net.connect`, each went to the kernel twice, then and again when the connect completed
+ * (ten `setsockopt` calls a new socket instead of five, seen with strace).
+ */
+export const SOCKET_OPTIONS = { noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 } as const;
+
 /** A connect waiting at the gate: started when a socket of the origin has closed, or given up. */
 interface WaitingConnect {
   start(): void;

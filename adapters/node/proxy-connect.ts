@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import { buildConnector, errors as undiciErrors } from 'undici';
 import { ProxyError } from '../../src/errors.js';
 import { connectionOptions, type ProxyRoute } from './proxy-url.js';
+import { SOCKET_OPTIONS } from './connections.js';
 import type { TlsOptions } from '../../src/types.js';
 
 /** The most bytes of response head a proxy may send to CONNECT. */
@@ -102,7 +103,7 @@ function openToProxy(route: ProxyRoute, connector: buildConnector.connector, att
 
 /** The connector's own timeout is off: the attempt's deadline covers every step. */
 function proxyLeg(route: ProxyRoute): buildConnector.connector {
-  return buildConnector({ ...route.tls(), timeout: 0 } as buildConnector.BuildOptions);
+  return buildConnector({ ...route.tls(), ...SOCKET_OPTIONS, timeout: 0 } as buildConnector.BuildOptions);
 }
 
 /** Sockets to the proxy itself, for the pool that forwards http requests in absolute form. */

@@ -17,7 +17,7 @@ import { DEFAULT_CONNECT_TIMEOUT, translateError } from './errors.js';
 import { leanInit } from '../../src/fetch-init.js';
 import { authorizeFromUrl, hasCredentials } from '../../src/credentials.js';
 import { noop } from '../../src/watch-body.js';
-import { Connections, type Connection, type SocketGate } from './connections.js';
+import { Connections, SOCKET_OPTIONS, type Connection, type SocketGate } from './connections.js';
 import { Exchange } from './exchange.js';
 import { directFetch } from './direct-fetch.js';
 import { ResponseHeaders } from './fetch-response.js';
@@ -25,6 +25,7 @@ import { limitedResponse } from './limited-response.js';
 
 /** What an empty pool's sockets are closed with; nothing is in flight to see it. */
 const EMPTY_POOL_CLOSED = new Error('poolfetch: pool closed with nothing in flight');
+
 
 /** How a transport's connections are made, where the default (direct, with the `tls` option) does not do. */
 export interface ConnectionSetup {
@@ -64,7 +65,7 @@ export class UndiciTransport implements Transport {
       origin: key.origin,
       maxSize: options.maxSize,
       client,
-      connector: setup.connector ?? ((timeout) => buildConnector({ ...tlsOptions, timeout } as buildConnector.BuildOptions)),
+      connector: setup.connector ?? ((timeout) => buildConnector({ ...tlsOptions, ...SOCKET_OPTIONS, timeout } as buildConnector.BuildOptions)),
       interceptors: setup.interceptors ?? [],
       gate: setup.gate,
       onConnect: () => {
