@@ -26,7 +26,6 @@ import { limitedResponse } from './limited-response.js';
 /** What an empty pool's sockets are closed with; nothing is in flight to see it. */
 const EMPTY_POOL_CLOSED = new Error('poolfetch: pool closed with nothing in flight');
 
-
 /** How a transport's connections are made, where the default (direct, with the `tls` option) does not do. */
 export interface ConnectionSetup {
   /** The connector for a connect timeout: a proxy's forward or tunnel connector. */
