@@ -129,11 +129,19 @@ export function readAhead(
   native: (() => Promise<ArrayBuffer>) | Promise<ArrayBuffer> | undefined,
   nativeUpTo = NATIVE_READ_BYTES,
 ): BodyAhead {
-  const max = hooks.maxResponseSize;
-  if (native !== undefined && length !== undefined && length <= nativeUpTo && (max === undefined || length <= max)) {
+  if (native !== undefined && wholeReadFits(length, hooks.maxResponseSize, nativeUpTo)) {
     return new NativeReadAhead(typeof native === 'function' ? native() : native, hooks);
   }
   return new ReadAhead(source as ReadableStream<Uint8Array>, hooks, length);
+}
+
+/**
+ * Whether the runtime may read a body of decoded `length` whole: known, at most `upTo`, and within
+ * `max` (its read could not be stopped at the limit). Where this holds a caller may begin that read
+ * itself and hand it to `readAhead` begun.
+ */
+export function wholeReadFits(length: number | undefined, max: number | undefined, upTo = NATIVE_READ_BYTES): length is number {
+  return length !== undefined && length <= upTo && (max === undefined || length <= max);
 }
 
 /**

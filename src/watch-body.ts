@@ -6,7 +6,7 @@
 
 import { onAbort } from './abort-watch.js';
 import { ProtocolError, ResponseTooLargeError } from './errors.js';
-import { hasNativeArrayBuffer, headerLength, NATIVE_READ_BYTES, readAhead, type BodyAhead, type ReadAheadHooks } from './read-ahead.js';
+import { hasNativeArrayBuffer, headerLength, readAhead, wholeReadFits, type BodyAhead, type ReadAheadHooks } from './read-ahead.js';
 import type { WireFetch } from './transport.js';
 
 export function noop(): void {}
@@ -172,11 +172,9 @@ export function openBodyOf(response: Response): OpenBody | undefined {
  */
 export function watchResponse(response: Response, done: () => unknown, open: OpenBodies, call: WireFetch, awaitDone = false): Response | Promise<Response> {
   let length = headerLength(call.init.method, response);
-  const max = call.maxResponseSize;
   // The runtime's own whole read, begun here (still its own method: the prototype is swapped below) where the
   // length is known, small and within the limit: readAhead() takes it begun, so no bound function is made for it.
-  const small = length !== undefined && length !== 0 && length <= NATIVE_READ_BYTES && (max === undefined || length <= max);
-  const native = small && hasNativeArrayBuffer(response) ? response.arrayBuffer() : undefined;
+  const native = length !== 0 && wholeReadFits(length, call.maxResponseSize) && hasNativeArrayBuffer(response) ? response.arrayBuffer() : undefined;
   // The stream only where a reader reads it (or cancels it, past a maxResponseSize): in workerd the
   // body getter is a call into the runtime that the runtime's own whole read does without.
   let source: ReadableStream<Uint8Array> | null | undefined;

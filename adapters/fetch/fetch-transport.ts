@@ -12,7 +12,7 @@ import { describe } from '../../src/pool-key.js';
 import { redactCredentials } from '../../src/redact.js';
 import { mayHaveBeenSent } from '../../src/retry.js';
 import { bodyBroke, noop, readAheadStream } from '../../src/watch-body.js';
-import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, readAhead } from '../../src/read-ahead.js';
+import { bodyLength, NATIVE_READ_BYTES, nativeArrayBuffer, readAhead, wholeReadFits } from '../../src/read-ahead.js';
 import { leanInit } from '../../src/fetch-init.js';
 import { onAbort } from '../../src/abort-watch.js';
 import type { ResolvedOptions } from '../../src/options.js';
@@ -150,7 +150,7 @@ export class FetchTransport implements Transport {
           broke: failed,
         },
         length,
-        length === undefined || length > NATIVE_READ_BYTES ? undefined : nativeArrayBuffer(response),
+        wholeReadFits(length, max) ? nativeArrayBuffer(response) : undefined,
       ));
       return readAheadStream(ahead);
     };
